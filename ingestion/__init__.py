@@ -1,0 +1,1 @@
+"""The web-traffic API consumer and its simulator."""

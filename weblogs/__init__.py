@@ -1,0 +1,1 @@
+"""weblogs: the pure core (event contract, transformation) and the CLI."""
