@@ -11,9 +11,7 @@ import importlib
 import sys
 
 # Modules that contribute subcommands, in the order `weblogs --help` lists them.
-COMMAND_MODULES = (
-    "weblogs.transform_cli",
-)
+COMMAND_MODULES = ("weblogs.transform_cli",)
 
 
 class UsageError(Exception):

@@ -1,0 +1,443 @@
+"""The event contract of SPEC.md section 1: the one place that says what a valid event is.
+
+The consumer, both Lambdas, the replay command and the tests import this module,
+so a rule changes in one place. It is pure (no I/O, no clock of its own): the
+caller passes `now`, which keeps every decision deterministic and testable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+ALLOWED_EVENT_TYPES: tuple[str, ...] = (
+    "page_view",
+    "click",
+    "scroll",
+    "search",
+    "form_submit",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "purchase",
+    "login",
+    "logout",
+    "signup",
+    "video_play",
+    "loyalty_signup",
+    "loyalty_redeem",
+    "review",
+)
+
+#: Kinesis' per-record limit; larger records could never be forwarded.
+MAX_RECORD_BYTES = 1_048_576
+MAX_SESSION_ID_CHARS = 128
+MAX_EVENT_ID_CHARS = 128
+MAX_PAGE_URL_CHARS = 2048
+
+#: Fields the contract knows; anything else travels on in `extra_attributes`.
+KNOWN_FIELDS: frozenset[str] = frozenset(
+    {
+        "session_id",
+        "event_type",
+        "page_url",
+        "timestamp",
+        "user_id",
+        "event_id",
+        "referrer",
+        "device_type",
+        "browser",
+        "os",
+        "country",
+    }
+)
+OPTIONAL_TEXT_FIELDS = ("referrer", "os", "country")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the events table: the single source of truth for its schema."""
+
+    name: str
+    type: pa.DataType
+    nullable: bool
+    description: str
+
+
+_TS = pa.timestamp("ms")  # UTC wall-clock values, stored without a zone (see docs/decisions.md)
+
+EVENT_SCHEMA: tuple[Column, ...] = (
+    Column(
+        "event_id",
+        pa.string(),
+        False,
+        "Event id as sent, or 'h-' + 32 hex of SHA-256 of the event.",
+    ),
+    Column("session_id", pa.string(), False, "Session id, trimmed."),
+    Column(
+        "user_id",
+        pa.string(),
+        False,
+        "User id as text, or 'anon-' + 16 hex of SHA-256(session_id).",
+    ),
+    Column("is_anonymous_user", pa.bool_(), False, "True when the event carried no user id."),
+    Column("event_type", pa.string(), False, "One of the allowed event types, lower-cased."),
+    Column("page_url", pa.string(), False, "Page URL, trimmed."),
+    Column("referrer", pa.string(), True, "Referrer, trimmed; null when missing or empty."),
+    Column("event_timestamp", _TS, False, "When the event happened (UTC, millisecond precision)."),
+    Column("device_type", pa.string(), False, "Device type, lower-cased; 'unknown' when missing."),
+    Column("browser", pa.string(), False, "Browser, lower-cased; 'unknown' when missing."),
+    Column("os", pa.string(), True, "Operating system, trimmed; null when missing or empty."),
+    Column("country", pa.string(), True, "Country, trimmed; null when missing or empty."),
+    Column(
+        "extra_attributes", pa.string(), True, "Unknown fields as JSON (keys sorted), else null."
+    ),
+    Column("ingested_at", _TS, False, "When the pipeline took the event in (UTC)."),
+)
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EVENT_SCHEMA)
+ARROW_SCHEMA: pa.Schema = pa.schema([pa.field(c.name, c.type, c.nullable) for c in EVENT_SCHEMA])
+#: Hive partition columns: zero-padded strings taken from the object path, not stored in files.
+PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
+
+#: 2000-01-01T00:00:00Z in epoch milliseconds: the earliest valid timestamp.
+MIN_TIMESTAMP_MS = 946_684_800_000
+DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+_LONG_DIGITS = re.compile(r"\d{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+
+
+class Valid:
+    """A record that passed: `row` holds the event columns (all but `ingested_at`)."""
+
+    __slots__ = ("event", "has_extra", "row")
+
+    def __init__(self, row: dict[str, Any], event: dict[str, Any], has_extra: bool) -> None:
+        self.row = row
+        self.event = event
+        self.has_extra = has_extra
+
+    @property
+    def session_id(self) -> str:
+        return self.row["session_id"]
+
+    def __repr__(self) -> str:
+        return f"Valid({self.row['event_id']!r})"
+
+
+class Invalid:
+    """A record that failed, with its machine-readable reason from SPEC section 1."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Invalid({self.reason!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Invalid) and other.reason == self.reason
+
+    def __hash__(self) -> int:
+        return hash(self.reason)
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The canonical form SPEC uses for derived ids: Python's sorted, compact, non-ASCII JSON.
+
+    orjson writes the same bytes for everything but floats (it spells exponents
+    differently) and integers beyond 64 bits, so those take the stdlib path.
+    """
+    if not _needs_stdlib(obj):
+        try:
+            return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _needs_stdlib(obj: Any) -> bool:
+    if isinstance(obj, float):
+        return True
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return not -(2**63) <= obj < 2**64
+    if isinstance(obj, dict):
+        return any(_needs_stdlib(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_needs_stdlib(v) for v in obj)
+    return False
+
+
+def derive_event_id(event: dict[str, Any]) -> str:
+    """Deterministic id for an event sent without one, so a replay yields the same row."""
+    return "h-" + hashlib.sha256(canonical_json(event)).hexdigest()[:32]
+
+
+def anonymous_user_id(session_id: str) -> str:
+    """Stable id for a visitor without a user id: one per session."""
+    return "anon-" + hashlib.sha256(session_id.encode()).hexdigest()[:16]
+
+
+def parse_timestamp(value: Any) -> int | str:
+    """Epoch milliseconds, or the failure reason (`invalid_type:timestamp`, ...).
+
+    Range checks are separate (see `validate`) because they need the clock.
+    """
+    if value is None:
+        return "missing_field:timestamp"
+    if isinstance(value, bool):
+        return "invalid_type:timestamp"
+    if isinstance(value, int):
+        return _epoch_to_ms(value)
+    if isinstance(value, float):
+        return _epoch_to_ms(value) if math.isfinite(value) else "invalid_timestamp"
+    if not isinstance(value, str):
+        return "invalid_type:timestamp"
+    text = value.strip()
+    if not text:
+        return "empty_field:timestamp"
+    if _INTEGER.fullmatch(text):
+        return _epoch_to_ms(int(text))
+    if _NUMERIC.fullmatch(text):
+        number = float(text)
+        return _epoch_to_ms(number) if math.isfinite(number) else "invalid_timestamp"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return "invalid_timestamp"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    # Whole milliseconds, truncating sub-millisecond digits towards the past.
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _epoch_to_ms(value: float) -> int | str:
+    magnitude = abs(value)
+    if magnitude < 1e11:
+        if isinstance(value, int):
+            return value * 1000
+        return math.floor(round(value * 1000.0, 3))
+    if magnitude < 1e14:
+        return value if isinstance(value, int) else math.floor(round(value, 3))
+    return "invalid_timestamp"
+
+
+def _text(obj: dict[str, Any], field: str, max_chars: int) -> str:
+    """A required string, trimmed; raises _Reject with the SPEC reason."""
+    value = obj.get(field)
+    if value is None:
+        raise _Reject("missing_field:" + field)
+    if not isinstance(value, str):
+        raise _Reject("invalid_type:" + field)
+    value = value.strip()
+    if not value:
+        raise _Reject("empty_field:" + field)
+    if len(value) > max_chars:
+        raise _Reject("too_long:" + field)
+    return value
+
+
+def _optional_text(obj: dict[str, Any], field: str) -> str | None:
+    value = obj.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Reject("invalid_type:" + field)
+    return value.strip() or None
+
+
+class _Reject(Exception):
+    """Internal: carries a failure reason out of nested checks."""
+
+
+_DEFAULT_TYPES = frozenset(ALLOWED_EVENT_TYPES)
+
+
+def validate(
+    record: Any,
+    *,
+    now: datetime | int,
+    event_types: frozenset[str] | tuple[str, ...] = _DEFAULT_TYPES,
+) -> Valid | Invalid:
+    """Check one record against the contract and normalise it.
+
+    `record` is the raw JSON text of one event (bytes or str) or an already
+    decoded object (an element of the API's JSON array). `now` is the processing
+    time (datetime or epoch ms); timestamps up to one day after it are valid.
+    """
+    if isinstance(record, (bytes, bytearray, memoryview, str)):
+        size = len(record.encode()) if isinstance(record, str) else len(record)
+        if size > MAX_RECORD_BYTES:
+            return Invalid("record_too_large")
+        event = _decode(record)
+        if event is _UNDECODABLE:
+            return Invalid("invalid_json")
+    else:
+        event = record
+    if not isinstance(event, dict):
+        return Invalid("not_an_object")
+    try:
+        if record is event and len(canonical_json(event)) > MAX_RECORD_BYTES:
+            return Invalid("record_too_large")
+        return _validate_object(event, now, event_types)
+    except _Reject as reject:
+        return Invalid(reject.args[0])
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 JSON text can carry it
+        return Invalid("invalid_json")
+
+
+_UNDECODABLE = object()
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def _decode(raw: bytes | bytearray | memoryview | str) -> Any:
+    """Strict JSON (no NaN/Infinity); orjson first, stdlib for integers beyond 64 bits.
+
+    orjson reads integers past 64 bits as floats, which would change both the
+    value and the derived event id, so any run of 19+ digits takes the stdlib.
+    """
+    long_digits = _LONG_DIGITS if isinstance(raw, str) else _LONG_DIGITS_BYTES
+    if not long_digits.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return _UNDECODABLE
+
+
+def _validate_object(
+    event: dict[str, Any], now: datetime | int, event_types: frozenset[str] | tuple[str, ...]
+) -> Valid | Invalid:
+    session_id = _text(event, "session_id", MAX_SESSION_ID_CHARS)
+    event_type = _text(event, "event_type", 10**9).lower()
+    if event_type not in event_types:
+        return Invalid("unknown_event_type")
+    page_url = _text(event, "page_url", MAX_PAGE_URL_CHARS)
+
+    timestamp = parse_timestamp(event.get("timestamp"))
+    if isinstance(timestamp, str):
+        return Invalid(timestamp)
+    now_ms = now if isinstance(now, int) else to_epoch_ms(now)
+    if not MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS:
+        return Invalid("timestamp_out_of_range")
+
+    user_id = event.get("user_id")
+    if isinstance(user_id, bool) or not isinstance(user_id, (str, int, type(None))):
+        return Invalid("invalid_type:user_id")
+    if isinstance(user_id, int):
+        user_id = str(user_id)
+    elif user_id is not None:
+        user_id = user_id.strip() or None
+    is_anonymous = user_id is None
+    if is_anonymous:
+        user_id = anonymous_user_id(session_id)
+
+    event_id = event.get("event_id")
+    if event_id is not None and not isinstance(event_id, str):
+        return Invalid("invalid_type:event_id")
+    event_id = (event_id or "").strip()
+    if len(event_id) > MAX_EVENT_ID_CHARS:
+        return Invalid("too_long:event_id")
+    if not event_id:
+        event_id = derive_event_id(event)
+
+    device_type = _optional_text(event, "device_type")
+    browser = _optional_text(event, "browser")
+    referrer, os_name, country = (_optional_text(event, f) for f in OPTIONAL_TEXT_FIELDS)
+
+    extra = None
+    if len(event.keys() - KNOWN_FIELDS):
+        extras = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
+        extra = canonical_json(extras).decode()
+
+    row = {
+        "event_id": event_id,
+        "session_id": session_id,
+        "user_id": user_id,
+        "is_anonymous_user": is_anonymous,
+        "event_type": event_type,
+        "page_url": page_url,
+        "referrer": referrer,
+        "event_timestamp": timestamp,
+        "device_type": device_type.lower() if device_type else "unknown",
+        "browser": browser.lower() if browser else "unknown",
+        "os": os_name,
+        "country": country,
+        "extra_attributes": extra,
+    }
+    return Valid(row, event, extra is not None)
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (naive ones are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 with a `Z`, millisecond precision: how the failed store writes times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def failed_record(
+    payload: bytes | bytearray | memoryview | str | Any,
+    reason: str,
+    stage: str,
+    failed_at: datetime,
+    **context: Any,
+) -> dict[str, Any]:
+    """The failed-store line for a record: reason, stage, time and the payload as received.
+
+    Bytes that are not UTF-8 are kept as base64 so nothing is lost; a decoded
+    object (from a JSON array) is stored as its canonical JSON text.
+    """
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        raw = bytes(payload)
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    elif isinstance(payload, str):
+        text, encoding = payload, "utf-8"
+    else:
+        try:
+            text, encoding = canonical_json(payload).decode(), "utf-8"
+        except (TypeError, ValueError):
+            text, encoding = repr(payload), "repr"
+    return {
+        "reason": reason,
+        "stage": stage,
+        "failed_at": iso_utc(failed_at),
+        "payload": text,
+        "payload_encoding": encoding,
+        **context,
+    }
+
+
+def payload_bytes(failed: dict[str, Any]) -> bytes:
+    """The original payload of a failed-store line (the inverse of `failed_record`)."""
+    if failed.get("payload_encoding") == "base64":
+        return base64.b64decode(failed["payload"])
+    return str(failed["payload"]).encode("utf-8")

@@ -1,0 +1,171 @@
+"""The lake's two homes, S3 and a local folder, behind one small interface.
+
+SPEC section 2 fixes one layout for both, so the transformation writes through
+`write_result` and never knows which one it has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from weblogs.transform import TransformResult, parquet_bytes
+
+EVENTS_PREFIX = "events"
+
+
+class Lake(Protocol):
+    """Where objects go: keys are '/'-separated paths relative to the lake root."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+
+
+def default_lake_root() -> Path:
+    """`$WEBLOGS_LAKE_ROOT`, else `data/lake` (relative to the working directory)."""
+    return Path(os.environ.get("WEBLOGS_LAKE_ROOT") or "data/lake")
+
+
+class LakeError(Exception):
+    """The lake cannot be used (unwritable folder, missing bucket): a user-facing message."""
+
+
+class LocalLake:
+    """A folder on disk; puts are atomic (temp file + rename) so readers never see half a file."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalLake({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"unsafe lake key: {key!r}")
+        return self.root.joinpath(*parts)
+
+    def check_writable(self) -> None:
+        """Fail early with a clear message instead of after the work is done."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise LakeError(f"lake folder {self.root} is not writable: {exc.strerror}") from exc
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*")) if base.is_dir() else []:
+            if path.is_file() and not path.name.startswith("."):
+                yield path.relative_to(self.root).as_posix()
+
+
+class S3Lake:
+    """A bucket; `client` is a boto3 S3 client (its endpoint may be a moto server)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def __repr__(self) -> str:
+        return f"S3Lake('s3://{self.bucket}')"
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+
+def open_lake(uri: str | Path, *, s3_client: Any = None) -> LocalLake | S3Lake:
+    """`s3://bucket` gives an S3Lake (a default boto3 client unless one is passed), else a folder."""
+    text = str(uri)
+    if text.startswith("s3://"):
+        bucket = text[5:].strip("/")
+        if not bucket or "/" in bucket:
+            raise LakeError(f"expected s3://BUCKET, got {text!r}")
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3")
+        return S3Lake(s3_client, bucket)
+    return LocalLake(text)
+
+
+def event_key(partition: tuple[str, str, str, str], name: str) -> str:
+    year, month, day, hour = partition
+    return f"{EVENTS_PREFIX}/year={year}/month={month}/day={day}/hour={hour}/{name}.parquet"
+
+
+def failed_key(failed_prefix: str, result: TransformResult, name: str) -> str:
+    return f"{failed_prefix}/dt={result.processed_at:%Y-%m-%d}/{name}.jsonl"
+
+
+def json_lines(items: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(item) + b"\n" for item in items)
+
+
+def write_result(
+    lake: Lake, result: TransformResult, *, name: str, failed_prefix: str
+) -> list[str]:
+    """Write a batch's partitions and failures under names derived from `name`.
+
+    The same `name` for the same input writes the same keys, so a retry
+    overwrites instead of duplicating. If a put fails, the keys already written
+    by this call are removed (best effort) before the error propagates, so a
+    retried batch with other boundaries leaves no stray copies behind.
+    """
+    written: list[str] = []
+    try:
+        for partition, table in sorted(result.partitions.items()):
+            key = event_key(partition, name)
+            lake.put(key, parquet_bytes(table))
+            written.append(key)
+        if result.failures:
+            key = failed_key(failed_prefix, result, name)
+            lake.put(key, json_lines(result.failures))
+            written.append(key)
+    except Exception:
+        for key in written:
+            with contextlib.suppress(Exception):  # the original error is what matters
+                lake.delete(key)
+        raise
+    return written
