@@ -10,12 +10,12 @@ import argparse
 import importlib
 import sys
 
+from weblogs.errors import UsageError
+
+__all__ = ["UsageError", "build_parser", "main"]
+
 # Modules that contribute subcommands, in the order `weblogs --help` lists them.
-COMMAND_MODULES = ("weblogs.transform_cli",)
-
-
-class UsageError(Exception):
-    """A problem with the user's arguments or environment: printed as one line, exit 2."""
+COMMAND_MODULES = ("weblogs.transform_cli", "ingestion.simulator")
 
 
 def build_parser() -> argparse.ArgumentParser:

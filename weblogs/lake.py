@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from weblogs.errors import UsageError
 from weblogs.transform import TransformResult, parquet_bytes
 
 EVENTS_PREFIX = "events"
@@ -34,7 +35,7 @@ def default_lake_root() -> Path:
     return Path(os.environ.get("WEBLOGS_LAKE_ROOT") or "data/lake")
 
 
-class LakeError(Exception):
+class LakeError(UsageError):
     """The lake cannot be used (unwritable folder, missing bucket): a user-facing message."""
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from weblogs.cli import UsageError
+from weblogs.errors import UsageError
 from weblogs.lake import LakeError, LocalLake, default_lake_root, open_lake, write_result
 from weblogs.transform import transform_records
 

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from awsfixtures import MotoServer, start_moto_server  # noqa: E402
+from awsfixtures import MotoServer, start_moto_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

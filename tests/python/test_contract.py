@@ -1,0 +1,333 @@
+"""Every rule and failure reason of SPEC.md section 1."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from weblogs.contract import (
+    ALLOWED_EVENT_TYPES,
+    ARROW_SCHEMA,
+    EVENT_COLUMNS,
+    MAX_RECORD_BYTES,
+    Invalid,
+    Valid,
+    canonical_json,
+    failed_record,
+    parse_timestamp,
+    payload_bytes,
+    validate,
+)
+
+NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
+T_SECONDS = 1_791_000_000  # 2026-10-03T04:00:00Z
+
+
+def event(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "session_id": "s-1",
+        "event_type": "page_view",
+        "page_url": "/home",
+        "timestamp": T_SECONDS,
+        "user_id": "u-1",
+        "event_id": "e-1",
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not _DROP}
+
+
+_DROP = object()
+
+
+def check(obj: object) -> Valid | Invalid:
+    """Validate both as raw bytes and as a decoded object: the two paths must agree."""
+    raw = validate(json.dumps(obj, ensure_ascii=False).encode(), now=NOW)
+    decoded = validate(obj, now=NOW)
+    assert type(raw) is type(decoded)
+    if isinstance(raw, Invalid):
+        assert raw.reason == decoded.reason
+    else:
+        assert raw.row == decoded.row
+    return raw
+
+
+def reason(obj: object) -> str:
+    outcome = check(obj)
+    assert isinstance(outcome, Invalid), outcome
+    return outcome.reason
+
+
+def row(obj: object) -> dict[str, object]:
+    outcome = check(obj)
+    assert isinstance(outcome, Valid), outcome
+    return outcome.row
+
+
+# --- reasons -------------------------------------------------------------------------
+
+
+def test_invalid_json_and_not_an_object() -> None:
+    assert validate(b"{not json", now=NOW) == Invalid("invalid_json")
+    assert validate(b"\xff\xfe", now=NOW) == Invalid("invalid_json")
+    assert validate(b'{"a": NaN}', now=NOW) == Invalid("invalid_json")
+    assert validate(b"", now=NOW) == Invalid("invalid_json")
+    for text in (b"[]", b"1", b'"x"', b"null", b"true"):
+        assert validate(text, now=NOW) == Invalid("not_an_object")
+    assert validate([1, 2], now=NOW) == Invalid("not_an_object")
+
+
+@pytest.mark.parametrize("field", ["session_id", "event_type", "page_url", "timestamp"])
+def test_required_fields_missing_or_null(field: str) -> None:
+    assert reason(event(**{field: _DROP})) == f"missing_field:{field}"
+    assert reason(event(**{field: None})) == f"missing_field:{field}"
+
+
+@pytest.mark.parametrize("field", ["session_id", "event_type", "page_url", "timestamp"])
+def test_required_fields_empty_after_trimming(field: str) -> None:
+    assert reason(event(**{field: ""})) == f"empty_field:{field}"
+    assert reason(event(**{field: " \t\n "})) == f"empty_field:{field}"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("session_id", 12),
+        ("session_id", ["a"]),
+        ("event_type", 1),
+        ("page_url", {"a": 1}),
+        ("timestamp", True),
+        ("timestamp", [1]),
+        ("user_id", True),
+        ("user_id", 1.5),
+        ("user_id", {"id": 1}),
+        ("event_id", 7),
+        ("referrer", 1),
+        ("device_type", False),
+        ("browser", ["x"]),
+        ("os", 3),
+        ("country", {}),
+    ],
+)
+def test_invalid_types(field: str, value: object) -> None:
+    assert reason(event(**{field: value})) == f"invalid_type:{field}"
+
+
+def test_length_limits_apply_to_trimmed_values() -> None:
+    assert row(event(session_id=" " + "s" * 128 + " "))["session_id"] == "s" * 128
+    assert reason(event(session_id="s" * 129)) == "too_long:session_id"
+    assert row(event(page_url="/" * 2048))["page_url"] == "/" * 2048
+    assert reason(event(page_url="/" * 2049)) == "too_long:page_url"
+    assert row(event(event_id="e" * 128))["event_id"] == "e" * 128
+    assert reason(event(event_id="e" * 129)) == "too_long:event_id"
+    # Characters, not bytes: 128 two-byte characters are fine.
+    assert row(event(session_id="é" * 128))["session_id"] == "é" * 128
+
+
+def test_event_types() -> None:
+    assert reason(event(event_type="hover")) == "unknown_event_type"
+    assert row(event(event_type=" Page_VIEW "))["event_type"] == "page_view"
+    for event_type in ALLOWED_EVENT_TYPES:
+        assert row(event(event_type=event_type))["event_type"] == event_type
+    custom = validate(event(event_type="hover"), now=NOW, event_types=frozenset({"hover"}))
+    assert isinstance(custom, Valid)
+
+
+def test_record_too_large() -> None:
+    big = event(page_url="/x", padding="p" * MAX_RECORD_BYTES)
+    assert validate(orjson.dumps(big), now=NOW) == Invalid("record_too_large")
+    assert validate(big, now=NOW) == Invalid("record_too_large")
+    assert validate(b"x" * (MAX_RECORD_BYTES + 1), now=NOW) == Invalid("record_too_large")
+    # Exactly at the limit is still judged on its content.
+    at_limit = b" " * (MAX_RECORD_BYTES - 2) + b"{}"
+    assert validate(at_limit, now=NOW) == Invalid("missing_field:session_id")
+
+
+# --- timestamps ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_ms"),
+    [
+        (T_SECONDS, T_SECONDS * 1000),
+        (T_SECONDS + 0.123, T_SECONDS * 1000 + 123),
+        (T_SECONDS * 1000 + 5, T_SECONDS * 1000 + 5),
+        (str(T_SECONDS), T_SECONDS * 1000),
+        (f" {T_SECONDS}.5 ", T_SECONDS * 1000 + 500),
+        (str(T_SECONDS * 1000), T_SECONDS * 1000),
+        ("1.791e9", 1_791_000_000_000),
+        ("2026-10-03T04:00:00Z", T_SECONDS * 1000),
+        ("2026-10-03T04:00:00", T_SECONDS * 1000),  # no offset: UTC
+        ("2026-10-03T06:00:00+02:00", T_SECONDS * 1000),
+        ("2026-10-03T04:00:00.123456Z", T_SECONDS * 1000 + 123),
+        ("2026-10-03 04:00:00.5", T_SECONDS * 1000 + 500),
+        ("2026-10-03", (T_SECONDS - 4 * 3600) * 1000),
+    ],
+)
+def test_timestamp_encodings(value: object, expected_ms: int) -> None:
+    assert parse_timestamp(value) == expected_ms
+    assert row(event(timestamp=value))["event_timestamp"] == expected_ms
+
+
+def test_seconds_milliseconds_boundary() -> None:
+    assert parse_timestamp(99_999_999_999) == 99_999_999_999_000  # < 1e11: seconds
+    assert parse_timestamp(100_000_000_000) == 100_000_000_000  # >= 1e11: milliseconds
+    assert parse_timestamp(99_999_999_999_999) == 99_999_999_999_999
+    assert parse_timestamp(100_000_000_000_000) == "invalid_timestamp"  # >= 1e14
+    assert parse_timestamp(-1e14) == "invalid_timestamp"
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "12:00", "1e400", "0x10", "--1"])
+def test_invalid_timestamps(value: str) -> None:
+    assert reason(event(timestamp=value)) == "invalid_timestamp"
+
+
+def test_timestamp_range_uses_the_injected_clock() -> None:
+    start_2000 = 946_684_800
+    assert row(event(timestamp=start_2000))["event_timestamp"] == start_2000 * 1000
+    assert reason(event(timestamp=start_2000 - 1)) == "timestamp_out_of_range"
+    assert reason(event(timestamp="1999-12-31T23:59:59.999Z")) == "timestamp_out_of_range"
+    assert reason(event(timestamp=-5)) == "timestamp_out_of_range"
+    limit = int(NOW.timestamp()) + 86_400
+    assert isinstance(check(event(timestamp=limit)), Valid)
+    assert reason(event(timestamp=limit + 1)) == "timestamp_out_of_range"
+    later = datetime(2026, 10, 7, tzinfo=UTC)
+    assert isinstance(validate(event(timestamp=limit + 1), now=later), Valid)
+
+
+# --- normalisation and derived values -----------------------------------------------
+
+
+def test_trimming_and_defaults() -> None:
+    r = row(
+        event(
+            session_id="  s-1 ",
+            page_url=" /a ",
+            device_type=" Mobile ",
+            browser="",
+            referrer="  ",
+            os=" iOS ",
+            country=None,
+        )
+    )
+    assert r["session_id"] == "s-1"
+    assert r["page_url"] == "/a"
+    assert r["device_type"] == "mobile"
+    assert r["browser"] == "unknown"
+    assert r["referrer"] is None
+    assert r["os"] == "iOS"
+    assert r["country"] is None
+    assert row(event())["device_type"] == "unknown"
+
+
+def test_user_ids() -> None:
+    assert row(event(user_id=42))["user_id"] == "42"
+    assert row(event(user_id=12345678901234567890123))["user_id"] == "12345678901234567890123"
+    assert row(event(user_id=" u-7 "))["user_id"] == "u-7"
+    for missing in (_DROP, None, "", "   "):
+        r = row(event(user_id=missing, session_id=" s-9 "))
+        expected = "anon-" + hashlib.sha256(b"s-9").hexdigest()[:16]
+        assert r["user_id"] == expected
+        assert r["is_anonymous_user"] is True
+    # Anonymous is a flag, not a text pattern: a real id that looks anonymous stays real.
+    assert row(event(user_id="anon-123"))["is_anonymous_user"] is False
+
+
+def test_derived_event_id_is_sha256_of_python_canonical_json() -> None:
+    obj = event(
+        event_id=_DROP, page_url="/ü", score=1.5, big=2**70, nested={"b": [1, None], "a": "é"}
+    )
+    expected = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    r = row(obj)
+    assert r["event_id"] == "h-" + hashlib.sha256(expected.encode()).hexdigest()[:32]
+    for empty in (None, "", "  "):
+        obj2 = event(event_id=empty)
+        canon = json.dumps(obj2, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert row(obj2)["event_id"] == "h-" + hashlib.sha256(canon.encode()).hexdigest()[:32]
+    # Order of keys as received does not matter; the id is the same for a replay.
+    shuffled = dict(reversed(list(obj.items())))
+    assert row(shuffled)["event_id"] == r["event_id"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_canonical_json_matches_the_stdlib_definition(obj: dict[str, object]) -> None:
+    try:
+        expected = json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except UnicodeEncodeError:
+        return  # lone surrogates cannot be UTF-8; validate() rejects them as invalid_json
+    assert canonical_json(obj) == expected
+
+
+def test_extra_fields_travel_on_sorted() -> None:
+    outcome = check(event(zeta=1, alpha={"b": 2, "a": [1]}))
+    assert isinstance(outcome, Valid)
+    assert outcome.has_extra
+    assert outcome.row["extra_attributes"] == '{"alpha":{"a":[1],"b":2},"zeta":1}'
+    plain = check(event())
+    assert isinstance(plain, Valid)
+    assert not plain.has_extra
+    assert plain.row["extra_attributes"] is None
+
+
+def test_row_has_every_column_but_ingested_at() -> None:
+    assert set(row(event())) == set(EVENT_COLUMNS) - {"ingested_at"}
+    assert ARROW_SCHEMA.names == list(EVENT_COLUMNS)
+
+
+# --- failed store --------------------------------------------------------------------
+
+
+def test_failed_record_keeps_payload_exactly() -> None:
+    raw = b'{"session_id": 1}'
+    line = failed_record(raw, "invalid_type:session_id", "transformation", NOW, record_id="9")
+    assert line == {
+        "reason": "invalid_type:session_id",
+        "stage": "transformation",
+        "failed_at": "2026-10-05T12:00:00.000Z",
+        "payload": '{"session_id": 1}',
+        "payload_encoding": "utf-8",
+        "record_id": "9",
+    }
+    assert payload_bytes(line) == raw
+    binary = b"\xff\x00\xfe"
+    line = failed_record(binary, "invalid_json", "consumer", NOW)
+    assert line["payload_encoding"] == "base64"
+    assert base64.b64decode(line["payload"]) == binary
+    assert payload_bytes(line) == binary
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_either_validate_or_fail_with_a_known_reason(data: bytes) -> None:
+    outcome = validate(data, now=NOW)
+    if isinstance(outcome, Invalid):
+        kind = outcome.reason.split(":")[0]
+        assert kind in {
+            "invalid_json",
+            "not_an_object",
+            "missing_field",
+            "empty_field",
+            "invalid_type",
+            "too_long",
+            "invalid_timestamp",
+            "timestamp_out_of_range",
+            "unknown_event_type",
+            "record_too_large",
+        }
+        assert payload_bytes(failed_record(data, outcome.reason, "t", NOW)) == data
