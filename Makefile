@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench clean
+.PHONY: venv demo test pytest lint docs browser bench clean lint-python lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -27,9 +27,48 @@ test: venv browser lint pytest
 pytest: venv
 	$(BIN)/python -m pytest
 
-lint: venv
+## Every check CI runs on a pull request (docs/contributing.md). A step is skipped
+## only while its input does not exist yet; each lint-* target also runs alone.
+SQL_DIRS    := $(wildcard models macros tests analyses snapshots)
+DOCKERFILES := $(wildcard deploy/[Dd]ockerfile*)
+CFN_TEMPLATE := $(wildcard deploy/template.yaml deploy/template.yml)
+WORKFLOWS   := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
+
+lint: venv lint-python lint-sql lint-docker lint-cfn lint-workflows
+
+lint-python:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The dbt templater renders on the local target; an in-memory DuckDB keeps lint
+# off data/weblogs.duckdb (no lock, no data needed).
+lint-sql:
+ifneq ($(wildcard dbt_project.yml),)
+	WEBLOGS_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint $(SQL_DIRS)
+else
+	@echo "lint-sql: skipped, no dbt_project.yml yet"
+endif
+
+lint-docker:
+ifneq ($(DOCKERFILES),)
+	$(BIN)/hadolint $(DOCKERFILES)
+else
+	@echo "lint-docker: skipped, no deploy/dockerfile-* yet"
+endif
+
+lint-cfn:
+ifneq ($(CFN_TEMPLATE),)
+	$(BIN)/cfn-lint $(CFN_TEMPLATE)
+else
+	@echo "lint-cfn: skipped, no deploy/template.yaml yet"
+endif
+
+lint-workflows:
+ifneq ($(WORKFLOWS),)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+else
+	@echo "lint-workflows: skipped, no .github/workflows/*.yml yet"
+endif
 
 ## Headless Chromium for the docs-site test (Debian's package).
 browser:
