@@ -1,0 +1,145 @@
+{#-
+    Engine differences between DuckDB (local) and Athena (Trino), in one place.
+    Models call these through adapter.dispatch; no model tests target.type.
+-#}
+
+{#- How the incremental marts replace a date range. -#}
+{% macro range_incremental_strategy() %}
+    {{ return(adapter.dispatch('range_incremental_strategy', 'weblogs')()) }}
+{% endmacro %}
+
+{% macro default__range_incremental_strategy() %}
+    {{ return('delete+insert') }}
+{% endmacro %}
+
+{% macro athena__range_incremental_strategy() %}
+    {#- Hive Parquet table partitioned by session_date: a run overwrites its date partitions. -#}
+    {{ return('insert_overwrite') }}
+{% endmacro %}
+
+
+{#- Table partitioning of the incremental marts: Hive partitions on Athena, none on DuckDB. -#}
+{% macro date_partitioning(date_column) %}
+    {{ return(adapter.dispatch('date_partitioning', 'weblogs')(date_column)) }}
+{% endmacro %}
+
+{% macro default__date_partitioning(date_column) %}
+    {{ return(none) }}
+{% endmacro %}
+
+{% macro athena__date_partitioning(date_column) %}
+    {{ return([date_column]) }}
+{% endmacro %}
+
+
+{#-
+    Pre-hook of the incremental marts: empty the run window first, so a date of
+    the window that has no sessions any more does not keep stale rows
+    (delete+insert / insert_overwrite alone only replace dates present in the new rows).
+-#}
+{% macro clear_run_window(relation, date_column='session_date') %}
+    {{ return(adapter.dispatch('clear_run_window', 'weblogs')(relation, date_column)) }}
+{% endmacro %}
+
+{% macro default__clear_run_window(relation, date_column) %}
+    {%- if execute and is_incremental() -%}
+        delete from {{ relation }}
+        where {{ date_column }} between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+    {%- endif -%}
+{% endmacro %}
+
+{% macro athena__clear_run_window(relation, date_column) %}
+    {#- Hive tables have no DELETE: drop the window's Glue partitions and their S3 objects. -#}
+    {%- if execute and is_incremental() -%}
+        {%- set window = weblogs.run_window() -%}
+        {%- set conditions = [] -%}
+        {%- for offset in range((window.end - window.start).days + 1) -%}
+            {%- do conditions.append(date_column ~ "='" ~ (window.start + modules.datetime.timedelta(days=offset)) ~ "'") -%}
+        {%- endfor -%}
+        {%- do adapter.clean_up_partitions(relation, conditions) -%}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#-
+    The select list of a partitioned mart. Athena (Hive CTAS) needs the
+    partition column last; elsewhere the documented column order is kept.
+-#}
+{% macro partitioned_select_list(columns, partition_column) %}
+    {{ return(adapter.dispatch('partitioned_select_list', 'weblogs')(columns, partition_column)) }}
+{% endmacro %}
+
+{% macro default__partitioned_select_list(columns, partition_column) %}
+    {{- columns | join(',\n    ') -}}
+{% endmacro %}
+
+{% macro athena__partitioned_select_list(columns, partition_column) %}
+    {%- set ordered = columns | reject('equalto', partition_column) | list + [partition_column] -%}
+    {{- ordered | join(',\n    ') -}}
+{% endmacro %}
+
+
+{#- ISO-8601 text (offset optional; none means UTC) to a UTC timestamp without time zone; null if invalid. -#}
+{% macro iso8601_to_utc_timestamp(expression) %}
+    {{ return(adapter.dispatch('iso8601_to_utc_timestamp', 'weblogs')(expression)) }}
+{% endmacro %}
+
+{% macro default__iso8601_to_utc_timestamp(expression) -%}
+    case
+        when regexp_matches({{ expression }}, '([+-][0-9]{2}(:?[0-9]{2})?|[zZ])$')
+            then try_cast(try_cast({{ expression }} as timestamptz) at time zone 'UTC' as timestamp)
+        else try_cast({{ expression }} as timestamp)
+    end
+{%- endmacro %}
+
+{% macro athena__iso8601_to_utc_timestamp(expression) -%}
+    cast(try(from_iso8601_timestamp({{ expression }}) at time zone 'UTC') as timestamp)
+{%- endmacro %}
+
+
+{#- A value as trimmed text, whatever its type in the source (CSV text locally, typed Glue columns on Athena). -#}
+{% macro as_trimmed_text(expression) -%}
+    nullif(trim(cast({{ expression }} as varchar)), '')
+{%- endmacro %}
+
+
+{#-
+    Session ordering rule (SPEC 3): events by event_timestamp, ties by event_id
+    in byte-wise order. `value_at_first` / `value_at_last` pick a column's value
+    at the first / last event of the group; `min_by`/`max_by` over a row key
+    works unchanged on DuckDB and Trino. The value must not be null (DuckDB's
+    max_by skips null values, Trino's does not); every caller passes a non-null
+    column, or a `when` condition that nulls value and key together.
+-#}
+{% macro session_order_key(timestamp_column='event_timestamp', id_column='event_id') -%}
+    row({{ timestamp_column }}, {{ id_column }})
+{%- endmacro %}
+
+{% macro value_at_first(value, when=none) -%}
+    {%- if when is none -%}
+        min_by({{ value }}, {{ weblogs.session_order_key() }})
+    {%- else -%}
+        min_by(case when {{ when }} then {{ value }} end, case when {{ when }} then {{ weblogs.session_order_key() }} end)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro value_at_last(value, when=none) -%}
+    {%- if when is none -%}
+        max_by({{ value }}, {{ weblogs.session_order_key() }})
+    {%- else -%}
+        max_by(case when {{ when }} then {{ value }} end, case when {{ when }} then {{ weblogs.session_order_key() }} end)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A list var rendered as a SQL list of string literals, quotes escaped. -#}
+{% macro sql_string_list(values) -%}
+    {%- if values is string or values is not iterable -%}
+        {{ exceptions.raise_compiler_error("weblogs vars: expected a list of strings, got " ~ values) }}
+    {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for value in values -%}
+        {%- do quoted.append("'" ~ (value | string | lower | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    ({{ quoted | join(', ') }})
+{%- endmacro %}

@@ -1,0 +1,25 @@
+{#- CRM ratings that count: a valid rating 1-5 whose rated_at (UTC) date is in the run window. -#}
+with
+
+ratings as (
+
+    select * from {{ ref('stg_crm__ratings') }}
+
+),
+
+final as (
+
+    select
+        user_id,
+        rated_at,
+        cast(rated_at as date) as rated_date,
+        rating
+    from ratings
+    where
+        user_id is not null
+        and rating between 1 and 5
+        and cast(rated_at as date) between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+
+)
+
+select * from final

@@ -1,0 +1,94 @@
+{{ config(materialized='table') }}
+
+{#-
+    One row per session whose session_date (UTC date of its first event) is in
+    the run window, with every rule of SPEC 3. Materialised once per run so the
+    marts do not recompute sessions.
+-#}
+with
+
+events as (
+
+    select * from {{ ref('stg_weblogs__events') }}
+
+),
+
+sessions as (
+
+    select
+        session_id,
+        {{ weblogs.value_at_last('user_id', when='not is_anonymous_user') }} as last_known_user_id,
+        {{ weblogs.value_at_last('user_id') }} as last_user_id,
+        min(case when is_anonymous_user then 1 else 0 end) = 1 as is_anonymous_session,
+        {{ weblogs.value_at_first('device_type') }} as device_type,
+        {{ weblogs.value_at_first('browser') }} as browser,
+        min(event_timestamp) as session_start,
+        max(event_timestamp) as session_end,
+        count(*) as total_events,
+        count(distinct page_url) as unique_pages,
+        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+        {{ weblogs.value_at_first('event_type') }} as entry_event_type,
+        {{ weblogs.value_at_first('page_url') }} as entry_page,
+        {{ weblogs.value_at_last('event_type') }} as exit_event_type,
+        {{ weblogs.value_at_last('page_url') }} as exit_page,
+        sum(
+            case
+                when event_type in {{ weblogs.sql_string_list(var('loyalty_event_types')) }}
+                    then 1
+                else 0
+            end
+        ) as loyalty_interactions
+    from events
+    group by session_id
+
+),
+
+measured as (
+
+    select
+        *,
+        cast(session_start as date) as session_date,
+        cast({{ dbt.datediff('session_start', 'session_end', 'millisecond') }} as double) / 1000
+            as session_duration_seconds
+    from sessions
+
+),
+
+final as (
+
+    select
+        session_id,
+        coalesce(last_known_user_id, last_user_id) as user_id,
+        is_anonymous_session,
+        device_type,
+        browser,
+        session_date,
+        session_start,
+        session_end,
+        session_duration_seconds,
+        total_events,
+        unique_pages,
+        page_views,
+        entry_event_type,
+        entry_page,
+        exit_event_type,
+        exit_page,
+        total_events = 1 as is_bounce,
+        round(
+            100 * (
+                {{ var('engagement_weight_duration') }}
+                * least(session_duration_seconds / {{ var('engagement_cap_duration_seconds') }}, 1.0)
+                + {{ var('engagement_weight_events') }}
+                * least(cast(total_events as double) / {{ var('engagement_cap_events') }}, 1.0)
+                + {{ var('engagement_weight_pages') }}
+                * least(cast(unique_pages as double) / {{ var('engagement_cap_pages') }}, 1.0)
+            ),
+            2
+        ) as engagement_score,
+        loyalty_interactions
+    from measured
+    where session_date between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+
+)
+
+select * from final

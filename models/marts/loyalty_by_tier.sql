@@ -1,0 +1,80 @@
+{#- One row per loyalty tier that has users in loyalty_metrics. -#}
+with
+
+users as (
+
+    select * from {{ ref('loyalty_metrics') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('int_sessions') }}
+    where not is_anonymous_session
+
+),
+
+ratings as (
+
+    select * from {{ ref('int_ratings_in_window') }}
+
+),
+
+tier_users as (
+
+    select
+        loyalty_tier,
+        count(*) as users,
+        sum(case when is_loyalty_member then 1 else 0 end) as loyalty_members
+    from users
+    group by loyalty_tier
+
+),
+
+tier_sessions as (
+
+    select
+        users.loyalty_tier,
+        avg(sessions.engagement_score) as avg_engagement_score,
+        count(*) as sessions,
+        sum(case when sessions.loyalty_interactions > 0 then 1 else 0 end) as loyal_sessions
+    from sessions
+    inner join users
+        on sessions.user_id = users.user_id
+    group by users.loyalty_tier
+
+),
+
+tier_ratings as (
+
+    select
+        users.loyalty_tier,
+        avg(cast(ratings.rating as double)) as avg_rating
+    from ratings
+    inner join users
+        on ratings.user_id = users.user_id
+    group by users.loyalty_tier
+
+),
+
+final as (
+
+    select
+        tier_users.loyalty_tier,
+        tier_users.users,
+        tier_users.loyalty_members,
+        round(100 * cast(tier_users.loyalty_members as double) / tier_users.users, 2)
+            as loyalty_member_pct,
+        round(tier_sessions.avg_engagement_score, 2) as avg_engagement_score,
+        round(100 * cast(tier_sessions.loyal_sessions as double) / tier_sessions.sessions, 2)
+            as loyalty_rate_pct,
+        round(tier_ratings.avg_rating, 2) as avg_rating
+    from tier_users
+    left join tier_sessions
+        on tier_users.loyalty_tier = tier_sessions.loyalty_tier
+    left join tier_ratings
+        on tier_users.loyalty_tier = tier_ratings.loyalty_tier
+
+)
+
+select * from final

@@ -1,0 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=weblogs.range_incremental_strategy(),
+        unique_key='session_date',
+        partitioned_by=weblogs.date_partitioning('session_date'),
+        on_schema_change='fail',
+        pre_hook="{{ weblogs.clear_run_window(this) }}",
+    )
+}}
+
+{#- One row per session_date, device_type, browser; a run replaces the dates of its window. -#}
+with
+
+sessions as (
+
+    select * from {{ ref('int_sessions') }}
+
+),
+
+aggregated as (
+
+    select
+        session_date,
+        device_type,
+        browser,
+        count(*) as sessions,
+        count(distinct user_id) as users,
+        round(
+            100 * cast(sum(case when is_bounce then 1 else 0 end) as double) / count(*), 2
+        ) as bounce_rate_pct,
+        round(avg(session_duration_seconds), 2) as avg_session_duration_seconds,
+        round(avg(cast(total_events as double)), 2) as avg_events_per_session,
+        round(avg(cast(unique_pages as double)), 2) as avg_unique_pages,
+        round(avg(engagement_score), 2) as avg_engagement_score
+    from sessions
+    group by session_date, device_type, browser
+
+),
+
+final as (
+
+    select * from aggregated
+
+)
+
+select
+    {{ weblogs.partitioned_select_list([
+        'session_date', 'device_type', 'browser', 'sessions', 'users', 'bounce_rate_pct',
+        'avg_session_duration_seconds', 'avg_events_per_session', 'avg_unique_pages',
+        'avg_engagement_score',
+    ], 'session_date') }}
+from final

@@ -1,0 +1,428 @@
+"""Helpers for the dbt tests: fixture events, CRM files, a dbt runner, and a SPEC 3 reference.
+
+The fixture events are raw API events (SPEC section 1) crafted so that every
+session rule of SPEC section 3 is exercised; the lake is written from them by
+`weblogs transform`, exactly as in production. `reference_marts` recomputes
+the four marts in plain Python straight from the Parquet lake, independently of
+the SQL, so a test can compare the two on the same data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+DBT = str(VENV_BIN / "dbt")
+WEBLOGS = str(VENV_BIN / "weblogs")
+
+#: The window the fixture is built around (inclusive); partitions read: 10-01 .. 10-05.
+START = "2026-10-02"
+END = "2026-10-04"
+MARTS = ("engagement_metrics", "session_metrics", "loyalty_metrics", "loyalty_by_tier")
+LOYALTY_TYPES = ("loyalty_signup", "loyalty_redeem", "review")
+
+
+def ms(text: str) -> int:
+    """ISO UTC text to epoch milliseconds (what the API sends as `timestamp`)."""
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def event(
+    session: str, event_type: str, at: str, page: str, **fields: Any
+) -> dict[str, Any]:
+    """One raw API event; `at` is UTC text, sent as epoch milliseconds."""
+    return {
+        "session_id": session,
+        "event_type": event_type,
+        "page_url": page,
+        "timestamp": ms(at),
+        **fields,
+    }
+
+
+def fixture_batches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two delivery batches (the second is ingested later, as a retry would be).
+
+    Sessions, with the rule each one exercises:
+    - s-tie: two events at the same millisecond; ties by event_id byte-wise
+      ('B...' < 'a...', unlike a locale collation), so entry = the 'B' event.
+    - s-midnight: starts 10-02 23:50, ends 10-03 00:20: one session on 10-02.
+    - s-before: starts 10-01 23:55 (startdate - 1), continues on 10-02: not in the window.
+    - s-after-end: starts 10-04 23:59, continues 10-05: in the window, all events kept.
+    - s-login: anonymous first, logs in as u-login mid-session: user u-login.
+    - s-switch: u-a then u-b, then an anonymous event: the last known user u-b.
+    - s-anon: anonymous only: anon id, left out of loyalty_metrics.
+    - s-dup: the same event_id twice in batch 1 and again with other content in
+      batch 2 (ingested later): counted once, earliest copy wins.
+    - s-long: 25 events over 40 minutes on 12 pages: every cap hit, score 100.
+    - s-bounce: a single event (u-nocrm, missing from CRM).
+    - s-far: 10-10, outside the read window (its partition is never read).
+    Plus noise that other sessions ignore.
+    """
+    b1: list[dict[str, Any]] = []
+    b1 += [
+        event("s-tie", "click", "2026-10-02T08:00:00", "/b", event_id="a-tie", user_id="u-tie",
+              device_type="Mobile", browser="Firefox"),
+        event("s-tie", "page_view", "2026-10-02T08:00:00", "/a", event_id="B-tie", user_id="u-tie",
+              device_type="Desktop", browser="Chrome"),
+        event("s-tie", "review", "2026-10-02T08:05:00.250", "/a", event_id="c-tie",
+              user_id="u-tie", device_type="Desktop", browser="Chrome"),
+    ]
+    b1 += [
+        event("s-midnight", "page_view", "2026-10-02T23:50:00", "/home", user_id="u-night",
+              device_type="desktop", browser="safari"),
+        event("s-midnight", "click", "2026-10-03T00:05:00", "/p1", user_id="u-night",
+              device_type="desktop", browser="safari"),
+        event("s-midnight", "loyalty_signup", "2026-10-03T00:20:00.500", "/loyalty",
+              user_id="u-night", device_type="desktop", browser="safari"),
+    ]
+    b1 += [
+        event("s-before", "page_view", "2026-10-01T23:55:00", "/home", user_id="u-night"),
+        event("s-before", "click", "2026-10-02T00:10:00", "/p2", user_id="u-night"),
+    ]
+    b1 += [
+        event("s-after-end", "page_view", "2026-10-04T23:59:00", "/home", user_id="u-gold",
+              device_type="tablet", browser="edge"),
+        event("s-after-end", "loyalty_redeem", "2026-10-05T00:30:00", "/redeem",
+              user_id="u-gold", device_type="tablet", browser="edge"),
+    ]
+    b1 += [
+        event("s-login", "page_view", "2026-10-03T10:00:00", "/home", device_type="mobile",
+              browser="chrome"),
+        event("s-login", "login", "2026-10-03T10:01:00", "/login", user_id="u-login",
+              device_type="mobile", browser="chrome"),
+        event("s-login", "purchase", "2026-10-03T10:09:00", "/buy", user_id="u-login",
+              device_type="mobile", browser="chrome"),
+    ]
+    b1 += [
+        event("s-switch", "page_view", "2026-10-03T12:00:00", "/home", user_id="u-a"),
+        event("s-switch", "logout", "2026-10-03T12:01:00", "/logout", user_id="u-a"),
+        event("s-switch", "login", "2026-10-03T12:02:00", "/login", user_id=17),
+        event("s-switch", "page_view", "2026-10-03T12:03:00", "/home", user_id="u-b"),
+        event("s-switch", "page_view", "2026-10-03T12:04:00", "/bye", user_id=""),
+    ]
+    b1 += [
+        event("s-anon", "page_view", "2026-10-04T09:00:00", "/home"),
+        event("s-anon", "search", "2026-10-04T09:00:30", "/search", user_id=None),
+    ]
+    b1 += [
+        event("s-dup", "page_view", "2026-10-04T11:00:00", "/home", event_id="dup-1",
+              user_id="u-gold", device_type="tablet", browser="edge"),
+        event("s-dup", "page_view", "2026-10-04T11:00:00", "/home", event_id="dup-1",
+              user_id="u-gold", device_type="tablet", browser="edge"),
+        event("s-dup", "click", "2026-10-04T11:02:00", "/p1", event_id="dup-2",
+              user_id="u-gold", device_type="tablet", browser="edge"),
+    ]
+    start = datetime(2026, 10, 4, 14, 0, tzinfo=UTC)
+    for i in range(25):
+        at = (start + timedelta(seconds=100 * i)).strftime("%Y-%m-%dT%H:%M:%S")
+        b1.append(event("s-long", "page_view", at, f"/page/{i % 12}", user_id="u-silver",
+                        device_type="desktop", browser="chrome"))
+    b1 += [
+        event("s-bounce", "page_view", "2026-10-02T15:00:00", "/home", user_id="u-nocrm",
+              device_type="desktop", browser="chrome"),
+        event("s-silver2", "page_view", "2026-10-02T16:00:00", "/home", user_id="u-silver",
+              device_type="desktop", browser="chrome"),
+        event("s-silver2", "review", "2026-10-02T16:03:00.125", "/review", user_id="u-silver",
+              device_type="desktop", browser="chrome"),
+        event("s-far", "page_view", "2026-10-10T10:00:00", "/home", user_id="u-gold"),
+        event("s-old", "page_view", "2026-09-20T10:00:00", "/home", user_id="u-gold"),
+    ]
+    b2 = [
+        # The retry of dup-1 with other content: ingested later, so it loses.
+        event("s-dup", "click", "2026-10-04T11:00:00", "/other", event_id="dup-1",
+              user_id="u-other", device_type="mobile", browser="opera"),
+        # A late event of s-switch: still one session, user unchanged (u-b is after it).
+        event("s-switch", "scroll", "2026-10-03T12:02:30", "/home", user_id="u-a"),
+    ]
+    return b1, b2
+
+
+CUSTOMERS = [
+    ("user_id", "customer_id", "loyalty_tier", "is_loyalty_member", "signup_date"),
+    ("u-tie", "C-1", "bronze", "false", "2025-01-01"),
+    ("u-night", "C-2", " Gold ", "TRUE", "2024-05-06"),
+    ("u-gold", "C-3", "gold", "true", "2023-01-01"),
+    ("u-login", "C-4", "", "false", "2026-10-03"),
+    ("u-silver", "C-5", "silver", "true", "2022-02-02"),
+    ("u-b", "C-6", "silver", "false", "2021-01-01"),
+    ("u-nobody", "C-7", "gold", "true", "2020-01-01"),
+]
+RATINGS = [
+    ("user_id", "rated_at", "rating"),
+    ("u-tie", "2026-10-02T10:00:00", "4"),
+    ("u-tie", "2026-10-03T10:00:00Z", "5"),
+    ("u-tie", "2026-10-01T23:59:59", "1"),  # before the window: ignored
+    ("u-night", "2026-10-05T01:00:00+02:00", "3"),  # 10-04 23:00 UTC: in the window
+    ("u-night", "2026-10-04T23:30:00-01:00", "5"),  # 10-05 00:30 UTC: after the window
+    ("u-gold", "2026-10-03T00:00:00", "6"),  # outside 1-5: ignored
+    ("u-gold", "2026-10-03T00:00:00", "0"),  # outside 1-5: ignored
+    ("u-gold", "2026-10-04T08:00:00", "2"),
+    ("u-silver", "2026-10-02", "5"),
+    ("u-silver", "2026-10-03T07:00:00", "4"),
+    ("u-silver", "not a date", "4"),  # unparseable: ignored
+    ("u-nobody", "2026-10-03T07:00:00", "1"),  # no session in the window
+]
+
+
+def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def transform(input_path: Path, lake: Path) -> str:
+    """Write events to the lake the production way: `weblogs transform`."""
+    done = subprocess.run(
+        [WEBLOGS, "transform", "--input", str(input_path), "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def build_fixture_lake(root: Path) -> Path:
+    """The fixture lake under `root/lake`: two transform runs plus the CRM files."""
+    lake = root / "lake"
+    lake.mkdir(parents=True, exist_ok=True)
+    b1, b2 = fixture_batches()
+    transform(write_jsonl(root / "batch1.jsonl", b1), lake)
+    transform(write_jsonl(root / "batch2.jsonl", b2), lake)
+    write_csv(lake / "crm" / "customers.csv", CUSTOMERS)
+    write_csv(lake / "crm" / "ratings.csv", RATINGS)
+    return lake
+
+
+@dataclass
+class DbtProject:
+    """Runs the repo's dbt project for real, with a throw-away profile, database and target dir."""
+
+    workdir: Path
+    lake: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.profiles_dir = self.workdir / "profiles"
+        self.profiles_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / "profiles.yml.example", self.profiles_dir / "profiles.yml")
+        self.target_path = self.workdir / "target"
+        self.duckdb_path = self.workdir / "weblogs.duckdb"
+        self.env = {
+            **os.environ,
+            "WEBLOGS_LAKE_ROOT": str(self.lake),
+            "WEBLOGS_DUCKDB_PATH": str(self.duckdb_path),
+            "DBT_PROFILES_DIR": str(self.profiles_dir),
+            "DBT_TARGET_PATH": str(self.target_path),
+            "DBT_LOG_PATH": str(self.workdir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_PARTIAL_PARSE": "false",
+            **self.env,
+        }
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [DBT, *args, "--project-dir", str(REPO_ROOT)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.workdir,
+            check=False,
+        )
+        if check:
+            assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+        return done
+
+    def build(self, start: str, end: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.run("build", "--vars", f"{{startdate: {start}, enddate: {end}}}", *extra)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def table(self, name: str, order_by: str) -> list[dict[str, Any]]:
+        import duckdb
+
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            cur = con.execute(f"select * from main.{name} order by {order_by}")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# --- SPEC section 3 in plain Python ---------------------------------------------------
+
+
+def r2(value: float | Decimal) -> float:
+    """Round to 2 decimals, half away from zero (values here are never negative)."""
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _parse_rated_at(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed
+    return parsed.astimezone(UTC).replace(tzinfo=None)
+
+
+def read_events(lake: Path) -> list[dict[str, Any]]:
+    dataset = ds.dataset(lake / "events", format="parquet", partitioning="hive")
+    return dataset.to_table().to_pylist()
+
+
+def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str, Any]]]:
+    """The four marts for [start, end], computed from the lake by SPEC 3's words."""
+    d0, d1 = date.fromisoformat(start), date.fromisoformat(end)
+    copies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in read_events(lake):
+        copies[row["event_id"]].append(row)
+    by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rows in copies.values():
+        winner = min(rows, key=lambda r: (r["ingested_at"], r["event_timestamp"], r["session_id"],
+                                          r["user_id"], r["event_type"], r["page_url"]))
+        by_session[winner["session_id"]].append(winner)
+
+    sessions = []
+    for session_id, rows in by_session.items():
+        rows.sort(key=lambda r: (r["event_timestamp"], r["event_id"].encode()))
+        first, last = rows[0], rows[-1]
+        session_date = first["event_timestamp"].date()
+        if not d0 <= session_date <= d1:
+            continue
+        known = [r for r in rows if not r["is_anonymous_user"]]
+        duration = (last["event_timestamp"] - first["event_timestamp"]) / timedelta(seconds=1)
+        pages = len({r["page_url"] for r in rows})
+        score = r2(100 * (0.4 * min(duration / 1800, 1) + 0.3 * min(len(rows) / 20, 1)
+                          + 0.3 * min(pages / 10, 1)))
+        sessions.append({
+            "session_id": session_id,
+            "user_id": (known[-1] if known else last)["user_id"],
+            "is_anonymous": not known,
+            "device_type": first["device_type"],
+            "browser": first["browser"],
+            "session_date": session_date,
+            "session_start": first["event_timestamp"],
+            "session_end": last["event_timestamp"],
+            "session_duration_seconds": duration,
+            "total_events": len(rows),
+            "unique_pages": pages,
+            "page_views": sum(r["event_type"] == "page_view" for r in rows),
+            "entry_event_type": first["event_type"],
+            "entry_page": first["page_url"],
+            "exit_event_type": last["event_type"],
+            "exit_page": last["page_url"],
+            "is_bounce": len(rows) == 1,
+            "engagement_score": score,
+            "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
+        })
+
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for s in sessions:
+        groups[(s["session_date"], s["device_type"], s["browser"])].append(s)
+    session_metrics = []
+    for (day, device, browser), group in groups.items():
+        n = len(group)
+        session_metrics.append({
+            "session_date": day, "device_type": device, "browser": browser,
+            "sessions": n, "users": len({s["user_id"] for s in group}),
+            "bounce_rate_pct": r2(100 * sum(s["is_bounce"] for s in group) / n),
+            "avg_session_duration_seconds": r2(sum(s["session_duration_seconds"] for s in group) / n),
+            "avg_events_per_session": r2(sum(s["total_events"] for s in group) / n),
+            "avg_unique_pages": r2(sum(s["unique_pages"] for s in group) / n),
+            "avg_engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
+        })
+
+    customers = {}
+    with (lake / "crm" / "customers.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            customers[row["user_id"].strip()] = row
+    ratings: dict[str, list[int]] = defaultdict(list)
+    with (lake / "crm" / "ratings.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            at = _parse_rated_at(row["rated_at"])
+            try:
+                value = int(row["rating"].strip())
+            except ValueError:
+                continue
+            if at is not None and 1 <= value <= 5 and d0 <= at.date() <= d1:
+                ratings[row["user_id"].strip()].append(value)
+
+    per_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in sessions:
+        if not s["is_anonymous"]:
+            per_user[s["user_id"]].append(s)
+    loyalty = []
+    for user, group in per_user.items():
+        crm = customers.get(user)
+        n = len(group)
+        mine = ratings.get(user, [])
+        loyalty.append({
+            "user_id": user,
+            "customer_id": crm["customer_id"].strip() if crm else None,
+            "loyalty_tier": ((crm["loyalty_tier"].strip().lower() if crm else "") or "none"),
+            "is_loyalty_member": bool(crm) and crm["is_loyalty_member"].strip().lower() == "true",
+            "sessions": n,
+            "total_events": sum(s["total_events"] for s in group),
+            "avg_session_duration_seconds": r2(sum(s["session_duration_seconds"] for s in group) / n),
+            "engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
+            "loyalty_interactions": sum(s["loyalty_interactions"] for s in group),
+            "loyalty_rate_pct": r2(100 * sum(s["loyalty_interactions"] > 0 for s in group) / n),
+            "avg_rating": r2(sum(mine) / len(mine)) if mine else None,
+            "ratings_count": len(mine),
+        })
+
+    tiers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for u in loyalty:
+        tiers[u["loyalty_tier"]].append(u)
+    by_tier = []
+    for tier, users in tiers.items():
+        names = {u["user_id"] for u in users}
+        tier_sessions = [s for s in sessions if not s["is_anonymous"] and s["user_id"] in names]
+        tier_ratings = [v for name in names for v in ratings.get(name, [])]
+        members = sum(u["is_loyalty_member"] for u in users)
+        by_tier.append({
+            "loyalty_tier": tier,
+            "users": len(users),
+            "loyalty_members": members,
+            "loyalty_member_pct": r2(100 * members / len(users)),
+            "avg_engagement_score": r2(
+                sum(s["engagement_score"] for s in tier_sessions) / len(tier_sessions)
+            ),
+            "loyalty_rate_pct": r2(
+                100 * sum(s["loyalty_interactions"] > 0 for s in tier_sessions) / len(tier_sessions)
+            ),
+            "avg_rating": r2(sum(tier_ratings) / len(tier_ratings)) if tier_ratings else None,
+        })
+    for s in sessions:
+        del s["is_anonymous"]
+    return {
+        "engagement_metrics": sessions,
+        "session_metrics": session_metrics,
+        "loyalty_metrics": loyalty,
+        "loyalty_by_tier": by_tier,
+    }
