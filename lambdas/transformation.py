@@ -112,6 +112,7 @@ def process_batch(
         event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
     )
     batch = Batch([], [], [])
+    metrics.add_metric("Batches", MetricUnit.Count, 1)
     with processor(records=records, handler=batch.add):
         processor.process()
         if batch.payloads:
