@@ -156,7 +156,7 @@ def test_batch_to_s3_failed_store_and_one_sns_summary(
 def test_retried_batch_overwrites_instead_of_duplicating(
     moto_server: MotoServer, aws: dict[str, Any]
 ) -> None:
-    lines, expected_valid, _ = mixed_lines()
+    lines, _, _ = mixed_lines()
     event = kinesis_event(moto_server, [x for x in lines if len(x) < 1024 * 1024][:60])
     transformation.handler(event, CONTEXT)
     keys, rows = all_keys(aws["s3"]), s3_rows(aws["s3"])
