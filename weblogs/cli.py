@@ -15,7 +15,7 @@ from weblogs.errors import UsageError
 __all__ = ["UsageError", "build_parser", "main"]
 
 # Modules that contribute subcommands, in the order `weblogs --help` lists them.
-COMMAND_MODULES = ("weblogs.transform_cli", "ingestion.simulator")
+COMMAND_MODULES = ("weblogs.transform_cli", "ingestion.simulator", "weblogs.replay")
 
 
 def build_parser() -> argparse.ArgumentParser:
