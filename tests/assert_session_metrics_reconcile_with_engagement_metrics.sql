@@ -1,0 +1,56 @@
+{#- Every session_metrics row is the aggregate of its engagement_metrics sessions (all dates). -#}
+with
+
+engagement as (
+
+    select * from {{ ref('engagement_metrics') }}
+
+),
+
+session_metrics as (
+
+    select * from {{ ref('session_metrics') }}
+
+),
+
+recomputed as (
+
+    select
+        session_date,
+        device_type,
+        browser,
+        count(*) as sessions,
+        count(distinct user_id) as users,
+        sum(total_events) as total_events
+    from engagement
+    group by session_date, device_type, browser
+
+),
+
+final as (
+
+    select
+        coalesce(recomputed.session_date, session_metrics.session_date) as session_date,
+        coalesce(recomputed.device_type, session_metrics.device_type) as device_type,
+        coalesce(recomputed.browser, session_metrics.browser) as browser,
+        recomputed.sessions as engagement_sessions,
+        session_metrics.sessions as metric_sessions
+    from recomputed
+    full outer join session_metrics
+        on
+            recomputed.session_date = session_metrics.session_date
+            and recomputed.device_type = session_metrics.device_type
+            and recomputed.browser = session_metrics.browser
+    where
+        recomputed.sessions is null
+        or session_metrics.sessions is null
+        or recomputed.sessions <> session_metrics.sessions
+        or recomputed.users <> session_metrics.users
+        or abs(
+            cast(recomputed.total_events as double) / recomputed.sessions
+            - session_metrics.avg_events_per_session
+        ) > 0.005
+
+)
+
+select * from final
