@@ -60,7 +60,6 @@ KNOWN_FIELDS: frozenset[str] = frozenset(
         "country",
     }
 )
-OPTIONAL_TEXT_FIELDS = ("referrer", "os", "country")
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,9 @@ EVENT_SCHEMA: tuple[Column, ...] = (
 )
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EVENT_SCHEMA)
 ARROW_SCHEMA: pa.Schema = pa.schema([pa.field(c.name, c.type, c.nullable) for c in EVENT_SCHEMA])
+#: The columns `validate` fills (in this order); `ingested_at` is the pipeline's to set.
+ROW_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[:-1]
+assert EVENT_COLUMNS[-1] == "ingested_at" and ROW_COLUMNS[7] == "event_timestamp"
 #: Hive partition columns: zero-padded strings taken from the object path, not stored in files.
 PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
 
@@ -119,21 +121,35 @@ _LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 
 
 class Valid:
-    """A record that passed: `row` holds the event columns (all but `ingested_at`)."""
+    """A record that passed. `values` holds the event columns but `ingested_at`, in
+    `ROW_COLUMNS` order (a tuple: the transformation transposes it into Arrow
+    columns cheaply); `row` gives the same as a dict."""
 
-    __slots__ = ("event", "has_extra", "row")
+    __slots__ = ("event", "has_extra", "values")
 
-    def __init__(self, row: dict[str, Any], event: dict[str, Any], has_extra: bool) -> None:
-        self.row = row
+    def __init__(self, values: tuple[Any, ...], event: dict[str, Any], has_extra: bool) -> None:
+        self.values = values
         self.event = event
         self.has_extra = has_extra
 
     @property
+    def row(self) -> dict[str, Any]:
+        return dict(zip(ROW_COLUMNS, self.values, strict=True))
+
+    @property
     def session_id(self) -> str:
-        return self.row["session_id"]
+        return self.values[1]
+
+    @property
+    def event_id(self) -> str:
+        return self.values[0]
+
+    @property
+    def event_timestamp_ms(self) -> int:
+        return self.values[7]
 
     def __repr__(self) -> str:
-        return f"Valid({self.row['event_id']!r})"
+        return f"Valid({self.values[0]!r})"
 
 
 class Invalid:
@@ -177,6 +193,15 @@ def _needs_stdlib(obj: Any) -> bool:
         return any(_needs_stdlib(v) for v in obj.values())
     if isinstance(obj, list):
         return any(_needs_stdlib(v) for v in obj)
+    return False
+
+
+def _holds_float(event: dict[str, Any]) -> bool:
+    """Fast path of `_needs_stdlib` for a flat event: a loop, no generators."""
+    for value in event.values():
+        kind = type(value)
+        if kind is float or ((kind is dict or kind is list) and _needs_stdlib(value)):
+            return True
     return False
 
 
@@ -250,15 +275,6 @@ def _text(obj: dict[str, Any], field: str, max_chars: int) -> str:
     return value
 
 
-def _optional_text(obj: dict[str, Any], field: str) -> str | None:
-    value = obj.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _Reject("invalid_type:" + field)
-    return value.strip() or None
-
-
 class _Reject(Exception):
     """Internal: carries a failure reason out of nested checks."""
 
@@ -306,21 +322,33 @@ def _reject_constant(name: str) -> None:
     raise ValueError(name)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
 def _decode(raw: bytes | bytearray | memoryview | str) -> Any:
     """Strict JSON (no NaN/Infinity); orjson first, stdlib for integers beyond 64 bits.
 
     orjson reads integers past 64 bits as floats, which would change both the
-    value and the derived event id, so any run of 19+ digits takes the stdlib.
+    value and the derived event id; so when the result holds a float and the
+    text has a run of 19+ digits, the stdlib parses it again, exactly.
     """
-    long_digits = _LONG_DIGITS if isinstance(raw, str) else _LONG_DIGITS_BYTES
-    if not long_digits.search(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if type(event) is not dict or not _holds_float(event):
+            return event
+        long_digits = _LONG_DIGITS if isinstance(raw, str) else _LONG_DIGITS_BYTES
+        if not long_digits.search(raw):
+            return event
     try:
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         return _UNDECODABLE
 
@@ -328,64 +356,114 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> Any:
 def _validate_object(
     event: dict[str, Any], now: datetime | int, event_types: frozenset[str] | tuple[str, ...]
 ) -> Valid | Invalid:
-    session_id = _text(event, "session_id", MAX_SESSION_ID_CHARS)
-    event_type = _text(event, "event_type", 10**9).lower()
+    # Required texts: the common case (a non-empty str within limits) is inlined;
+    # anything else goes through `_text`, which names the exact reason.
+    session_id = event.get("session_id")
+    if (
+        type(session_id) is str
+        and 0 < len(session_id := session_id.strip()) <= MAX_SESSION_ID_CHARS
+    ):
+        pass
+    else:
+        session_id = _text(event, "session_id", MAX_SESSION_ID_CHARS)
+    event_type = event.get("event_type")
+    if type(event_type) is str and (event_type := event_type.strip()):
+        event_type = event_type.lower()
+    else:
+        event_type = _text(event, "event_type", 10**9)
     if event_type not in event_types:
         return Invalid("unknown_event_type")
-    page_url = _text(event, "page_url", MAX_PAGE_URL_CHARS)
+    page_url = event.get("page_url")
+    if type(page_url) is str and 0 < len(page_url := page_url.strip()) <= MAX_PAGE_URL_CHARS:
+        pass
+    else:
+        page_url = _text(event, "page_url", MAX_PAGE_URL_CHARS)
 
-    timestamp = parse_timestamp(event.get("timestamp"))
-    if isinstance(timestamp, str):
-        return Invalid(timestamp)
-    now_ms = now if isinstance(now, int) else to_epoch_ms(now)
+    timestamp = event.get("timestamp")
+    if type(timestamp) is int and 0 <= timestamp < 100_000_000_000:
+        timestamp *= 1000  # epoch seconds, the common case
+    else:
+        timestamp = parse_timestamp(timestamp)
+        if type(timestamp) is str:
+            return Invalid(timestamp)
+    now_ms = now if type(now) is int else to_epoch_ms(now)
     if not MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS:
         return Invalid("timestamp_out_of_range")
 
     user_id = event.get("user_id")
-    if isinstance(user_id, bool) or not isinstance(user_id, (str, int, type(None))):
-        return Invalid("invalid_type:user_id")
-    if isinstance(user_id, int):
-        user_id = str(user_id)
-    elif user_id is not None:
+    kind = type(user_id)
+    if kind is str:
         user_id = user_id.strip() or None
+    elif kind is int:
+        user_id = str(user_id)
+    elif user_id is not None:  # bool, float, list, dict (bool is not `int` by `type`)
+        return Invalid("invalid_type:user_id")
     is_anonymous = user_id is None
     if is_anonymous:
         user_id = anonymous_user_id(session_id)
 
     event_id = event.get("event_id")
-    if event_id is not None and not isinstance(event_id, str):
+    if type(event_id) is str:
+        event_id = event_id.strip()
+        if len(event_id) > MAX_EVENT_ID_CHARS:
+            return Invalid("too_long:event_id")
+    elif event_id is not None:
         return Invalid("invalid_type:event_id")
-    event_id = (event_id or "").strip()
-    if len(event_id) > MAX_EVENT_ID_CHARS:
-        return Invalid("too_long:event_id")
     if not event_id:
         event_id = derive_event_id(event)
 
-    device_type = _optional_text(event, "device_type")
-    browser = _optional_text(event, "browser")
-    referrer, os_name, country = (_optional_text(event, f) for f in OPTIONAL_TEXT_FIELDS)
+    # Optional texts, inlined: this is the hot loop of every batch.
+    device_type = event.get("device_type")
+    if type(device_type) is str:
+        device_type = device_type.strip().lower() or "unknown"
+    elif device_type is None:
+        device_type = "unknown"
+    else:
+        return Invalid("invalid_type:device_type")
+    browser = event.get("browser")
+    if type(browser) is str:
+        browser = browser.strip().lower() or "unknown"
+    elif browser is None:
+        browser = "unknown"
+    else:
+        return Invalid("invalid_type:browser")
+    referrer = event.get("referrer")
+    if type(referrer) is str:
+        referrer = referrer.strip() or None
+    elif referrer is not None:
+        return Invalid("invalid_type:referrer")
+    os_name = event.get("os")
+    if type(os_name) is str:
+        os_name = os_name.strip() or None
+    elif os_name is not None:
+        return Invalid("invalid_type:os")
+    country = event.get("country")
+    if type(country) is str:
+        country = country.strip() or None
+    elif country is not None:
+        return Invalid("invalid_type:country")
 
     extra = None
-    if len(event.keys() - KNOWN_FIELDS):
+    if not KNOWN_FIELDS.issuperset(event):
         extras = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
         extra = canonical_json(extras).decode()
 
-    row = {
-        "event_id": event_id,
-        "session_id": session_id,
-        "user_id": user_id,
-        "is_anonymous_user": is_anonymous,
-        "event_type": event_type,
-        "page_url": page_url,
-        "referrer": referrer,
-        "event_timestamp": timestamp,
-        "device_type": device_type.lower() if device_type else "unknown",
-        "browser": browser.lower() if browser else "unknown",
-        "os": os_name,
-        "country": country,
-        "extra_attributes": extra,
-    }
-    return Valid(row, event, extra is not None)
+    values = (
+        event_id,
+        session_id,
+        user_id,
+        is_anonymous,
+        event_type,
+        page_url,
+        referrer,
+        timestamp,
+        device_type,
+        browser,
+        os_name,
+        country,
+        extra,
+    )
+    return Valid(values, event, extra is not None)
 
 
 def to_epoch_ms(moment: datetime) -> int:

@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 from weblogs.contract import (
     _DEFAULT_TYPES,
     ARROW_SCHEMA,
-    EVENT_COLUMNS,
     Invalid,
     failed_record,
     to_epoch_ms,
@@ -28,7 +27,6 @@ from weblogs.contract import (
 Partition = tuple[str, str, str, str]
 HOUR_MS = 3_600_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ROW_COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "ingested_at")
 
 
 @dataclass
@@ -82,7 +80,7 @@ def transform_records(
     """
     now_ms = to_epoch_ms(now)
     default_ingested = to_epoch_ms(ingested_at) if ingested_at else now_ms
-    by_hour: dict[int, list[dict[str, Any]]] = {}
+    by_hour: dict[int, tuple[list[tuple[Any, ...]], list[int]]] = {}
     failures: list[dict[str, Any]] = []
     count = 0
     for index, payload in enumerate(payloads):
@@ -94,22 +92,25 @@ def transform_records(
                 extra["record_id"] = record_ids[index]
             failures.append(failed_record(payload, outcome.reason, stage, now, **extra))
             continue
-        row = outcome.row
-        row["ingested_at"] = ingested_at_ms[index] if ingested_at_ms else default_ingested
-        bucket = row["event_timestamp"] // HOUR_MS
-        rows = by_hour.get(bucket)
-        if rows is None:
-            by_hour[bucket] = [row]
-        else:
-            rows.append(row)
-    partitions = {partition_of(bucket): rows_to_table(rows) for bucket, rows in by_hour.items()}
+        values = outcome.values
+        bucket = values[7] // HOUR_MS  # event_timestamp
+        group = by_hour.get(bucket)
+        if group is None:
+            group = by_hour[bucket] = ([], [])
+        group[0].append(values)
+        group[1].append(default_ingested if ingested_at_ms is None else ingested_at_ms[index])
+    partitions = {
+        partition_of(bucket): values_to_table(rows, ingested)
+        for bucket, (rows, ingested) in by_hour.items()
+    }
     return TransformResult(count, now, partitions, failures)
 
 
-def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Column-wise construction: far cheaper than `Table.from_pylist` row by row."""
-    columns = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
-    return pa.Table.from_pydict(columns, schema=ARROW_SCHEMA)
+def values_to_table(rows: list[tuple[Any, ...]], ingested_at_ms: list[int]) -> pa.Table:
+    """Transpose validated rows into Arrow columns (zip is C-speed; from_pylist is not)."""
+    columns = [*zip(*rows, strict=True), ingested_at_ms]
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, ARROW_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

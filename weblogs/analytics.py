@@ -1,0 +1,266 @@
+"""`weblogs models`: build the dbt project on the local lake and print each mart's headline figures.
+
+Analysts can run dbt directly; this command is the one-liner for the demo and for
+operators: it checks the inputs first (so a missing lake or a bad date is one
+clear line, not a dbt stack), runs `dbt build` on the `local` target with a
+profile copied from `profiles.yml.example`, and reads the marts back from DuckDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from weblogs.errors import UsageError
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ModelsError(Exception):
+    """dbt ran but the build failed (a model error or a failing data test)."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="build the dbt models on the local lake and print the marts' headline figures",
+        description=(
+            "Run `dbt build` (models and data tests) on the local DuckDB target for a window "
+            "of session dates, then print the headline figures of engagement_metrics, "
+            "session_metrics, loyalty_metrics and loyalty_by_tier. Without dates the "
+            "project's default window is used: the last 7 complete UTC days."
+        ),
+    )
+    parser.add_argument("--startdate", help="first session date, YYYY-MM-DD (UTC)")
+    parser.add_argument("--enddate", help="last session date, YYYY-MM-DD (UTC, inclusive)")
+    parser.add_argument(
+        "--lake", type=Path, help="lake folder (default: $WEBLOGS_LAKE_ROOT, else data/lake)"
+    )
+    parser.add_argument(
+        "--duckdb",
+        type=Path,
+        help="DuckDB file (default: $WEBLOGS_DUCKDB_PATH, else data/weblogs.duckdb)",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="rebuild the incremental marts from scratch"
+    )
+    parser.set_defaults(func=run)
+
+
+def check_window(startdate: str | None, enddate: str | None) -> tuple[str, str] | None:
+    """The same rule as the dbt macro, checked before dbt starts (None = default window)."""
+    if startdate is None and enddate is None:
+        return None
+    if startdate is None or enddate is None:
+        raise UsageError("pass both --startdate and --enddate, or neither for the default window")
+    parsed = []
+    for name, value in (("startdate", startdate), ("enddate", enddate)):
+        if not DATE_RE.fullmatch(value):
+            raise UsageError(f"{name} {value!r} is not a date in YYYY-MM-DD form")
+        try:
+            parsed.append(date.fromisoformat(value))
+        except ValueError:
+            raise UsageError(f"{name} {value!r} is not a real calendar date") from None
+    if parsed[1] < parsed[0]:
+        raise UsageError(f"enddate {enddate} is before startdate {startdate}")
+    return startdate, enddate
+
+
+def check_lake(lake: Path) -> None:
+    """The local sources dbt will read; a clear line for what is missing."""
+    events = lake / "events"
+    if not events.is_dir() or next(events.glob("year=*/month=*/day=*/hour=*/*.parquet"), None) is None:
+        raise UsageError(
+            f"no events in {events} (write some with `weblogs transform --input FILE --lake {lake}`)"
+        )
+    for name in ("customers.csv", "ratings.csv"):
+        if not (lake / "crm" / name).is_file():
+            raise UsageError(f"missing CRM extract {lake / 'crm' / name} (SPEC section 2)")
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt_build(
+    window: tuple[str, str] | None,
+    *,
+    lake: Path,
+    duckdb_path: Path,
+    full_refresh: bool = False,
+) -> str:
+    """`dbt build --target local`; returns dbt's output, raises ModelsError when it fails."""
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="weblogs-dbt-") as tmp:
+        profiles_dir = os.environ.get("DBT_PROFILES_DIR")
+        if not profiles_dir:
+            shutil.copy(PROJECT_DIR / "profiles.yml.example", Path(tmp) / "profiles.yml")
+            profiles_dir = tmp
+        env = {
+            **os.environ,
+            "WEBLOGS_LAKE_ROOT": str(lake.resolve()),
+            "WEBLOGS_DUCKDB_PATH": str(duckdb_path.resolve()),
+            "DBT_PROFILES_DIR": profiles_dir,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        args = [dbt_executable(), "build", "--target", "local", "--project-dir", str(PROJECT_DIR)]
+        if window is not None:
+            args += ["--vars", json.dumps({"startdate": window[0], "enddate": window[1]})]
+        if full_refresh:
+            args.append("--full-refresh")
+        done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        problems = [
+            line.strip()
+            for line in output.splitlines()
+            if re.search(r"\b(ERROR|FAIL|Error)\b", line) and "ERROR=0" not in line
+        ]
+        summary = "; ".join(problems[:3]) or output.strip().splitlines()[-1:]
+        raise ModelsError(f"dbt build failed: {summary}")
+    return output
+
+
+def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table that reads well in a terminal and in a log."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
+               for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if numeric[i] and rows else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    out = [title, line(columns), line(["-" * w for w in widths])]
+    out += [line(r) for r in text] or ["(no rows)"]
+    return "\n".join(out)
+
+
+#: The headline query of each mart: (title, SQL). The window is bound as parameters.
+HEADLINES: tuple[tuple[str, str], ...] = (
+    (
+        "engagement_metrics (sessions in the window)",
+        """
+        select count(*) as sessions, count(distinct user_id) as users,
+               round(avg(session_duration_seconds), 2) as avg_duration_s,
+               round(100.0 * avg(case when is_bounce then 1 else 0 end), 2) as bounce_pct,
+               round(avg(engagement_score), 2) as avg_engagement,
+               coalesce(sum(loyalty_interactions), 0) as loyalty_interactions
+        from main.engagement_metrics where session_date between ? and ?
+        """,
+    ),
+    (
+        "session_metrics (by device, over the window's days)",
+        """
+        select device_type, sum(sessions) as sessions,
+               round(sum(bounce_rate_pct * sessions) / sum(sessions), 2) as bounce_pct,
+               round(sum(avg_session_duration_seconds * sessions) / sum(sessions), 2)
+                   as avg_duration_s,
+               round(sum(avg_engagement_score * sessions) / sum(sessions), 2) as avg_engagement
+        from main.session_metrics where session_date between ? and ?
+        group by device_type order by sessions desc, device_type
+        """,
+    ),
+    (
+        "loyalty_metrics (known users in the window)",
+        """
+        select count(*) as users, count(customer_id) as in_crm,
+               sum(case when is_loyalty_member then 1 else 0 end) as members,
+               sum(sessions) as sessions, round(avg(engagement_score), 2) as avg_engagement,
+               round(avg(loyalty_rate_pct), 2) as avg_loyalty_rate_pct,
+               sum(ratings_count) as ratings
+        from main.loyalty_metrics where ? <= ?
+        """,
+    ),
+    (
+        "loyalty_by_tier",
+        """
+        select loyalty_tier, users, loyalty_members, loyalty_member_pct, avg_engagement_score,
+               loyalty_rate_pct, avg_rating
+        from main.loyalty_by_tier where ? <= ?
+        order by case loyalty_tier when 'gold' then 1 when 'silver' then 2
+                 when 'bronze' then 3 else 4 end
+        """,
+    ),
+)
+
+
+def report(duckdb_path: Path, window: tuple[str, str]) -> str:
+    """The headline figures of the four marts, as text tables."""
+    import duckdb
+
+    parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        for title, sql in HEADLINES:
+            cursor = con.execute(sql, [date.fromisoformat(window[0]), date.fromisoformat(window[1])])
+            columns = [d[0] for d in cursor.description]
+            parts.append(format_table(title, columns, cursor.fetchall()))
+    return "\n\n".join(parts) + "\n"
+
+
+def built_window(output: str) -> tuple[str, str]:
+    """The window dbt used (also when it chose the default), from its log line."""
+    found = re.search(r"sessions from (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", output)
+    if not found:
+        raise ModelsError("dbt did not report the run window")
+    return found.group(1), found.group(2)
+
+
+def build_and_report(
+    startdate: str | None,
+    enddate: str | None,
+    *,
+    lake: Path | None = None,
+    duckdb_path: Path | None = None,
+    full_refresh: bool = False,
+) -> str:
+    """Build and test every model for the window, then return the headline tables (for the demo)."""
+    window = check_window(startdate, enddate)
+    lake = lake or Path(os.environ.get("WEBLOGS_LAKE_ROOT", "data/lake"))
+    duckdb_path = duckdb_path or Path(os.environ.get("WEBLOGS_DUCKDB_PATH", "data/weblogs.duckdb"))
+    check_lake(lake)
+    output = run_dbt_build(window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh)
+    return report(duckdb_path, window or built_window(output))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        text = build_and_report(
+            args.startdate,
+            args.enddate,
+            lake=args.lake,
+            duckdb_path=args.duckdb,
+            full_refresh=args.full_refresh,
+        )
+    except ModelsError as exc:
+        print(f"weblogs models: error: {exc}", file=sys.stderr)
+        return 1
+    print(text, end="")
+    return 0
