@@ -1,0 +1,153 @@
+"""What a day of 1M events costs in Athena scans, with and without partition pruning.
+
+    .venv/bin/python bench/athena_cost.py [--events 200000] [--batch 116]
+
+Measures Parquet bytes per event by writing simulator traffic through the
+project's own transformation (`weblogs.transform.transform_records` +
+`parquet_bytes`, i.e. exactly what the Lambda writes), in two file regimes:
+
+- Lambda batches: one object per partition per Kinesis batch. At 1M events/day
+  (11.6 events/s) and a 10 s batching window a batch holds ~116 records.
+- hourly files: one object per hour (~41,700 records), e.g. after compaction.
+
+Then it prices the dbt run's scan of the events table at Athena's list price
+($5 per TB scanned, 10 MB minimum per query): the run reads startdate - 1 to
+enddate + 1 (SPEC section 3) when the partition filter prunes, and the whole
+history when it does not. The headline is a ratio, pruned / unpruned, measured
+in the same process (no timings are involved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ingestion.simulator import TrafficGenerator  # noqa: E402
+from weblogs.transform import parquet_bytes, transform_records  # noqa: E402
+
+EVENTS_PER_DAY = 1_000_000
+PRICE_PER_TB = 5.0  # USD, Athena SQL, us-east-1 list price
+TB = 1024**4  # Athena bills per TB of 2^40 bytes, rounded up to the MB
+MIN_BYTES = 10 * 1024**2  # 10 MB minimum per query
+GET_PRICE = 0.0004 / 1000  # USD per S3 GET (S3 Standard, us-east-1)
+GETS_PER_OBJECT = 2  # Athena reads a Parquet footer, then the column chunks
+BATCH_WINDOW_S = 10  # MaximumBatchingWindowInSeconds in deploy/template.yaml
+NOW = datetime(2100, 1, 1, tzinfo=UTC)  # simulated traffic may be "in the future" of today
+
+
+def measure(payloads: list[bytes], batch: int) -> tuple[int, int, int, dict[str, int]]:
+    """(valid events, bytes as Lambda batches, files written, bytes per column hourly)."""
+    batch_bytes = files = valid = 0
+    for start in range(0, len(payloads), batch):
+        result = transform_records(payloads[start : start + batch], stage="bench", now=NOW)
+        valid += result.written
+        for table in result.partitions.values():
+            batch_bytes += len(parquet_bytes(table))
+            files += 1
+    return valid, batch_bytes, files, {}
+
+
+def hourly_bytes(payloads: list[bytes]) -> tuple[int, dict[str, int]]:
+    """Bytes when each hour of the sample is one object, and the compressed size per column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    result = transform_records(payloads, stage="bench", now=NOW)
+    table = pa.concat_tables(result.partitions.values())
+    per_hour = round(EVENTS_PER_DAY / 24)
+    total = 0
+    columns: dict[str, int] = {}
+    for start in range(0, table.num_rows, per_hour):
+        data = parquet_bytes(table.slice(start, per_hour))
+        total += len(data)
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+        for rg in range(meta.num_row_groups):
+            for col in range(meta.num_columns):
+                chunk = meta.row_group(rg).column(col)
+                name = chunk.path_in_schema
+                columns[name] = columns.get(name, 0) + chunk.total_compressed_size
+    return total, columns
+
+
+def cost(nbytes: float) -> float:
+    return max(nbytes, MIN_BYTES) / TB * PRICE_PER_TB
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000, help="sample size (default 200k)")
+    parser.add_argument("--batch", type=int, default=116, help="records per Lambda batch")
+    args = parser.parse_args()
+
+    generator = TrafficGenerator(seed=0)
+    payloads = [json.dumps(item).encode() for item in generator.events(args.events)]
+    raw_bytes = sum(len(p) + 1 for p in payloads)
+    valid, batch_total, files, _ = measure(payloads, args.batch)
+    hourly_total, columns = hourly_bytes(payloads)
+    per_event_batch = batch_total / valid
+    per_event_hourly = hourly_total / valid
+    valid_share = valid / len(payloads)
+    day_batch = per_event_batch * EVENTS_PER_DAY * valid_share
+    day_hourly = per_event_hourly * EVENTS_PER_DAY * valid_share
+
+    print(
+        f"sample: {len(payloads)} API items, {valid} valid ({valid_share:.1%}), "
+        f"raw JSON {raw_bytes / len(payloads):.0f} B/item"
+    )
+    print(
+        f"Parquet, Lambda batches of {args.batch}: {per_event_batch:.1f} B/event "
+        f"({files} objects, {batch_total / files / 1024:.1f} KiB each)"
+    )
+    print(f"Parquet, hourly objects:          {per_event_hourly:.1f} B/event")
+    print(
+        f"one day of 1M events: {day_batch / 1024**2:.1f} MiB as Lambda batches, "
+        f"{day_hourly / 1024**2:.1f} MiB hourly"
+    )
+    widest = sorted(columns.items(), key=lambda kv: -kv[1])[:5]
+    print(
+        "largest columns (hourly): "
+        + ", ".join(f"{name} {size / hourly_total:.0%}" for name, size in widest)
+    )
+    batches_per_day = 86_400 / BATCH_WINDOW_S
+    objects_per_day = batches_per_day * files / -(-len(payloads) // args.batch)
+    print(
+        f"objects per day at 1M events: ~{objects_per_day:,.0f} (one Kinesis batch per "
+        f"{BATCH_WINDOW_S} s, {files / -(-len(payloads) // args.batch):.2f} partitions each)"
+    )
+    print()
+    print(
+        f"{'dbt run':34} {'reads':>9} {'scanned':>10} {'USD/run':>9} {'USD/month':>10}"
+        f" {'S3 GETs/run':>12} {'USD/run':>8}"
+    )
+    rows = [
+        ("daily run, pruned (3 days read)", 3),
+        ("7-day window, pruned (9 days)", 9),
+        ("unpruned, 30 days of history", 30),
+        ("unpruned, 365 days of history", 365),
+    ]
+    for label, days in rows:
+        scanned = day_batch * days
+        gets = objects_per_day * days * GETS_PER_OBJECT
+        print(
+            f"{label:34} {days:>5} day {scanned / 1024**3:>8.2f} GiB "
+            f"{cost(scanned):>9.4f} {30 * cost(scanned):>10.2f} {gets:>12,.0f} "
+            f"{gets * GET_PRICE:>8.4f}"
+        )
+    ratio = (3 * day_batch) / (365 * day_batch)
+    print()
+    print(f"ratio pruned/unpruned after a year: {ratio:.4f} (= 3/365; bytes per event cancel out)")
+    print(
+        f"small-file overhead: Lambda-batch objects are {per_event_batch / per_event_hourly:.2f}x "
+        "the bytes of hourly objects"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
