@@ -80,7 +80,10 @@ def check_window(startdate: str | None, enddate: str | None) -> tuple[str, str] 
 def check_lake(lake: Path) -> None:
     """The local sources dbt will read; a clear line for what is missing."""
     events = lake / "events"
-    if not events.is_dir() or next(events.glob("year=*/month=*/day=*/hour=*/*.parquet"), None) is None:
+    if (
+        not events.is_dir()
+        or next(events.glob("year=*/month=*/day=*/hour=*/*.parquet"), None) is None
+    ):
         raise UsageError(
             f"no events in {events} (write some with `weblogs transform --input FILE --lake {lake}`)"
         )
@@ -149,8 +152,10 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
 
     text = [[cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
-               for i in range(len(columns))]
+    numeric = [
+        all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
+        for i in range(len(columns))
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
@@ -163,7 +168,7 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     return "\n".join(out)
 
 
-#: The headline query of each mart: (title, SQL). The window is bound as parameters.
+#: The headline query of each mart: (title, SQL); `?` placeholders take the window's dates.
 HEADLINES: tuple[tuple[str, str], ...] = (
     (
         "engagement_metrics (sessions in the window)",
@@ -196,7 +201,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                sum(sessions) as sessions, round(avg(engagement_score), 2) as avg_engagement,
                round(avg(loyalty_rate_pct), 2) as avg_loyalty_rate_pct,
                sum(ratings_count) as ratings
-        from main.loyalty_metrics where ? <= ?
+        from main.loyalty_metrics
         """,
     ),
     (
@@ -204,7 +209,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         """
         select loyalty_tier, users, loyalty_members, loyalty_member_pct, avg_engagement_score,
                loyalty_rate_pct, avg_rating
-        from main.loyalty_by_tier where ? <= ?
+        from main.loyalty_by_tier
         order by case loyalty_tier when 'gold' then 1 when 'silver' then 2
                  when 'bronze' then 3 else 4 end
         """,
@@ -219,7 +224,8 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
     parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         for title, sql in HEADLINES:
-            cursor = con.execute(sql, [date.fromisoformat(window[0]), date.fromisoformat(window[1])])
+            params = [date.fromisoformat(window[0]), date.fromisoformat(window[1])]
+            cursor = con.execute(sql, params[: sql.count("?")])
             columns = [d[0] for d in cursor.description]
             parts.append(format_table(title, columns, cursor.fetchall()))
     return "\n\n".join(parts) + "\n"

@@ -41,9 +41,7 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
-def event(
-    session: str, event_type: str, at: str, page: str, **fields: Any
-) -> dict[str, Any]:
+def event(session: str, event_type: str, at: str, page: str, **fields: Any) -> dict[str, Any]:
     """One raw API event; `at` is UTC text, sent as epoch milliseconds."""
     return {
         "session_id": session,
@@ -75,38 +73,117 @@ def fixture_batches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """
     b1: list[dict[str, Any]] = []
     b1 += [
-        event("s-tie", "click", "2026-10-02T08:00:00", "/b", event_id="a-tie", user_id="u-tie",
-              device_type="Mobile", browser="Firefox"),
-        event("s-tie", "page_view", "2026-10-02T08:00:00", "/a", event_id="B-tie", user_id="u-tie",
-              device_type="Desktop", browser="Chrome"),
-        event("s-tie", "review", "2026-10-02T08:05:00.250", "/a", event_id="c-tie",
-              user_id="u-tie", device_type="Desktop", browser="Chrome"),
+        event(
+            "s-tie",
+            "click",
+            "2026-10-02T08:00:00",
+            "/b",
+            event_id="a-tie",
+            user_id="u-tie",
+            device_type="Mobile",
+            browser="Firefox",
+        ),
+        event(
+            "s-tie",
+            "page_view",
+            "2026-10-02T08:00:00",
+            "/a",
+            event_id="B-tie",
+            user_id="u-tie",
+            device_type="Desktop",
+            browser="Chrome",
+        ),
+        event(
+            "s-tie",
+            "review",
+            "2026-10-02T08:05:00.250",
+            "/a",
+            event_id="c-tie",
+            user_id="u-tie",
+            device_type="Desktop",
+            browser="Chrome",
+        ),
     ]
     b1 += [
-        event("s-midnight", "page_view", "2026-10-02T23:50:00", "/home", user_id="u-night",
-              device_type="desktop", browser="safari"),
-        event("s-midnight", "click", "2026-10-03T00:05:00", "/p1", user_id="u-night",
-              device_type="desktop", browser="safari"),
-        event("s-midnight", "loyalty_signup", "2026-10-03T00:20:00.500", "/loyalty",
-              user_id="u-night", device_type="desktop", browser="safari"),
+        event(
+            "s-midnight",
+            "page_view",
+            "2026-10-02T23:50:00",
+            "/home",
+            user_id="u-night",
+            device_type="desktop",
+            browser="safari",
+        ),
+        event(
+            "s-midnight",
+            "click",
+            "2026-10-03T00:05:00",
+            "/p1",
+            user_id="u-night",
+            device_type="desktop",
+            browser="safari",
+        ),
+        event(
+            "s-midnight",
+            "loyalty_signup",
+            "2026-10-03T00:20:00.500",
+            "/loyalty",
+            user_id="u-night",
+            device_type="desktop",
+            browser="safari",
+        ),
     ]
     b1 += [
         event("s-before", "page_view", "2026-10-01T23:55:00", "/home", user_id="u-night"),
         event("s-before", "click", "2026-10-02T00:10:00", "/p2", user_id="u-night"),
     ]
     b1 += [
-        event("s-after-end", "page_view", "2026-10-04T23:59:00", "/home", user_id="u-gold",
-              device_type="tablet", browser="edge"),
-        event("s-after-end", "loyalty_redeem", "2026-10-05T00:30:00", "/redeem",
-              user_id="u-gold", device_type="tablet", browser="edge"),
+        event(
+            "s-after-end",
+            "page_view",
+            "2026-10-04T23:59:00",
+            "/home",
+            user_id="u-gold",
+            device_type="tablet",
+            browser="edge",
+        ),
+        event(
+            "s-after-end",
+            "loyalty_redeem",
+            "2026-10-05T00:30:00",
+            "/redeem",
+            user_id="u-gold",
+            device_type="tablet",
+            browser="edge",
+        ),
     ]
     b1 += [
-        event("s-login", "page_view", "2026-10-03T10:00:00", "/home", device_type="mobile",
-              browser="chrome"),
-        event("s-login", "login", "2026-10-03T10:01:00", "/login", user_id="u-login",
-              device_type="mobile", browser="chrome"),
-        event("s-login", "purchase", "2026-10-03T10:09:00", "/buy", user_id="u-login",
-              device_type="mobile", browser="chrome"),
+        event(
+            "s-login",
+            "page_view",
+            "2026-10-03T10:00:00",
+            "/home",
+            device_type="mobile",
+            browser="chrome",
+        ),
+        event(
+            "s-login",
+            "login",
+            "2026-10-03T10:01:00",
+            "/login",
+            user_id="u-login",
+            device_type="mobile",
+            browser="chrome",
+        ),
+        event(
+            "s-login",
+            "purchase",
+            "2026-10-03T10:09:00",
+            "/buy",
+            user_id="u-login",
+            device_type="mobile",
+            browser="chrome",
+        ),
     ]
     b1 += [
         event("s-switch", "page_view", "2026-10-03T12:00:00", "/home", user_id="u-a"),
@@ -120,32 +197,94 @@ def fixture_batches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         event("s-anon", "search", "2026-10-04T09:00:30", "/search", user_id=None),
     ]
     b1 += [
-        event("s-dup", "page_view", "2026-10-04T11:00:00", "/home", event_id="dup-1",
-              user_id="u-gold", device_type="tablet", browser="edge"),
-        event("s-dup", "page_view", "2026-10-04T11:00:00", "/home", event_id="dup-1",
-              user_id="u-gold", device_type="tablet", browser="edge"),
-        event("s-dup", "click", "2026-10-04T11:02:00", "/p1", event_id="dup-2",
-              user_id="u-gold", device_type="tablet", browser="edge"),
+        event(
+            "s-dup",
+            "page_view",
+            "2026-10-04T11:00:00",
+            "/home",
+            event_id="dup-1",
+            user_id="u-gold",
+            device_type="tablet",
+            browser="edge",
+        ),
+        event(
+            "s-dup",
+            "page_view",
+            "2026-10-04T11:00:00",
+            "/home",
+            event_id="dup-1",
+            user_id="u-gold",
+            device_type="tablet",
+            browser="edge",
+        ),
+        event(
+            "s-dup",
+            "click",
+            "2026-10-04T11:02:00",
+            "/p1",
+            event_id="dup-2",
+            user_id="u-gold",
+            device_type="tablet",
+            browser="edge",
+        ),
     ]
     start = datetime(2026, 10, 4, 14, 0, tzinfo=UTC)
     for i in range(25):
         at = (start + timedelta(seconds=100 * i)).strftime("%Y-%m-%dT%H:%M:%S")
-        b1.append(event("s-long", "page_view", at, f"/page/{i % 12}", user_id="u-silver",
-                        device_type="desktop", browser="chrome"))
+        b1.append(
+            event(
+                "s-long",
+                "page_view",
+                at,
+                f"/page/{i % 12}",
+                user_id="u-silver",
+                device_type="desktop",
+                browser="chrome",
+            )
+        )
     b1 += [
-        event("s-bounce", "page_view", "2026-10-02T15:00:00", "/home", user_id="u-nocrm",
-              device_type="desktop", browser="chrome"),
-        event("s-silver2", "page_view", "2026-10-02T16:00:00", "/home", user_id="u-silver",
-              device_type="desktop", browser="chrome"),
-        event("s-silver2", "review", "2026-10-02T16:03:00.125", "/review", user_id="u-silver",
-              device_type="desktop", browser="chrome"),
+        event(
+            "s-bounce",
+            "page_view",
+            "2026-10-02T15:00:00",
+            "/home",
+            user_id="u-nocrm",
+            device_type="desktop",
+            browser="chrome",
+        ),
+        event(
+            "s-silver2",
+            "page_view",
+            "2026-10-02T16:00:00",
+            "/home",
+            user_id="u-silver",
+            device_type="desktop",
+            browser="chrome",
+        ),
+        event(
+            "s-silver2",
+            "review",
+            "2026-10-02T16:03:00.125",
+            "/review",
+            user_id="u-silver",
+            device_type="desktop",
+            browser="chrome",
+        ),
         event("s-far", "page_view", "2026-10-10T10:00:00", "/home", user_id="u-gold"),
         event("s-old", "page_view", "2026-09-20T10:00:00", "/home", user_id="u-gold"),
     ]
     b2 = [
         # The retry of dup-1 with other content: ingested later, so it loses.
-        event("s-dup", "click", "2026-10-04T11:00:00", "/other", event_id="dup-1",
-              user_id="u-other", device_type="mobile", browser="opera"),
+        event(
+            "s-dup",
+            "click",
+            "2026-10-04T11:00:00",
+            "/other",
+            event_id="dup-1",
+            user_id="u-other",
+            device_type="mobile",
+            browser="opera",
+        ),
         # A late event of s-switch: still one session, user unchanged (u-b is after it).
         event("s-switch", "scroll", "2026-10-03T12:02:30", "/home", user_id="u-a"),
     ]
@@ -303,8 +442,17 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
         copies[row["event_id"]].append(row)
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rows in copies.values():
-        winner = min(rows, key=lambda r: (r["ingested_at"], r["event_timestamp"], r["session_id"],
-                                          r["user_id"], r["event_type"], r["page_url"]))
+        winner = min(
+            rows,
+            key=lambda r: (
+                r["ingested_at"],
+                r["event_timestamp"],
+                r["session_id"],
+                r["user_id"],
+                r["event_type"],
+                r["page_url"],
+            ),
+        )
         by_session[winner["session_id"]].append(winner)
 
     sessions = []
@@ -317,29 +465,37 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
         known = [r for r in rows if not r["is_anonymous_user"]]
         duration = (last["event_timestamp"] - first["event_timestamp"]) / timedelta(seconds=1)
         pages = len({r["page_url"] for r in rows})
-        score = r2(100 * (0.4 * min(duration / 1800, 1) + 0.3 * min(len(rows) / 20, 1)
-                          + 0.3 * min(pages / 10, 1)))
-        sessions.append({
-            "session_id": session_id,
-            "user_id": (known[-1] if known else last)["user_id"],
-            "is_anonymous": not known,
-            "device_type": first["device_type"],
-            "browser": first["browser"],
-            "session_date": session_date,
-            "session_start": first["event_timestamp"],
-            "session_end": last["event_timestamp"],
-            "session_duration_seconds": duration,
-            "total_events": len(rows),
-            "unique_pages": pages,
-            "page_views": sum(r["event_type"] == "page_view" for r in rows),
-            "entry_event_type": first["event_type"],
-            "entry_page": first["page_url"],
-            "exit_event_type": last["event_type"],
-            "exit_page": last["page_url"],
-            "is_bounce": len(rows) == 1,
-            "engagement_score": score,
-            "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
-        })
+        score = r2(
+            100
+            * (
+                0.4 * min(duration / 1800, 1)
+                + 0.3 * min(len(rows) / 20, 1)
+                + 0.3 * min(pages / 10, 1)
+            )
+        )
+        sessions.append(
+            {
+                "session_id": session_id,
+                "user_id": (known[-1] if known else last)["user_id"],
+                "is_anonymous": not known,
+                "device_type": first["device_type"],
+                "browser": first["browser"],
+                "session_date": session_date,
+                "session_start": first["event_timestamp"],
+                "session_end": last["event_timestamp"],
+                "session_duration_seconds": duration,
+                "total_events": len(rows),
+                "unique_pages": pages,
+                "page_views": sum(r["event_type"] == "page_view" for r in rows),
+                "entry_event_type": first["event_type"],
+                "entry_page": first["page_url"],
+                "exit_event_type": last["event_type"],
+                "exit_page": last["page_url"],
+                "is_bounce": len(rows) == 1,
+                "engagement_score": score,
+                "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
+            }
+        )
 
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
@@ -347,15 +503,22 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
     session_metrics = []
     for (day, device, browser), group in groups.items():
         n = len(group)
-        session_metrics.append({
-            "session_date": day, "device_type": device, "browser": browser,
-            "sessions": n, "users": len({s["user_id"] for s in group}),
-            "bounce_rate_pct": r2(100 * sum(s["is_bounce"] for s in group) / n),
-            "avg_session_duration_seconds": r2(sum(s["session_duration_seconds"] for s in group) / n),
-            "avg_events_per_session": r2(sum(s["total_events"] for s in group) / n),
-            "avg_unique_pages": r2(sum(s["unique_pages"] for s in group) / n),
-            "avg_engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
-        })
+        session_metrics.append(
+            {
+                "session_date": day,
+                "device_type": device,
+                "browser": browser,
+                "sessions": n,
+                "users": len({s["user_id"] for s in group}),
+                "bounce_rate_pct": r2(100 * sum(s["is_bounce"] for s in group) / n),
+                "avg_session_duration_seconds": r2(
+                    sum(s["session_duration_seconds"] for s in group) / n
+                ),
+                "avg_events_per_session": r2(sum(s["total_events"] for s in group) / n),
+                "avg_unique_pages": r2(sum(s["unique_pages"] for s in group) / n),
+                "avg_engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
+            }
+        )
 
     customers = {}
     with (lake / "crm" / "customers.csv").open(newline="", encoding="utf-8") as handle:
@@ -381,20 +544,25 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
         crm = customers.get(user)
         n = len(group)
         mine = ratings.get(user, [])
-        loyalty.append({
-            "user_id": user,
-            "customer_id": crm["customer_id"].strip() if crm else None,
-            "loyalty_tier": ((crm["loyalty_tier"].strip().lower() if crm else "") or "none"),
-            "is_loyalty_member": bool(crm) and crm["is_loyalty_member"].strip().lower() == "true",
-            "sessions": n,
-            "total_events": sum(s["total_events"] for s in group),
-            "avg_session_duration_seconds": r2(sum(s["session_duration_seconds"] for s in group) / n),
-            "engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
-            "loyalty_interactions": sum(s["loyalty_interactions"] for s in group),
-            "loyalty_rate_pct": r2(100 * sum(s["loyalty_interactions"] > 0 for s in group) / n),
-            "avg_rating": r2(sum(mine) / len(mine)) if mine else None,
-            "ratings_count": len(mine),
-        })
+        loyalty.append(
+            {
+                "user_id": user,
+                "customer_id": crm["customer_id"].strip() if crm else None,
+                "loyalty_tier": ((crm["loyalty_tier"].strip().lower() if crm else "") or "none"),
+                "is_loyalty_member": bool(crm)
+                and crm["is_loyalty_member"].strip().lower() == "true",
+                "sessions": n,
+                "total_events": sum(s["total_events"] for s in group),
+                "avg_session_duration_seconds": r2(
+                    sum(s["session_duration_seconds"] for s in group) / n
+                ),
+                "engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
+                "loyalty_interactions": sum(s["loyalty_interactions"] for s in group),
+                "loyalty_rate_pct": r2(100 * sum(s["loyalty_interactions"] > 0 for s in group) / n),
+                "avg_rating": r2(sum(mine) / len(mine)) if mine else None,
+                "ratings_count": len(mine),
+            }
+        )
 
     tiers: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for u in loyalty:
@@ -405,19 +573,23 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
         tier_sessions = [s for s in sessions if not s["is_anonymous"] and s["user_id"] in names]
         tier_ratings = [v for name in names for v in ratings.get(name, [])]
         members = sum(u["is_loyalty_member"] for u in users)
-        by_tier.append({
-            "loyalty_tier": tier,
-            "users": len(users),
-            "loyalty_members": members,
-            "loyalty_member_pct": r2(100 * members / len(users)),
-            "avg_engagement_score": r2(
-                sum(s["engagement_score"] for s in tier_sessions) / len(tier_sessions)
-            ),
-            "loyalty_rate_pct": r2(
-                100 * sum(s["loyalty_interactions"] > 0 for s in tier_sessions) / len(tier_sessions)
-            ),
-            "avg_rating": r2(sum(tier_ratings) / len(tier_ratings)) if tier_ratings else None,
-        })
+        by_tier.append(
+            {
+                "loyalty_tier": tier,
+                "users": len(users),
+                "loyalty_members": members,
+                "loyalty_member_pct": r2(100 * members / len(users)),
+                "avg_engagement_score": r2(
+                    sum(s["engagement_score"] for s in tier_sessions) / len(tier_sessions)
+                ),
+                "loyalty_rate_pct": r2(
+                    100
+                    * sum(s["loyalty_interactions"] > 0 for s in tier_sessions)
+                    / len(tier_sessions)
+                ),
+                "avg_rating": r2(sum(tier_ratings) / len(tier_ratings)) if tier_ratings else None,
+            }
+        )
     for s in sessions:
         del s["is_anonymous"]
     return {
