@@ -608,6 +608,7 @@ class SimulatorServer:
         self.served = 0
         self.requests = 0
         self.faults_served: list[str] = []
+        self.request_times: list[float] = []  # monotonic time of each /events request
         self._faults: deque[str] = deque()
         self._fault_rng = random.Random(f"weblogs-sim:{generator.seed}:faults")
         self._lock = threading.Lock()
@@ -656,6 +657,7 @@ class SimulatorServer:
     def next_fault(self, requested: str | None) -> str | None:
         with self._lock:
             self.requests += 1
+            self.request_times.append(time.monotonic())
             fault = requested
             if fault is None and self._faults:
                 fault = self._faults.popleft()
@@ -820,7 +822,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run_simulator(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM."""
-    from weblogs.cli import UsageError
+    from weblogs.errors import UsageError
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")

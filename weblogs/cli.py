@@ -15,7 +15,14 @@ from weblogs.errors import UsageError
 __all__ = ["UsageError", "build_parser", "main"]
 
 # Modules that contribute subcommands, in the order `weblogs --help` lists them.
-COMMAND_MODULES = ("weblogs.transform_cli", "ingestion.simulator", "weblogs.replay")
+COMMAND_MODULES = (
+    "weblogs.demo",
+    "weblogs.transform_cli",
+    "ingestion.simulator",
+    "ingestion.consumer",
+    "weblogs.replay",
+    "weblogs.analytics",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
