@@ -83,9 +83,10 @@ def object_name(path: Path, chunk: list[bytes]) -> str:
     return f"local-{digest.hexdigest()[:24]}"
 
 
-def run(args: argparse.Namespace) -> int:
-    files = input_files(args.input)
-    lake = open_lake(args.lake or default_lake_root())
+def transform_input(source: Path, lake_uri: str | Path) -> tuple[int, int, int, str]:
+    """Transform a file or folder into the lake: (records in, written, failed, lake)."""
+    files = input_files(source)
+    lake = open_lake(lake_uri)
     try:
         if isinstance(lake, LocalLake):
             lake.check_writable()
@@ -97,16 +98,22 @@ def run(args: argparse.Namespace) -> int:
         try:
             for chunk in chunks(path, CHUNK_RECORDS):
                 result = transform_records(chunk, stage=STAGE, now=now, source=path.name)
-                write_result(
-                    lake, result, name=object_name(path, chunk), failed_prefix=FAILED_PREFIX
-                )
+                name = object_name(path, chunk)
+                write_result(lake, result, name=name, failed_prefix=FAILED_PREFIX)
                 records_in += result.records_in
                 written += result.written
                 failed += result.failed
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return records_in, written, failed, repr(lake)
+
+
+def run(args: argparse.Namespace) -> int:
+    records_in, written, failed, lake = transform_input(
+        args.input, args.lake or default_lake_root()
+    )
     print(
         f"transform: {records_in} records in, {written} written, {failed} failed "
-        f"-> {lake!r} (events/, {FAILED_PREFIX}/)"
+        f"-> {lake} (events/, {FAILED_PREFIX}/)"
     )
     return 0
