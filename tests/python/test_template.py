@@ -136,7 +136,9 @@ def test_s3_object_access_is_scoped_to_lake_prefixes(template: dict[str, Any]) -
                     "s3:ListBucket",
                     "s3:GetBucketLocation",
                 }
-                prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
+                (operator,) = statement["Condition"]
+                assert operator in ("StringLike", "StringLikeIfExists"), where
+                prefixes = statement["Condition"][operator]["s3:prefix"]
                 assert {p.split("/")[0] for p in as_list(prefixes)} <= LAKE_PREFIXES, where
                 continue
             prefix = path.split("/")[0]
