@@ -1,0 +1,199 @@
+"""The same dbt project for Athena: compiled offline, and run by dbt-athena against moto's server.
+
+Compilation needs no AWS (`--no-populate-cache`, dummy settings). The moto run
+goes over real HTTP on loopback: moto's Athena records every statement but
+executes none, so the Glue catalog only knows what the test registers itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlglot
+from awsfixtures import MotoServer
+from dbt_helpers import DbtProject
+from sqlglot import exp
+
+pytestmark = pytest.mark.slow
+
+#: A window across a month boundary: partitions 2026-09-29 .. 2026-10-03 are read.
+VARS = "{startdate: '2026-09-30', enddate: '2026-10-02'}"
+PARTITION_PREDICATE = (
+    "((year = '2026' and month = '09' and day in ('29', '30')) or "
+    "(year = '2026' and month = '10' and day in ('01', '02', '03')))"
+)
+#: Functions sqlglot does not model but Trino/Athena has (the project uses only these).
+TRINO_EXTRA_FUNCTIONS = {"to_milliseconds"}
+DUCKDB_ONLY = ("read_parquet", "read_csv", "regexp_matches", "timestamptz", "::", "qualify")
+MODELS = (
+    "staging/stg_weblogs__events",
+    "staging/stg_crm__customers",
+    "staging/stg_crm__ratings",
+    "intermediate/int_sessions",
+    "intermediate/int_ratings_in_window",
+    "marts/engagement_metrics",
+    "marts/session_metrics",
+    "marts/loyalty_metrics",
+    "marts/loyalty_by_tier",
+)
+
+
+def athena_env(staging: str = "s3://athena-results/staging/") -> dict[str, str]:
+    return {
+        "WEBLOGS_DBT_TARGET": "athena",
+        "WEBLOGS_ATHENA_S3_STAGING_DIR": staging,
+        "WEBLOGS_ATHENA_S3_DATA_DIR": staging.replace("staging", "tables"),
+        "WEBLOGS_ATHENA_SCHEMA": "analytics",
+        "WEBLOGS_GLUE_DATABASE": "lake_db",
+        "WEBLOGS_GLUE_EVENTS_TABLE": "web_events",
+    }
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    workdir = tmp_path_factory.mktemp("dbt-athena")
+    offline = {
+        **athena_env(),
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: compile must not call AWS
+    }
+    project = DbtProject(workdir, workdir / "no-lake", env=offline)
+    project.run("compile", "--target", "athena", "--no-populate-cache", "--vars", VARS)
+    return project
+
+
+def compiled_sql(project: DbtProject, model: str) -> str:
+    return (project.target_path / f"compiled/weblogs/models/{model}.sql").read_text()
+
+
+def test_every_compiled_model_parses_as_athena_sql(compiled: DbtProject) -> None:
+    for model in MODELS:
+        sql = compiled_sql(compiled, model)
+        trees = sqlglot.parse(sql, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
+        assert len(trees) == 1 and isinstance(trees[0], exp.Query), model
+        unknown = {f.name.lower() for f in trees[0].find_all(exp.Anonymous)}
+        assert unknown <= TRINO_EXTRA_FUNCTIONS, (model, unknown)
+        lowered = sql.lower()
+        assert not [word for word in DUCKDB_ONLY if word in lowered], model
+        # Round trip through Trino's dialect: what Athena engine v3 runs.
+        assert sqlglot.transpile(sql, read="athena", write="trino")
+
+
+def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) -> None:
+    sql = compiled_sql(compiled, "staging/stg_weblogs__events")
+    assert '"awsdatacatalog"."lake_db"."web_events"' in sql
+    assert f"where {PARTITION_PREDICATE}" in sql
+    # The predicate sits on the source scan itself, before any window function.
+    tree = sqlglot.parse_one(sql, read="athena")
+    source_cte = next(c for c in tree.find_all(exp.CTE) if c.alias == "source")
+    where = source_cte.this.args["where"]
+    columns = {c.name for c in where.find_all(exp.Column)}
+    assert columns == {"year", "month", "day"}
+    # Every model reads events only through the staging model.
+    for model in MODELS[1:]:
+        assert "web_events" not in compiled_sql(compiled, model), model
+
+
+def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: DbtProject) -> None:
+    manifest = json.loads((compiled.target_path / "manifest.json").read_text())
+    for mart in ("engagement_metrics", "session_metrics"):
+        config = manifest["nodes"][f"model.weblogs.{mart}"]["config"]
+        assert config["materialized"] == "incremental"
+        assert config["incremental_strategy"] == "insert_overwrite"
+        assert config["partitioned_by"] == ["session_date"]
+        # Hive CTAS needs the partition column last in the select list.
+        tree = sqlglot.parse_one(compiled_sql(compiled, f"marts/{mart}"), read="athena")
+        assert tree.selects[-1].alias_or_name == "session_date", mart
+
+
+@pytest.fixture
+def moto_athena(moto_server: MotoServer) -> Iterator[MotoServer]:
+    """moto with the buckets and the Glue catalog the athena target expects."""
+    moto_server.reset()
+    moto_server.client("s3").create_bucket(Bucket="athena-results")
+    glue = moto_server.client("glue")
+    for database in ("lake_db", "analytics"):
+        glue.create_database(DatabaseInput={"Name": database})
+    string = [{"Name": "x", "Type": "string"}]
+    for name in ("web_events", "customers", "ratings"):
+        glue.create_table(
+            DatabaseName="lake_db",
+            TableInput={"Name": name, "StorageDescriptor": {"Columns": string}},
+        )
+    # Athena registers a view in Glue when it runs `create or replace view`; moto's
+    # Athena runs nothing, so the test registers the staging views the same way.
+    for name in ("stg_weblogs__events", "stg_crm__customers", "stg_crm__ratings"):
+        glue.create_table(
+            DatabaseName="analytics",
+            TableInput={
+                "Name": name,
+                "TableType": "VIRTUAL_VIEW",
+                "Parameters": {"presto_view": "true", "comment": "Presto View"},
+                "ViewOriginalText": "/* Presto View */",
+                "StorageDescriptor": {"Columns": string},
+            },
+        )
+    yield moto_server
+    moto_server.reset()
+
+
+def sent_statements(server: MotoServer) -> list[str]:
+    athena = server.client("athena")
+    ids = athena.list_query_executions()["QueryExecutionIds"]
+    return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids]
+
+
+def test_dbt_athena_sends_the_models_to_athena_over_http(
+    moto_athena: MotoServer, tmp_path: Path
+) -> None:
+    assert os.environ["AWS_ENDPOINT_URL"] == moto_athena.endpoint
+    project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
+    project.run("run", "--target", "athena", "--select", "staging", "--vars", VARS)
+    statements = sent_statements(moto_athena)
+    views = {
+        name: sql
+        for sql in statements
+        for name in ("stg_weblogs__events", "stg_crm__customers", "stg_crm__ratings")
+        if "create or replace view" in sql and f'"awsdatacatalog"."analytics"."{name}"' in sql
+    }
+    assert set(views) == {"stg_weblogs__events", "stg_crm__customers", "stg_crm__ratings"}
+    events_view = views["stg_weblogs__events"]
+    assert '"awsdatacatalog"."lake_db"."web_events"' in events_view
+    assert PARTITION_PREDICATE in events_view
+    assert '"awsdatacatalog"."lake_db"."customers"' in views["stg_crm__customers"]
+    assert "from_iso8601_timestamp" in views["stg_crm__ratings"]
+    for sql in statements:
+        body = sql.split("*/", 1)[-1]  # dbt's query comment first
+        assert sqlglot.parse(body, read="athena"), sql
+        assert "regexp_matches" not in body and "read_parquet" not in body
+
+
+def test_dbt_athena_creates_incremental_mart_as_partitioned_hive_table(
+    moto_athena: MotoServer, tmp_path: Path
+) -> None:
+    """The first run of an incremental mart is a CTAS partitioned by session_date.
+
+    dbt-athena then asks Glue for the new table, which moto's Athena never
+    created: that lookup is the one expected failure, and it comes after the
+    statement was sent.
+    """
+    project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
+    done = project.run(
+        "run", "--target", "athena", "--select", "engagement_metrics", "--vars", VARS, check=False
+    )
+    assert "engagement_metrics not found" in done.stdout, done.stdout[-3000:]
+    ctas = [s for s in sent_statements(moto_athena) if "create table" in s]
+    assert len(ctas) == 1
+    sql = " ".join(ctas[0].split())
+    assert '"awsdatacatalog"."analytics"."engagement_metrics"' in sql
+    assert "table_type='hive'" in sql and "format='parquet'" in sql
+    assert "partitioned_by=ARRAY['session_date']" in sql
+    assert '"analytics"."int_sessions"' in sql
+    assert re.search(r"loyalty_interactions,\s*session_date\s+from final", sql), sql
