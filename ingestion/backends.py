@@ -13,7 +13,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ingestion.config import ConsumerConfig
 from weblogs.lake import Lake, LocalLake, S3Lake
@@ -25,8 +25,7 @@ KINESIS_MAX_RECORDS = 500
 KINESIS_MAX_CALL_BYTES = 5 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class StreamRecord:
+class StreamRecord(NamedTuple):
     """One record for the stream: the event as JSON bytes and its partition key."""
 
     data: bytes
@@ -104,7 +103,7 @@ class LocalStream:
             self._seq += 1
             seq = self._seq
         target = self.directory / f"{self.run_id}-{seq:08d}.jsonl"
-        data = b"".join(r.data + b"\n" for r in records)
+        data = b"\n".join([r.data for r in records]) + b"\n"
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
             with os.fdopen(fd, "wb") as handle:

@@ -173,15 +173,14 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
 def test_archive_buffer_seals_by_size_then_by_age() -> None:
     now = [100.0]
     buffer = ArchiveBuffer("raw", 3, 10.0, lambda: now[0])
-    for i in range(7):
-        buffer.add(b"%d" % i)
+    buffer.extend([b"%d" % i for i in range(7)])
     assert [len(b) for b in buffer.take()] == [3, 3]
     assert len(buffer) == 1
     now[0] += 9.9
     assert list(buffer.take()) == []
     now[0] += 0.2
     assert list(buffer.take()) == [[b"6"]]
-    buffer.add(b"x")
+    buffer.extend([b"x"])
     assert list(buffer.take(force=True)) == [[b"x"]]
     assert list(buffer.take(force=True)) == []
 

@@ -1,0 +1,141 @@
+"""Benchmark: the API consumer's page path next to plain `json.loads` of the same responses.
+
+    .venv/bin/python bench/consume.py [--pages 100] [--page-size 500] [--repeat 5]
+
+Both sides get the same API responses (JSON arrays from the simulator, default rates:
+2% malformed, 5% extra fields, 1% duplicates), already in memory, so the network is
+out of the measurement:
+
+- baseline: `json.loads(body)` per response, nothing else.
+- consumer: the real `ingestion.consumer.Consumer` with the local backend: parse the
+  page, validate every event with the shared contract, serialise it for the stream,
+  write the stream file, the failed store and the raw/extra_columns archives in
+  S3_BATCH_SIZE batches into a local lake (a temporary folder), one page at a time.
+
+It prints events/s for both (best of --repeat, one core) and the ratio
+baseline/consumer. Targets (issue 4): >= 20,000 events/s, and within 3x of the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from ingestion.config import ConsumerConfig  # noqa: E402
+from ingestion.consumer import Consumer, parse_page  # noqa: E402
+from ingestion.simulator import TrafficGenerator  # noqa: E402
+from weblogs.contract import to_epoch_ms, validate  # noqa: E402
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def make_bodies(pages: int, page_size: int) -> list[bytes]:
+    """API responses exactly as the simulator serves them."""
+    generator = TrafficGenerator(42, start=START)
+    return [
+        json.dumps(generator.events(page_size), ensure_ascii=False).encode("utf-8")
+        for _ in range(pages)
+    ]
+
+
+def baseline(bodies: list[bytes]) -> int:
+    count = 0
+    for body in bodies:
+        count += len(json.loads(body))
+    return count
+
+
+def consumer_path(bodies: list[bytes], workdir: Path) -> int:
+    config = ConsumerConfig(
+        api_url="http://127.0.0.1/events",
+        backend="local",
+        lake_root=workdir / "lake",
+        stream_dir=workdir / "stream",
+        metrics=False,
+        s3_batch_size=100,
+    )
+    consumer = Consumer(config, run_id="bench")
+    for body in bodies:
+        items, exact, reason = parse_page(body)
+        assert items is not None, reason
+        consumer._process_page(items, exact)
+        consumer._write_pending()
+        consumer._maybe_flush_archives()
+    consumer._maybe_flush_archives(force=True)
+    stats = consumer.stats
+    assert stats.polled == stats.forwarded + stats.failed + stats.kinesis_failed
+    assert not consumer.pending
+    return stats.polled
+
+
+def best_rate(run: Callable[[], int], repeat: int) -> tuple[float, int]:
+    best = 0.0
+    count = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        count = run()
+        elapsed = time.perf_counter() - started
+        best = max(best, count / elapsed)
+    return best, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=100)
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    bodies = make_bodies(args.pages, args.page_size)
+    size_mb = sum(map(len, bodies)) / 1e6
+    print(f"{args.pages} responses x {args.page_size} events ({size_mb:.1f} MB of JSON)")
+
+    base_rate, n = best_rate(lambda: baseline(bodies), args.repeat)
+
+    def run_consumer() -> int:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-consume-"))
+        try:
+            return consumer_path(bodies, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    rate, m = best_rate(run_consumer, args.repeat)
+    assert n == m
+    # Where the time goes: the shared contract alone, on the bytes the consumer validates.
+    records = [
+        orjson.dumps(item) for body in bodies for item in orjson.loads(body) if type(item) is dict
+    ]
+    now_ms = to_epoch_ms(datetime.now(UTC))
+
+    def contract_only() -> int:
+        for record in records:
+            validate(record, now=now_ms)
+        return n
+
+    validate_rate, _ = best_rate(contract_only, args.repeat)
+    ratio = base_rate / rate
+    print(f"baseline json.loads : {base_rate:12,.0f} events/s")
+    print(f"consumer (local)    : {rate:12,.0f} events/s")
+    print(
+        f"  of which the contract's validate alone runs at {validate_rate:,.0f} events/s "
+        f"({base_rate / validate_rate:.1f}x json.loads by itself)"
+    )
+    print(f"ratio baseline/consumer: {ratio:.2f}x (target <= 3x; consumer target >= 20,000/s)")
+    ok = rate >= 20_000 and ratio <= 3.0
+    print("targets met" if ok else "targets NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
