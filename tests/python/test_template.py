@@ -309,3 +309,11 @@ def test_no_account_ids_or_secrets_in_the_template() -> None:
     text = TEMPLATE.read_text()
     assert not re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", text)
     assert "AKIA" not in text and "aws_secret" not in text.lower()
+
+
+def test_operations_doc_covers_every_parameter_and_alarm(template: dict[str, Any]) -> None:
+    """The deploy guide cannot silently fall behind the template."""
+    doc = (REPO / "docs" / "operations.md").read_text()
+    missing = [name for name in template["Parameters"] if name not in doc]
+    missing += [name for name in resources(template, "AWS::CloudWatch::Alarm") if name not in doc]
+    assert not missing, f"not documented in docs/operations.md: {missing}"
