@@ -131,7 +131,7 @@ class LogNotifier:
 
     def notify(self, subject: str, message: str) -> None:
         self.sent.append((subject, message))
-        log.info("notification: %s", subject)
+        log.debug("notification: %s", subject)
 
 
 @dataclass
