@@ -9,7 +9,8 @@ result files, no DDL queue). A final failure raises so Lambda retries the event.
 
 Environment: ATHENA_DATABASE, ATHENA_TABLE, S3_BUCKET, ATHENA_OUTPUT, REGION, and
 optionally ATHENA_WORKGROUP (default `primary`), PARTITION_REGISTRATION,
-ATHENA_TIMEOUT_SECONDS (default 60), ATHENA_MAX_ATTEMPTS (default 4).
+ATHENA_TIMEOUT_SECONDS (default 60), ATHENA_MAX_ATTEMPTS (default 4),
+REGISTERED_CACHE_SECONDS (default 900; 0 disables the warm-container cache).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Settings:
     mode: str = "athena"
     timeout_seconds: float = 60.0
     max_attempts: int = 4
+    cache_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
                 mode=mode,
                 timeout_seconds=float(env.get("ATHENA_TIMEOUT_SECONDS", "60")),
                 max_attempts=max(1, int(env.get("ATHENA_MAX_ATTEMPTS", "4"))),
+                cache_seconds=max(0.0, float(env.get("REGISTERED_CACHE_SECONDS", "900"))),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
@@ -353,6 +356,37 @@ def register_with_glue(
     raise RegistrationError(f"Glue partitions still failing after retries: {len(pending)}")
 
 
+class RegisteredCache:
+    """Partitions this warm container registered recently.
+
+    An hour of traffic lands as hundreds of objects, each with its own S3 event;
+    after the first one registered the hour, the others need no Glue or Athena
+    call. Entries expire (default 15 min) so a partition dropped by hand comes
+    back soon; a miss only costs one idempotent call.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._until: dict[Partition, float] = {}
+        self._clock = clock
+
+    def fresh(self, partitions: list[Partition]) -> list[Partition]:
+        """The partitions not registered within the cache lifetime."""
+        now = self._clock()
+        return [p for p in partitions if self._until.get(p, 0.0) <= now]
+
+    def remember(self, partitions: list[Partition], seconds: float) -> None:
+        if seconds <= 0:
+            return
+        now = self._clock()
+        if len(self._until) > 10_000:  # bounded: drop what has expired
+            self._until = {p: t for p, t in self._until.items() if t > now}
+        for part in partitions:
+            self._until[part] = now + seconds
+
+
+_REGISTERED = RegisteredCache()
+
+
 def process_event(
     event: Mapping[str, Any],
     settings: Settings,
@@ -361,36 +395,35 @@ def process_event(
     glue: Any = None,
     now: datetime | None = None,
     timeout_seconds: float | None = None,
+    cache: RegisteredCache | None = None,
 ) -> dict[str, Any]:
     """Parse, deduplicate and register; return a summary (also logged)."""
     now = now or datetime.now(UTC)
+    cache = RegisteredCache() if cache is None else cache
     parsed = partitions_from_event(event, bucket=settings.bucket, now=now)
     for key, reason in parsed.skipped:
         logger.warning("skipped object key", extra={"key": key, "reason": reason})
+    todo = cache.fresh(parsed.partitions)
     summary: dict[str, Any] = {
         "records": parsed.records,
         "skipped": len(parsed.skipped),
         "partitions": ["/".join(part.values) for part in parsed.partitions],
+        "recently_registered": len(parsed.partitions) - len(todo),
         "mode": settings.mode,
     }
     metrics.add_metric(name="KeysSkipped", unit=MetricUnit.Count, value=len(parsed.skipped))
-    if not parsed.partitions:
+    if not todo:
         logger.info("nothing to register", extra=summary)
         return summary
     deadline = time.monotonic() + (
         settings.timeout_seconds if timeout_seconds is None else timeout_seconds
     )
     if settings.mode == "glue":
-        summary["partitions_created"] = register_with_glue(
-            glue, parsed.partitions, settings, deadline=deadline
-        )
+        summary["partitions_created"] = register_with_glue(glue, todo, settings, deadline=deadline)
     else:
-        summary["query_ids"] = register_with_athena(
-            athena, parsed.partitions, settings, deadline=deadline
-        )
-    metrics.add_metric(
-        name="PartitionsRegistered", unit=MetricUnit.Count, value=len(parsed.partitions)
-    )
+        summary["query_ids"] = register_with_athena(athena, todo, settings, deadline=deadline)
+    cache.remember(todo, settings.cache_seconds)
+    metrics.add_metric(name="PartitionsRegistered", unit=MetricUnit.Count, value=len(todo))
     logger.info("partitions registered", extra=summary)
     return summary
 
@@ -434,4 +467,6 @@ def handler(event: S3Event, context: Any) -> dict[str, Any]:
         timeout = max(1.0, min(timeout, remaining - 5.0))
     service = "glue" if settings.mode == "glue" else "athena"
     clients = {service: _cached_client(service, settings.region)}
-    return process_event(event.raw_event, settings, timeout_seconds=timeout, **clients)
+    return process_event(
+        event.raw_event, settings, timeout_seconds=timeout, cache=_REGISTERED, **clients
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from awsfixtures import MotoServer
 from botocore.config import Config
 
 from lambdas import s3toathena
-from lambdas.s3toathena import RegistrationError, Settings, process_event
+from lambdas.s3toathena import RegisteredCache, RegistrationError, Settings, process_event
 
 REGION = "us-east-1"
 NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)
@@ -415,6 +416,38 @@ def test_glue_mode_retries_throttling(env: dict[str, Any], proxy: FaultProxy) ->
     assert proxy.calls.count("BatchCreatePartition") == 2
 
 
+def test_warm_cache_skips_partitions_registered_recently(
+    env: dict[str, Any], proxy: FaultProxy
+) -> None:
+    s = env["settings"]
+    clock = [1000.0]
+    cache = RegisteredCache(clock=lambda: clock[0])
+    athena = client("athena", proxy.url)
+
+    def run(*hours: str) -> dict[str, Any]:
+        keys = [key("2026", "10", "01", h, f"obj-{i}") for i, h in enumerate(hours)]
+        return process_event(s3_event(s.bucket, *keys), s, athena=athena, now=NOW, cache=cache)
+
+    run("07", "08")
+    assert run("07", "08")["recently_registered"] == 2  # the next objects of the same hours
+    run("08", "09")
+    clock[0] += s.cache_seconds + 1
+    run("07")
+    # A failure is not remembered: the retried event registers the hour.
+    proxy.faults.append(
+        Fault("StartQueryExecution", times=10, body={"__type": "InvalidRequestException"})
+    )
+    with pytest.raises(RegistrationError):
+        run("10")
+    proxy.faults.clear()
+    run("10")
+    hours_sent = [
+        re.findall(r"hour = '([0-9]{2})'", statement)
+        for statement in sent_statements(env["url"], s.workgroup)
+    ]
+    assert sorted(hours_sent) == [["07"], ["07", "08"], ["09"], ["10"]]
+
+
 @dataclass
 class LambdaContext:
     function_name: str = "s3toathena"
@@ -443,6 +476,7 @@ def test_handler_end_to_end_with_default_client_retries(
         )
     )
     s3toathena.metrics.clear_metrics()  # earlier tests called process_event outside a handler
+    monkeypatch.setattr(s3toathena, "_REGISTERED", RegisteredCache())  # a fresh warm container
     today = datetime.now(UTC)
     y, m, d, h = (f"{today:%Y}", f"{today:%m}", f"{today:%d}", f"{today:%H}")
     event = s3_event(env["settings"].bucket, key(y, m, d, h), "events/bad%27key.parquet")
@@ -459,3 +493,7 @@ def test_handler_end_to_end_with_default_client_retries(
     emf = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
     assert emf and emf[-1]["PartitionsRegistered"] == [1.0] and emf[-1]["KeysSkipped"] == [1.0]
     assert s3toathena.handler({"Event": "s3:TestEvent"}, LambdaContext())["partitions"] == []
+    # The next object of the same hour, in the same warm container: no second statement.
+    again = s3toathena.handler(event, LambdaContext())
+    assert again["recently_registered"] == 1 and "query_ids" not in again
+    assert proxy.calls.count("StartQueryExecution") == 2
