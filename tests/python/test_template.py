@@ -267,9 +267,12 @@ def test_consumer_task_matches_the_original_definition(template: dict[str, Any])
     assert task["RequiresCompatibilities"] == ["FARGATE"] and task["NetworkMode"] == "awsvpc"
     (container,) = task["ContainerDefinitions"]
     assert container["Name"] == "api-container"
-    assert container["StopTimeout"] >= 60
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    # The consumer's own flush deadline must end before ECS's SIGKILL.
+    assert int(env["SHUTDOWN_SECONDS"]) + 15 <= container["StopTimeout"] <= 120
+    assert container["ReadonlyRootFilesystem"] is True
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-    assert {e["Name"] for e in container["Environment"]} == {
+    assert set(env) >= {
         "API_URL",
         "KINESIS_STREAM_NAME",
         "S3_BUCKET",
