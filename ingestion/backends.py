@@ -105,6 +105,7 @@ class LocalStream:
         target = self.directory / f"{self.run_id}-{seq:08d}.jsonl"
         data = b"\n".join([r.data for r in records]) + b"\n"
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

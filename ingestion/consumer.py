@@ -270,6 +270,8 @@ class Consumer:
             "extra", config.s3_batch_size, config.s3_batch_seconds, time.monotonic
         )
         self.pending: list[PendingObject] = []
+        self._write_failures = 0  # consecutive failed lake writes
+        self._write_retry_at = 0.0
         self.keys_written: list[str] = []
         self.http = requests.Session()
         adapter = HTTPAdapter(max_retries=make_retry(config, self.stop_event))
@@ -316,7 +318,7 @@ class Consumer:
                 break
             # Acknowledge the previous page before asking for the next one.
             if not self._write_pending():
-                self._idle(min(ERROR_BACKOFF_MAX, 2.0 ** min(self.stats.s3_errors, 6)))
+                self._idle(max(0.01, self._write_retry_at - time.monotonic()))
                 continue
             limit = self.config.page_limit
             if self.config.max_events is not None:
@@ -559,16 +561,32 @@ class Consumer:
         if sealed:
             self._write_pending()
 
-    def _write_pending(self) -> bool:
-        """Write queued objects in order; stop at the first error (True: nothing left)."""
+    def _write_pending(self, *, now: bool = False) -> bool:
+        """Write queued objects in order; stop at the first error (True: nothing left).
+
+        After an error, writes wait for an exponential backoff (unless `now`), so an S3
+        outage is retried calmly instead of on every idle tick.
+        """
+        if self.pending and not now and time.monotonic() < self._write_retry_at:
+            return False
         while self.pending:
             item = self.pending[0]
             try:
                 self.backends.lake.put(item.key, b"\n".join(item.lines) + b"\n")
             except Exception as exc:  # S3 down, disk full: keep it, retry later
                 self.stats.s3_errors += 1
-                log.error("could not write %s (%s); will retry", item.key, _short(exc))
+                self._write_failures += 1
+                delay = min(ERROR_BACKOFF_MAX, 0.25 * 2**self._write_failures)
+                self._write_retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
+                log.error(
+                    "could not write %s (%s); %d objects waiting, retry in %.1fs",
+                    item.key,
+                    _short(exc),
+                    len(self.pending),
+                    self._write_retry_at - time.monotonic(),
+                )
                 return False
+            self._write_failures = 0
             self.pending.pop(0)
             self.keys_written.append(item.key)
             count = len(item.lines)
@@ -683,7 +701,7 @@ class Consumer:
         self._maybe_flush_archives(force=True)
         deadline = time.monotonic() + self.config.shutdown_seconds
         delay = 0.5
-        while not self._write_pending() and time.monotonic() + delay < deadline:
+        while not self._write_pending(now=True) and time.monotonic() + delay < deadline:
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
         self.http.close()

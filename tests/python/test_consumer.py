@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ingestion.backends import StreamRecord
+from ingestion.backends import Backends, LocalStream, LogNotifier, StreamRecord
 from ingestion.config import ConfigError, ConsumerConfig, load_config
 from ingestion.consumer import (
     ArchiveBuffer,
@@ -34,6 +34,7 @@ from ingestion.consumer import (
 from ingestion.local_run import run_local_pipeline
 from ingestion.simulator import SimulatorServer, TrafficGenerator
 from weblogs.contract import payload_bytes
+from weblogs.lake import LocalLake
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -378,3 +379,64 @@ def test_batching_by_size_and_by_age(tmp_path: Path, run_in_thread: Any) -> None
     assert result["code"] == 0
     keys = consumer.keys_written
     assert len(keys) == len(set(keys)) and all(k.endswith(".jsonl") for k in keys)
+
+
+class FlakyLake(LocalLake):
+    """A lake whose first `failures` puts fail, like S3 during an outage."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+        self.attempts = 0
+
+    def put(self, key: str, data: bytes) -> None:
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            raise OSError("service unavailable")
+        super().put(key, data)
+
+
+def test_lake_outage_pauses_polling_and_loses_nothing(tmp_path: Path, run_in_thread: Any) -> None:
+    gen = TrafficGenerator(12, start=START)
+    with SimulatorServer(gen, max_events=1000) as server:
+        config = local_config(tmp_path, server.url, page_limit=200)
+        lake = FlakyLake(tmp_path / "lake", failures=3)
+        backends = Backends(
+            LocalStream(tmp_path / "stream", "run"), lake, LogNotifier(), "flaky lake"
+        )
+        consumer = Consumer(config, backends)
+        result = run_in_thread(consumer)
+        # The first page's failed records cannot be written: no second page is asked for.
+        wait_for(lambda: lake.attempts >= 2)
+        assert consumer.stats.pages == 1 and server.requests == 1
+        wait_for(lambda: consumer.stats.polled == 1000, timeout=30)
+        consumer.request_stop()
+        wait_for(lambda: "code" in result)
+    assert result["code"] == 0
+    stats = consumer.stats
+    assert stats.s3_errors == 3 and not consumer.pending
+    assert stats.polled == stats.forwarded + stats.failed == 1000
+    failed = lines(tmp_path / "lake", "failed_records")
+    assert len(failed) == stats.failed == len(set(failed))
+    assert lines(tmp_path / "lake", "raw") == stream_lines(tmp_path / "stream")
+
+
+def test_unwritable_lake_at_shutdown_logs_every_line_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SimulatorServer(TrafficGenerator(12, start=START), max_events=300) as server:
+        config = local_config(tmp_path, server.url, max_events=300, shutdown_seconds=1)
+        lake = FlakyLake(tmp_path / "lake", failures=10**6)
+        backends = Backends(LocalStream(tmp_path / "stream", "run"), lake, LogNotifier(), "down")
+        consumer = Consumer(config, backends)
+        consumer._write_retry_at = 0.0
+        code = consumer.run()
+    assert code == 1
+    unflushed = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("UNFLUSHED")
+    ]
+    stats = consumer.stats
+    # Every event of the one page is in the log: raw copies and failed records.
+    assert len(unflushed) == stats.forwarded + stats.extra_columns + stats.failed
+    assert stats.polled == 300 and stats.pages == 1
