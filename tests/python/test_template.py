@@ -8,6 +8,7 @@ env-var change in the code cannot silently drift from the deployment.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -320,3 +321,19 @@ def test_operations_doc_covers_every_parameter_and_alarm(template: dict[str, Any
     missing = [name for name in template["Parameters"] if name not in doc]
     missing += [name for name in resources(template, "AWS::CloudWatch::Alarm") if name not in doc]
     assert not missing, f"not documented in docs/operations.md: {missing}"
+
+
+def test_template_task_agrees_with_the_standalone_task_definition(template: dict[str, Any]) -> None:
+    """deploy/api_taskdefinition.json (manual route) and the template run the same container."""
+    standalone = json.loads((REPO / "deploy" / "api_taskdefinition.json").read_text())
+    (theirs,) = standalone["containerDefinitions"]
+    task = template["Resources"]["ConsumerTaskDefinition"]["Properties"]
+    (ours,) = task["ContainerDefinitions"]
+    assert (task["Family"], task["Cpu"], task["Memory"]) == (
+        standalone["family"],
+        standalone["cpu"],
+        standalone["memory"],
+    )
+    assert ours["Name"] == theirs["name"] and ours["StopTimeout"] == theirs["stopTimeout"]
+    assert {e["Name"] for e in ours["Environment"]} == {e["name"] for e in theirs["environment"]}
+    assert ours["ReadonlyRootFilesystem"] == theirs["readonlyRootFilesystem"]
