@@ -89,8 +89,8 @@ def make_retry(config: ConsumerConfig, stop: threading.Event) -> Retry:
                     seconds = self.get_retry_after(response) or 0.0
                 except (InvalidHeader, ValueError, OverflowError):  # unusable header: back off
                     seconds = 0.0
-            if not seconds:
-                seconds = self.get_backoff_time()
+            if not seconds:  # urllib3 retries the first error at once; we always wait
+                seconds = self.get_backoff_time() or self.backoff_factor * random.uniform(0.5, 1)
             if stop.is_set() or (seconds > 0 and stop.wait(seconds)):
                 raise _Stopping()
 

@@ -324,7 +324,8 @@ def test_bad_elements_fail_alone(tmp_path: Path, run_in_thread: Any) -> None:
     good = TrafficGenerator(4, start=START, malformed_rate=0, duplicate_rate=0).events(3)
     body = (
         b'[{"session_id": "s", "event_type": "click", "page_url": "/", "timestamp": 1767600000,'
-        b' "score": NaN}, ' + b", ".join(json.dumps(e).encode() for e in good) + b', "text"]'
+        b' "score": NaN}, ' + b", ".join(json.dumps(e).encode() for e in good) + b', "text", '
+        b'{"session_id": "s", "event_type": "click", "page_url": "/\\ud800", "timestamp": 1}]'
     )
 
     class Handler(BaseHTTPRequestHandler):
@@ -347,7 +348,7 @@ def test_bad_elements_fail_alone(tmp_path: Path, run_in_thread: Any) -> None:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/events"
         consumer = Consumer(local_config(tmp_path, url))
         result = run_in_thread(consumer)
-        wait_for(lambda: consumer.stats.polled == 5)
+        wait_for(lambda: consumer.stats.polled == 6)
         consumer.request_stop()
         wait_for(lambda: "code" in result)
     finally:
@@ -355,7 +356,7 @@ def test_bad_elements_fail_alone(tmp_path: Path, run_in_thread: Any) -> None:
         httpd.server_close()
     assert consumer.stats.forwarded == 3
     reasons = sorted(json.loads(x)["reason"] for x in lines(tmp_path / "lake", "failed_records"))
-    assert reasons == ["invalid_json", "not_an_object"]
+    assert reasons == ["invalid_json", "invalid_json", "not_an_object"]  # NaN, lone surrogate
 
 
 def test_batching_by_size_and_by_age(tmp_path: Path, run_in_thread: Any) -> None:
