@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -233,6 +233,19 @@ def test_registers_each_valid_partition_once_in_one_statement(env: dict[str, Any
         + "\n"
         + expected_clause(s.bucket, "2026", "10", "01", "07")
     ]
+
+
+def test_many_partitions_are_split_into_bounded_statements(env: dict[str, Any]) -> None:
+    s = env["settings"]
+    hours = [datetime(2026, 9, 20, tzinfo=UTC) + timedelta(hours=i) for i in range(150)]
+    keys = [key(f"{h:%Y}", f"{h:%m}", f"{h:%d}", f"{h:%H}") for h in hours]
+    summary = process_event(
+        s3_event(s.bucket, *keys), s, athena=client("athena", env["url"]), now=NOW
+    )
+    assert len(summary["query_ids"]) == 2
+    statements = sent_statements(env["url"], s.workgroup)
+    assert sorted(st.count("PARTITION (") for st in statements) == [50, 100]
+    assert all(len(st.encode()) < 262_144 for st in statements)  # Athena's query size limit
 
 
 def test_hostile_keys_send_no_statement(env: dict[str, Any]) -> None:
