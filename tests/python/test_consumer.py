@@ -441,3 +441,69 @@ def test_unwritable_lake_at_shutdown_logs_every_line_and_exits_1(
     # Every event of the one page is in the log: raw copies and failed records.
     assert len(unflushed) == stats.forwarded + stats.extra_columns + stats.failed
     assert stats.polled == 300 and stats.pages == 1
+
+
+def test_the_two_commands_against_each_other(tmp_path: Path) -> None:
+    """`weblogs simulate-api` and `weblogs consume` as separate processes on loopback."""
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weblogs",
+            "simulate-api",
+            "--port",
+            "0",
+            "--seed",
+            "4",
+            "--start",
+            START.isoformat(),
+            "--max-events",
+            "1200",
+            "--rate",
+            "2000",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert sim.stdout is not None
+        url = sim.stdout.readline().split("serving ")[1].split("?")[0]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "S3_"))}
+        consume = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "weblogs",
+                "consume",
+                "--api-url",
+                url,
+                "--backend",
+                "local",
+                "--lake",
+                str(tmp_path / "lake"),
+                "--stream-dir",
+                str(tmp_path / "stream"),
+                "--max-events",
+                "1200",
+                "--poll-interval",
+                "0.05",
+                "--no-metrics",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            timeout=120,
+        )
+    finally:
+        sim.terminate()
+        out, _ = sim.communicate(timeout=10)
+    assert consume.returncode == 0, consume.stderr
+    assert consume.stdout == ""  # --no-metrics: nothing on stdout
+    summary = json.loads(consume.stderr.split("summary ", 1)[1])
+    assert "stopped after serving 1200 events" in out
+    assert summary["polled"] == 1200 == summary["forwarded"] + summary["failed"]
+    assert len(stream_lines(tmp_path / "stream")) == summary["forwarded"]
+    assert len(lines(tmp_path / "lake", "failed_records")) == summary["failed"]
+    assert len(lines(tmp_path / "lake", "raw")) == summary["forwarded"]
