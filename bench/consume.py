@@ -131,9 +131,9 @@ def main() -> int:
         f"  of which the contract's validate alone runs at {validate_rate:,.0f} events/s "
         f"({base_rate / validate_rate:.1f}x json.loads by itself)"
     )
-    print(f"ratio baseline/consumer: {ratio:.2f}x (target <= 3x; consumer target >= 20,000/s)")
-    ok = rate >= 20_000 and ratio <= 3.0
-    print("targets met" if ok else "targets NOT met")
+    print(f"ratio baseline/consumer: {ratio:.2f}x")
+    print(f"target >= 20,000 events/s on one core: {'met' if rate >= 20_000 else 'NOT met'}")
+    print(f"target within 3x of json.loads: {'met' if ratio <= 3.0 else 'NOT met'}")
     return 0
 
 
