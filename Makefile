@@ -78,6 +78,7 @@ browser:
 
 bench: venv
 	$(BIN)/python bench/transform.py
+	$(BIN)/python bench/consume.py
 
 clean:
 	rm -rf $(VENV) target logs data .pytest_cache .hypothesis
