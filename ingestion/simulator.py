@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 # A fixed default start so a run without `start` is reproducible byte for byte.
 DEFAULT_START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 
@@ -215,7 +217,8 @@ class TrafficGenerator:
         self._clock_ms = self._start_ms
         self._heap: list[tuple[int, int, Session | None]] = [(self._start_ms, 0, None)]
         self._seq = 1
-        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_FOR_DUPLICATES)
+        # Recent events as JSON, so a duplicate is an exact, independent copy.
+        self._recent: deque[bytes] = deque(maxlen=RECENT_FOR_DUPLICATES)
         self._next_signup = 0
         self.emitted = 0
 
@@ -330,15 +333,15 @@ class TrafficGenerator:
         self.emitted += 1
         roll = rng.random()
         if roll < self.duplicate_rate and self._recent:
-            return copy.deepcopy(rng.choice(self._recent))
+            return orjson.loads(rng.choice(self._recent))
         if roll < self.duplicate_rate + self.malformed_rate:
             return self._malformed()
         event = self._next_valid()
         if rng.random() < self.extra_field_rate:
             for key, value in rng.sample(EXTRA_FIELDS, rng.randint(1, 3)):
                 event[key] = copy.deepcopy(value)
-        self._recent.append(event)
-        return copy.deepcopy(event)
+        self._recent.append(orjson.dumps(event))
+        return event
 
     def _next_valid(self) -> dict[str, Any]:
         rng = self._rng
