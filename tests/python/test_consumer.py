@@ -507,3 +507,28 @@ def test_the_two_commands_against_each_other(tmp_path: Path) -> None:
     assert len(stream_lines(tmp_path / "stream")) == summary["forwarded"]
     assert len(lines(tmp_path / "lake", "failed_records")) == summary["failed"]
     assert len(lines(tmp_path / "lake", "raw")) == summary["forwarded"]
+
+
+class BrokenNotifier:
+    def notify(self, subject: str, message: str) -> None:
+        raise ConnectionError("SNS unreachable")
+
+
+def test_a_lost_notification_never_loses_records(tmp_path: Path, run_in_thread: Any) -> None:
+    with SimulatorServer(TrafficGenerator(3, start=START), max_events=600) as server:
+        config = local_config(tmp_path, server.url, page_limit=200)
+        backends = Backends(
+            LocalStream(tmp_path / "stream", "run"),
+            LocalLake(tmp_path / "lake"),
+            BrokenNotifier(),
+            "no sns",
+        )
+        consumer = Consumer(config, backends)
+        result = run_in_thread(consumer)
+        wait_for(lambda: consumer.stats.polled == 600)
+        consumer.request_stop()
+        wait_for(lambda: "code" in result)
+    stats = consumer.stats
+    assert result["code"] == 0 and stats.notifications == 0
+    assert stats.notification_errors == len(_objects(tmp_path / "lake", "failed_records")) == 3
+    assert len(lines(tmp_path / "lake", "failed_records")) == stats.failed > 0
