@@ -52,6 +52,7 @@ from ingestion.backends import (
 )
 from ingestion.config import ConfigError, ConsumerConfig, load_config
 from weblogs.contract import MAX_RECORD_BYTES, Invalid, failed_record, to_epoch_ms, validate
+from weblogs.lake import LakeError
 
 log = logging.getLogger("ingestion")
 
@@ -833,7 +834,7 @@ def run_consume(args: argparse.Namespace) -> int:
         consumer = Consumer(config)
         if config.backend == "aws":
             check_aws(consumer.backends)
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, OSError, LakeError) as exc:
         raise UsageError(str(exc)) from None
     setup_logging()
 

@@ -166,6 +166,27 @@ def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
         assert "S3_BATCH_SIZE must be an integer" in proc.stderr
+    (tmp_path / "file").write_text("not a folder")
+    env.pop("S3_BATCH_SIZE")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingestion",
+            "--api-url",
+            "http://127.0.0.1:9/events",
+            "--backend",
+            "local",
+            "--lake",
+            str(tmp_path / "file" / "lake"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and "is not writable" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 # ----------------------------------------------------------------------- pieces
