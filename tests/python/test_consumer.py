@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -553,3 +554,23 @@ def test_a_lost_notification_never_loses_records(tmp_path: Path, run_in_thread: 
     assert result["code"] == 0 and stats.notifications == 0
     assert stats.notification_errors == len(_objects(tmp_path / "lake", "failed_records")) == 3
     assert len(lines(tmp_path / "lake", "failed_records")) == stats.failed > 0
+
+
+def test_random_faults_all_along(tmp_path: Path, run_in_thread: Any) -> None:
+    """Two answers in five from the API's answers are faults of every kind; the accounting still holds."""
+    gen = TrafficGenerator(17, start=START)
+    with SimulatorServer(gen, max_events=2000, fault_rate=0.4, retry_after=0) as server:
+        consumer = Consumer(local_config(tmp_path, server.url, page_limit=50))
+        result = run_in_thread(consumer)
+        wait_for(lambda: consumer.stats.polled == 2000, timeout=60)
+        consumer.request_stop()
+        wait_for(lambda: "code" in result)
+        faults = Counter(server.faults_served)
+    stats = consumer.stats
+    assert result["code"] == 0 and len(faults) >= 8, faults
+    garbage = sum(faults[f] for f in ("garbage", "not_a_list", "truncated", "empty", "binary"))
+    assert stats.bad_responses == garbage > 0
+    assert stats.polled == stats.forwarded + stats.failed == 2000
+    assert len(stream_lines(tmp_path / "stream")) == stats.forwarded
+    failed = lines(tmp_path / "lake", "failed_records")
+    assert len(failed) == stats.failed + stats.bad_responses
