@@ -557,7 +557,7 @@ def test_a_lost_notification_never_loses_records(tmp_path: Path, run_in_thread: 
 
 
 def test_random_faults_all_along(tmp_path: Path, run_in_thread: Any) -> None:
-    """Two answers in five from the API's answers are faults of every kind; the accounting still holds."""
+    """Two API answers in five are faults of every kind; the accounting still holds."""
     gen = TrafficGenerator(17, start=START)
     with SimulatorServer(gen, max_events=2000, fault_rate=0.4, retry_after=0) as server:
         consumer = Consumer(local_config(tmp_path, server.url, page_limit=50))
