@@ -1,0 +1,89 @@
+"""`weblogs models`: dbt build on the local lake and the marts' headline figures, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from dbt_helpers import END, START, WEBLOGS, build_fixture_lake, reference_marts
+
+from weblogs.analytics import check_window, format_table
+from weblogs.errors import UsageError
+
+
+def weblogs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBLOGS_", "DBT_"))}
+    return subprocess.run(
+        [WEBLOGS, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
+    )
+
+
+@pytest.mark.slow
+def test_models_command_builds_and_prints_every_mart(tmp_path: Path) -> None:
+    lake = build_fixture_lake(tmp_path)
+    database = tmp_path / "out" / "weblogs.duckdb"
+    done = weblogs(
+        "models", "--startdate", START, "--enddate", END, "--lake", str(lake),
+        "--duckdb", str(database), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"sessions from {START} to {END}" in out
+    for title in ("engagement_metrics", "session_metrics", "loyalty_metrics", "loyalty_by_tier"):
+        assert f"\n{title}" in out
+    expected = reference_marts(lake, START, END)
+    sessions = len(expected["engagement_metrics"])
+    users = len(expected["loyalty_metrics"])
+    engagement_line = out.split("engagement_metrics")[1].splitlines()[3].split()
+    assert engagement_line[0] == str(sessions)
+    loyalty_line = out.split("loyalty_metrics (known users")[1].splitlines()[3].split()
+    assert loyalty_line[0] == str(users)
+    tiers = out.split("\nloyalty_by_tier\n")[1]
+    for tier in expected["loyalty_by_tier"]:
+        row = next(line for line in tiers.splitlines() if line.startswith(tier["loyalty_tier"]))
+        assert row.split()[1] == str(tier["users"])
+    assert database.is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--startdate", "2026-10-05", "--enddate", "2026-10-01"], "is before startdate"),
+        (["--startdate", "2026-02-30", "--enddate", "2026-03-01"], "not a real calendar date"),
+        (["--startdate", "2026-10-01"], "pass both --startdate and --enddate"),
+    ],
+)
+def test_models_command_rejects_bad_windows_in_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = weblogs("models", *args, "--lake", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_models_command_explains_a_missing_lake(tmp_path: Path) -> None:
+    done = weblogs("models", "--lake", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no events in" in done.stderr and "weblogs transform" in done.stderr
+
+
+def test_window_check_matches_the_dbt_rule() -> None:
+    assert check_window(None, None) is None
+    assert check_window("2026-10-01", "2026-10-01") == ("2026-10-01", "2026-10-01")
+    for bad in (("2026-1-01", "2026-10-02"), ("2026-10-01", "2026-13-01")):
+        with pytest.raises(UsageError):
+            check_window(*bad)
+
+
+def test_format_table_aligns_numbers_and_shows_missing_values() -> None:
+    text = format_table("t", ["name", "n", "avg"], [("a", 1200, 1.5), ("bb", 3, None)])
+    assert text.splitlines() == [
+        "t",
+        "name      n   avg",
+        "----  -----  ----",
+        "a     1,200  1.50",
+        "bb        3     -",
+    ]
