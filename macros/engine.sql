@@ -87,7 +87,9 @@
 {% macro default__iso8601_to_utc_timestamp(expression) -%}
     case
         when regexp_matches({{ expression }}, '([+-][0-9]{2}(:?[0-9]{2})?|[zZ])$')
-            then try_cast(try_cast({{ expression }} as timestamptz) at time zone 'UTC' as timestamp)
+            then try_cast(
+                try_cast({{ expression }} as timestamp with time zone) at time zone 'UTC' as timestamp
+            )
         else try_cast({{ expression }} as timestamp)
     end
 {%- endmacro %}

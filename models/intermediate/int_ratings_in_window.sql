@@ -18,7 +18,8 @@ final as (
     where
         user_id is not null
         and rating between 1 and 5
-        and cast(rated_at as date) between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+        and cast(rated_at as date)
+        between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
 
 )
 

@@ -48,7 +48,8 @@ measured as (
     select
         *,
         cast(session_start as date) as session_date,
-        cast({{ dbt.datediff('session_start', 'session_end', 'millisecond') }} as double) / 1000
+        -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
+        cast(date_diff('millisecond', session_start, session_end) as double) / 1000
             as session_duration_seconds
     from sessions
 
@@ -77,7 +78,9 @@ final as (
         round(
             100 * (
                 {{ var('engagement_weight_duration') }}
-                * least(session_duration_seconds / {{ var('engagement_cap_duration_seconds') }}, 1.0)
+                * least(
+                    session_duration_seconds / {{ var('engagement_cap_duration_seconds') }}, 1.0
+                )
                 + {{ var('engagement_weight_events') }}
                 * least(cast(total_events as double) / {{ var('engagement_cap_events') }}, 1.0)
                 + {{ var('engagement_weight_pages') }}
