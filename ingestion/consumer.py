@@ -417,8 +417,9 @@ class Consumer:
     # ------------------------------------------------------------------ process
 
     def _process_page(self, items: list[Any], exact: bool) -> None:
-        """Validate each element as the JSON text the stream will carry, so the consumer
-        and the transformation Lambda judge exactly the same bytes."""
+        """Validate each decoded element (no second parse) and forward the JSON text the
+        stream will carry; the transformation Lambda re-validates those same bytes and
+        reaches the same verdict, because the contract reads both forms alike."""
         now = self.clock()
         now_ms = to_epoch_ms(now)
         stats = self.stats
@@ -451,16 +452,16 @@ class Consumer:
                 except ValueError:  # NaN, lone surrogates: no JSON text carries them
                     fail(item, "invalid_json")
                     continue
-            result = validate(data, now=now_ms)
+            result = validate(item, now=now_ms, size=len(data))
             if type(result) is Invalid:
                 fail(data, result.reason)
                 continue
-            session_id = result.values[1]
+            session_id = result.session_id
             if len(data) + len(session_id.encode("utf-8")) > MAX_RECORD_BYTES:
                 fail(data, "record_too_large")  # with its partition key, over the limit
                 continue
             records.append(StreamRecord(data, session_id))
-            stamp_sum += result.values[7]
+            stamp_sum += result.event_timestamp_ms
             if result.has_extra:
                 extras.append(data)
 

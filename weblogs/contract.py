@@ -123,14 +123,37 @@ _LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 class Valid:
     """A record that passed. `values` holds the event columns but `ingested_at`, in
     `ROW_COLUMNS` order (a tuple: the transformation transposes it into Arrow
-    columns cheaply); `row` gives the same as a dict."""
+    columns cheaply); `row` gives the same as a dict.
 
-    __slots__ = ("event", "has_extra", "values")
+    The derived values (anonymous user id, derived event id, `extra_attributes`)
+    cost a SHA-256 or a canonical JSON each, so they are computed on first use of
+    `values`: the consumer only needs the verdict, the session id and the time.
+    """
 
-    def __init__(self, values: tuple[Any, ...], event: dict[str, Any], has_extra: bool) -> None:
-        self.values = values
+    __slots__ = ("_pending", "_values", "event", "has_extra")
+
+    def __init__(
+        self, values: tuple[Any, ...], event: dict[str, Any], has_extra: bool, pending: bool = False
+    ) -> None:
+        self._values = values
         self.event = event
         self.has_extra = has_extra
+        self._pending = pending
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        if self._pending:
+            values = list(self._values)
+            if values[0] is None:
+                values[0] = derive_event_id(self.event)
+            if values[2] is None:
+                values[2] = anonymous_user_id(values[1])
+            if self.has_extra:
+                extras = {k: v for k, v in self.event.items() if k not in KNOWN_FIELDS}
+                values[12] = canonical_json(extras).decode()
+            self._values = tuple(values)
+            self._pending = False
+        return self._values
 
     @property
     def row(self) -> dict[str, Any]:
@@ -138,7 +161,7 @@ class Valid:
 
     @property
     def session_id(self) -> str:
-        return self.values[1]
+        return self._values[1]
 
     @property
     def event_id(self) -> str:
@@ -146,7 +169,7 @@ class Valid:
 
     @property
     def event_timestamp_ms(self) -> int:
-        return self.values[7]
+        return self._values[7]
 
     def __repr__(self) -> str:
         return f"Valid({self.values[0]!r})"
@@ -287,12 +310,15 @@ def validate(
     *,
     now: datetime | int,
     event_types: frozenset[str] | tuple[str, ...] = _DEFAULT_TYPES,
+    size: int | None = None,
 ) -> Valid | Invalid:
     """Check one record against the contract and normalise it.
 
     `record` is the raw JSON text of one event (bytes or str) or an already
     decoded object (an element of the API's JSON array). `now` is the processing
     time (datetime or epoch ms); timestamps up to one day after it are valid.
+    For a decoded object, `size` is its length on the wire when the caller has
+    serialised it already (else its canonical JSON is measured).
     """
     if isinstance(record, (bytes, bytearray, memoryview, str)):
         size = len(record.encode()) if isinstance(record, str) else len(record)
@@ -306,7 +332,7 @@ def validate(
     if not isinstance(event, dict):
         return Invalid("not_an_object")
     try:
-        if record is event and len(canonical_json(event)) > MAX_RECORD_BYTES:
+        if record is event and (size or len(canonical_json(event))) > MAX_RECORD_BYTES:
             return Invalid("record_too_large")
         return _validate_object(event, now, event_types)
     except _Reject as reject:
@@ -380,8 +406,9 @@ def _validate_object(
         page_url = _text(event, "page_url", MAX_PAGE_URL_CHARS)
 
     timestamp = event.get("timestamp")
-    if type(timestamp) is int and 0 <= timestamp < 100_000_000_000:
-        timestamp *= 1000  # epoch seconds, the common case
+    if type(timestamp) is int and 0 <= timestamp < 100_000_000_000_000:  # the common cases
+        if timestamp < 100_000_000_000:
+            timestamp *= 1000  # epoch seconds; else already epoch milliseconds
     else:
         timestamp = parse_timestamp(timestamp)
         if type(timestamp) is str:
@@ -398,19 +425,15 @@ def _validate_object(
         user_id = str(user_id)
     elif user_id is not None:  # bool, float, list, dict (bool is not `int` by `type`)
         return Invalid("invalid_type:user_id")
-    is_anonymous = user_id is None
-    if is_anonymous:
-        user_id = anonymous_user_id(session_id)
+    is_anonymous = user_id is None  # its id is derived lazily, see `Valid.values`
 
     event_id = event.get("event_id")
     if type(event_id) is str:
-        event_id = event_id.strip()
-        if len(event_id) > MAX_EVENT_ID_CHARS:
+        event_id = event_id.strip() or None
+        if event_id is not None and len(event_id) > MAX_EVENT_ID_CHARS:
             return Invalid("too_long:event_id")
     elif event_id is not None:
         return Invalid("invalid_type:event_id")
-    if not event_id:
-        event_id = derive_event_id(event)
 
     # Optional texts, inlined: this is the hot loop of every batch.
     device_type = event.get("device_type")
@@ -443,10 +466,11 @@ def _validate_object(
     elif country is not None:
         return Invalid("invalid_type:country")
 
-    extra = None
-    if not KNOWN_FIELDS.issuperset(event):
-        extras = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
-        extra = canonical_json(extras).decode()
+    has_extra = not KNOWN_FIELDS.issuperset(event)
+    # Derivations are deferred to `Valid.values`, but they must not fail there: a
+    # lone surrogate would make the canonical JSON unencodable, so check for it now.
+    if (event_id is None or has_extra) and not _encodable(event):
+        return Invalid("invalid_json")
 
     values = (
         event_id,
@@ -461,9 +485,21 @@ def _validate_object(
         browser,
         os_name,
         country,
-        extra,
+        None,
     )
-    return Valid(values, event, extra is not None)
+    return Valid(values, event, has_extra, is_anonymous or event_id is None or has_extra)
+
+
+def _encodable(event: dict[str, Any]) -> bool:
+    """Whether UTF-8 JSON can carry the event (orjson refuses lone surrogates fast)."""
+    try:
+        orjson.dumps(event)
+    except (TypeError, orjson.JSONEncodeError):
+        try:
+            json.dumps(event, ensure_ascii=False).encode()
+        except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+            return False
+    return True
 
 
 def to_epoch_ms(moment: datetime) -> int:
