@@ -331,3 +331,33 @@ def test_any_bytes_either_validate_or_fail_with_a_known_reason(data: bytes) -> N
             "record_too_large",
         }
         assert payload_bytes(failed_record(data, outcome.reason, "t", NOW)) == data
+
+
+def test_decoded_objects_use_the_callers_wire_size() -> None:
+    assert validate(event(), now=NOW, size=MAX_RECORD_BYTES + 1) == Invalid("record_too_large")
+    assert isinstance(validate(event(), now=NOW, size=MAX_RECORD_BYTES), Valid)
+
+
+def test_lone_surrogates_cannot_be_derived_from() -> None:
+    # Only the stdlib decoder lets these through; no UTF-8 JSON can carry them.
+    bad = json.loads(
+        '{"session_id": "s", "event_type": "click", "page_url": "/", '
+        '"timestamp": 1791000000, "note": "\\ud800"}'
+    )
+    assert validate(bad, now=NOW) == Invalid("invalid_json")
+    assert validate(
+        {**bad, "note": "ok", "event_id": None, "page_url": "/\ud800"}, now=NOW
+    ) == Invalid("invalid_json")
+
+
+def test_derived_values_are_the_same_whether_read_early_or_late() -> None:
+    outcome = validate(event(event_id=None, user_id=None, extra_field=[1]), now=NOW)
+    assert isinstance(outcome, Valid)
+    assert outcome.session_id == "s-1" and outcome.event_timestamp_ms == T_SECONDS * 1000
+    first = outcome.values
+    assert (
+        first[0].startswith("h-")
+        and first[2].startswith("anon-")
+        and first[12] == '{"extra_field":[1]}'
+    )
+    assert outcome.values is first and outcome.event_id == first[0]
