@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,7 +23,7 @@ import orjson
 from weblogs.contract import payload_bytes, to_epoch_ms
 from weblogs.errors import UsageError
 from weblogs.lake import Lake, LakeError, LocalLake, open_lake, write_result
-from weblogs.transform import transform_records
+from weblogs.transform import nonblank_chunks, transform_records
 
 STAGE = "replay"
 DEFAULT_PREFIX = "failed_transformation_records/"
@@ -140,19 +139,6 @@ def _parse_line(raw: bytes) -> _Line:
     return _Line(payload, ingested_ms)
 
 
-def _chunks(data: bytes, size: int) -> Iterator[list[bytes]]:
-    chunk: list[bytes] = []
-    for line in data.splitlines():
-        if not line.strip():
-            continue
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def object_name(key: str, chunk_index: int) -> str:
     """Stable per failed object (and chunk): the same replay always writes the same keys."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
@@ -164,7 +150,7 @@ def replay_object(
 ) -> None:
     """Replay one failed object: all its lines are counted, the valid ones written."""
     data = source.get(key)
-    for index, lines in enumerate(_chunks(data, CHUNK_LINES)):
+    for index, lines in enumerate(nonblank_chunks(data.splitlines(), CHUNK_LINES)):
         parsed = [_parse_line(line) for line in lines]
         usable = [p for p in parsed if p.payload is not None]
         unusable = len(parsed) - len(usable)

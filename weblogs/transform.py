@@ -7,7 +7,7 @@ lake get the same rows from the same input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,6 +111,21 @@ def values_to_table(rows: list[tuple[Any, ...]], ingested_at_ms: list[int]) -> p
     columns = [*zip(*rows, strict=True), ingested_at_ms]
     arrays = [pa.array(col, type=f.type) for col, f in zip(columns, ARROW_SCHEMA, strict=True)]
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+
+
+def nonblank_chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    """Lines `size` at a time, skipping blank ones (JSON Lines: a blank line is no record)."""
+    chunk: list[bytes] = []
+    for line in lines:
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from weblogs.errors import UsageError
 from weblogs.lake import LakeError, LocalLake, default_lake_root, open_lake, write_result
-from weblogs.transform import transform_records
+from weblogs.transform import nonblank_chunks, transform_records
 
 STAGE = "transformation"
 FAILED_PREFIX = "failed_transformation_records"
@@ -60,18 +60,8 @@ def input_files(path: Path) -> list[Path]:
 
 def chunks(path: Path, size: int) -> Iterator[list[bytes]]:
     """Non-blank lines of a file, `size` at a time (bytes: the payload exactly as received)."""
-    chunk: list[bytes] = []
     with path.open("rb") as handle:
-        for line in handle:
-            line = line.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            chunk.append(line)
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+        yield from nonblank_chunks(handle, size)
 
 
 def object_name(path: Path, chunk: list[bytes]) -> str:
