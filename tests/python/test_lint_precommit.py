@@ -20,6 +20,10 @@ BIN = Path(sys.executable).parent
 
 UGLY_PY = "import sys\nimport os\n\nx=1   \nprint( sys, os)"
 FIXED_PY = "import os\nimport sys\n\nx = 1\nprint(sys, os)\n"
+# Markdown: a kept two-space line break, a trailing space, a Python block for
+# ruff format, and extra blank lines at the end.
+NOTES_MD = "two-space line break  \nend \n\n```python\nx=1\n```\n\n\n"
+FIXED_NOTES_MD = "two-space line break  \nend\n\n```python\nx = 1\n```\n"
 GOOD_WORKFLOW = """\
 name: ok
 on: [pull_request]
@@ -44,7 +48,7 @@ def test_pre_commit_runs_offline_and_fixes_or_fails(tmp_path: Path) -> None:
     (repo / ".venv").symlink_to(Path(sys.prefix))
     (repo / ".gitignore").write_text(".venv\n")
     (repo / "mod.py").write_text(UGLY_PY)
-    (repo / "notes.md").write_text("two-space line break  \nend \n\n\n")
+    (repo / "notes.md").write_text(NOTES_MD)
     (repo / "deploy").mkdir()
     (repo / "deploy" / "dockerfile-api").write_text("FROM python:latest\n")
     (repo / "deploy" / "template.yaml").write_text(
@@ -82,7 +86,7 @@ def test_pre_commit_runs_offline_and_fixes_or_fails(tmp_path: Path) -> None:
     assert proc.returncode == 1, output
     # Fixers rewrote the files; checkers reported the broken ones.
     assert (repo / "mod.py").read_text() == FIXED_PY
-    assert (repo / "notes.md").read_text() == "two-space line break  \nend\n"
+    assert (repo / "notes.md").read_text() == FIXED_NOTES_MD
     assert results["ruff check"] == "Failed", output
     assert results["ruff format"] == "Failed", output
     assert results["fix end of files"] == "Failed", output
