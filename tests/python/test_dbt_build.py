@@ -225,7 +225,7 @@ def test_duckdb_reads_only_the_partitions_of_the_window(built: DbtProject, lake:
     """EXPLAIN ANALYZE of the staging model: files read = files of days start-1 .. end+1."""
     compiled = built.target_path / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
     plan = duckdb.connect().execute("explain analyze " + compiled.read_text()).fetchall()[0][1]
-    read = int(re.search(r"Total Files Read:\s*(\d+)", plan).group(1))
+    read = int(re.search(r"Total Files Read:[\s│]*(\d+)", plan).group(1))
     scanned, total = map(int, re.search(r"Scanning Files:\s*(\d+)/(\d+)", plan).groups())
     days = {f"day={d:02d}" for d in range(1, 6)}
     all_files = list((lake / "events").rglob("*.parquet"))
