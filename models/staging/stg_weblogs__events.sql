@@ -3,6 +3,8 @@
     event_id. The partition predicate sits directly on the source so both
     engines prune partitions before reading a file.
 -#}
+{{ config(materialized='ephemeral') }}
+
 with
 
 source as (

@@ -96,9 +96,10 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
     where = source_cte.this.args["where"]
     columns = {c.name for c in where.find_all(exp.Column)}
     assert columns == {"year", "month", "day"}
-    # Every model reads events only through the staging model.
-    for model in MODELS[1:]:
-        assert "web_events" not in compiled_sql(compiled, model), model
+    # The staging model is ephemeral: whichever model inlines it carries the predicate.
+    readers = [m for m in MODELS[1:] if "web_events" in compiled_sql(compiled, m)]
+    assert readers == ["intermediate/int_sessions"]
+    assert f"where {PARTITION_PREDICATE}" in compiled_sql(compiled, readers[0])
 
 
 def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: DbtProject) -> None:
@@ -129,7 +130,7 @@ def moto_athena(moto_server: MotoServer) -> Iterator[MotoServer]:
         )
     # Athena registers a view in Glue when it runs `create or replace view`; moto's
     # Athena runs nothing, so the test registers the staging views the same way.
-    for name in ("stg_weblogs__events", "stg_crm__customers", "stg_crm__ratings"):
+    for name in ("stg_crm__customers", "stg_crm__ratings"):
         glue.create_table(
             DatabaseName="analytics",
             TableInput={
@@ -160,14 +161,12 @@ def test_dbt_athena_sends_the_models_to_athena_over_http(
     views = {
         name: sql
         for sql in statements
-        for name in ("stg_weblogs__events", "stg_crm__customers", "stg_crm__ratings")
+        for name in ("stg_crm__customers", "stg_crm__ratings")
         if "create or replace view" in sql and f'"awsdatacatalog"."analytics"."{name}"' in sql
     }
-    assert set(views) == {"stg_weblogs__events", "stg_crm__customers", "stg_crm__ratings"}
-    events_view = views["stg_weblogs__events"]
-    assert '"awsdatacatalog"."lake_db"."web_events"' in events_view
-    assert PARTITION_PREDICATE in events_view
+    assert set(views) == {"stg_crm__customers", "stg_crm__ratings"}
     assert '"awsdatacatalog"."lake_db"."customers"' in views["stg_crm__customers"]
+    assert '"awsdatacatalog"."lake_db"."ratings"' in views["stg_crm__ratings"]
     assert "from_iso8601_timestamp" in views["stg_crm__ratings"]
     for sql in statements:
         body = sql.split("*/", 1)[-1]  # dbt's query comment first
@@ -175,25 +174,30 @@ def test_dbt_athena_sends_the_models_to_athena_over_http(
         assert "regexp_matches" not in body and "read_parquet" not in body
 
 
-def test_dbt_athena_creates_incremental_mart_as_partitioned_hive_table(
-    moto_athena: MotoServer, tmp_path: Path
-) -> None:
-    """The first run of an incremental mart is a CTAS partitioned by session_date.
+def run_one_table(project: DbtProject, server: MotoServer, model: str) -> str:
+    """Run one table model; returns the CTAS dbt-athena sent, whitespace collapsed.
 
     dbt-athena then asks Glue for the new table, which moto's Athena never
-    created: that lookup is the one expected failure, and it comes after the
-    statement was sent.
+    created: that lookup is the one expected failure, after the statement was sent.
     """
+    done = project.run("run", "--target", "athena", "--select", model, "--vars", VARS, check=False)
+    assert f"{model} not found" in done.stdout, done.stdout[-3000:]
+    ctas = [s for s in sent_statements(server) if "create table" in s and f'"{model}"' in s]
+    assert len(ctas) == 1, ctas
+    return " ".join(ctas[0].split())
+
+
+def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart(
+    moto_athena: MotoServer, tmp_path: Path
+) -> None:
     project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
-    done = project.run(
-        "run", "--target", "athena", "--select", "engagement_metrics", "--vars", VARS, check=False
-    )
-    assert "engagement_metrics not found" in done.stdout, done.stdout[-3000:]
-    ctas = [s for s in sent_statements(moto_athena) if "create table" in s]
-    assert len(ctas) == 1
-    sql = " ".join(ctas[0].split())
-    assert '"awsdatacatalog"."analytics"."engagement_metrics"' in sql
-    assert "table_type='hive'" in sql and "format='parquet'" in sql
-    assert "partitioned_by=ARRAY['session_date']" in sql
-    assert '"analytics"."int_sessions"' in sql
-    assert re.search(r"loyalty_interactions,\s*session_date\s+from final", sql), sql
+    sessions = run_one_table(project, moto_athena, "int_sessions")
+    assert '"awsdatacatalog"."analytics"."int_sessions"' in sessions
+    assert '"awsdatacatalog"."lake_db"."web_events"' in sessions
+    assert f"where {PARTITION_PREDICATE}" in sessions  # the staging CTE, inlined
+    mart = run_one_table(project, moto_athena, "engagement_metrics")
+    assert '"awsdatacatalog"."analytics"."engagement_metrics"' in mart
+    assert "table_type='hive'" in mart and "format='parquet'" in mart
+    assert "partitioned_by=ARRAY['session_date']" in mart
+    assert '"analytics"."int_sessions"' in mart
+    assert re.search(r"loyalty_interactions,\s*session_date\s+from final", mart), mart
