@@ -70,6 +70,16 @@ else
 	@echo "lint-workflows: skipped, no .github/workflows/*.yml yet"
 endif
 
+## The analysts' docs site (dbt docs, docs/analytics.md): generated from the local
+## target, served on http://127.0.0.1:$(DOCS_PORT) until Ctrl-C.
+DOCS_PORT ?= 8080
+DBT_LOCAL_PROFILES := $(CURDIR)/target/profiles
+docs: venv
+	@mkdir -p $(DBT_LOCAL_PROFILES) $(dir $(WEBLOGS_DUCKDB_PATH)) && cp profiles.yml.example $(DBT_LOCAL_PROFILES)/profiles.yml
+	DBT_PROFILES_DIR=$(DBT_LOCAL_PROFILES) $(BIN)/dbt docs generate --target local
+	@echo "docs: http://127.0.0.1:$(DOCS_PORT)"
+	DBT_PROFILES_DIR=$(DBT_LOCAL_PROFILES) $(BIN)/dbt docs serve --target local --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
 ## Headless Chromium for the docs-site test (Debian's package).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -79,6 +89,7 @@ browser:
 bench: venv
 	$(BIN)/python bench/transform.py
 	$(BIN)/python bench/consume.py
+	$(BIN)/python bench/models.py
 
 clean:
 	rm -rf $(VENV) target logs data .pytest_cache .hypothesis
