@@ -253,3 +253,22 @@ def test_event_source_columns_are_the_contract(built: DbtProject, lake: Path) ->
     assert set(described) == set(declared)
     for name, sql_type in declared.items():
         assert described[name].startswith(sql_type), (name, described[name])
+
+
+def test_every_model_and_column_is_documented(built: DbtProject) -> None:
+    """Analysts read the docs site: each model, and each column it really has, is described."""
+    manifest = json.loads((built.target_path / "manifest.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == 9
+    with duckdb.connect(str(built.duckdb_path), read_only=True) as con:
+        for node in models:
+            assert node["description"].strip(), node["name"]
+            if node["config"]["materialized"] == "ephemeral":
+                compiled = built.target_path / "compiled/weblogs" / node["original_file_path"]
+                sql = f"describe {compiled.read_text()}"
+            else:
+                sql = f"describe main.{node['name']}"
+            actual = [row[0] for row in con.execute(sql).fetchall()]
+            documented = {n: c["description"].strip() for n, c in node["columns"].items()}
+            assert set(actual) == set(documented), node["name"]
+            assert all(documented.values()), node["name"]
