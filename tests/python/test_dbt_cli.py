@@ -15,6 +15,8 @@ from weblogs.errors import UsageError
 
 def weblogs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBLOGS_", "DBT_"))}
+    # dbt's artifacts and logs go to the test's folder, not the repository's target/.
+    env |= {"DBT_TARGET_PATH": str(cwd / "target"), "DBT_LOG_PATH": str(cwd / "logs")}
     return subprocess.run(
         [WEBLOGS, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
     )
