@@ -15,7 +15,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from dbt_helpers import END, MARTS, START, DbtProject, build_fixture_lake, reference_marts
+from dbt_helpers import (
+    END,
+    MARTS,
+    START,
+    DbtProject,
+    build_fixture_lake,
+    event,
+    reference_marts,
+    transform,
+    write_jsonl,
+)
 
 from weblogs.contract import ARROW_SCHEMA, EVENT_COLUMNS, PARTITION_COLUMNS
 
@@ -272,3 +282,19 @@ def test_every_model_and_column_is_documented(built: DbtProject) -> None:
             documented = {n: c["description"].strip() for n, c in node["columns"].items()}
             assert set(actual) == set(documented), node["name"]
             assert all(documented.values()), node["name"]
+
+
+def test_source_freshness_looks_at_recent_partitions_only(lake: Path, tmp_path: Path) -> None:
+    """A lake with events of the last hours is fresh; the October fixture lake is stale."""
+    stale = DbtProject(tmp_path / "stale", lake)
+    done = stale.run("source", "freshness", check=False)
+    assert done.returncode != 0 and "Status: error" in done.stdout, done.stdout[-2000:]
+
+    recent = tmp_path / "recent-lake"
+    at = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    transform(write_jsonl(tmp_path / "now.jsonl", [event("s-now", "page_view", at, "/")]), recent)
+    fresh = DbtProject(tmp_path / "fresh", recent)
+    done = fresh.run("source", "freshness")
+    assert "PASS freshness of weblogs.events" in done.stdout, done.stdout[-2000:]
+    results = json.loads((fresh.target_path / "sources.json").read_text())["results"]
+    assert [r["status"] for r in results] == ["pass"]
