@@ -1,4 +1,6 @@
 {#- CRM ratings that count: a valid rating 1-5 whose rated_at (UTC) date is in the run window. -#}
+{{ config(materialized='ephemeral') }}
+
 with
 
 ratings as (
