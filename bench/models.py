@@ -1,6 +1,6 @@
 """Benchmark: the dbt marts on DuckDB next to one hand-written DuckDB query (the floor).
 
-    .venv/bin/python bench/models.py [--events 5000000] [--days 30] [--keep DIR]
+    .venv/bin/python bench/models.py [--events 5000000] [--days 30] [--repeat 2] [--keep DIR]
 
 1. Generates a lake of at least 5M events over 30 days in the production layout
    and schema (events/year=/month=/day=/hour=/*.parquet, Snappy, the columns of
@@ -16,7 +16,8 @@
 4. Incremental: a one-day `dbt run` on top of the full build, and the files
    it reads (DuckDB EXPLAIN ANALYZE of the staging model for that window).
 
-Prints the ratios (targets: marts within 2x the floor; one day under 10% of
+Each side runs --repeat times, alternating, and its best run counts (the
+machine is shared). Prints the ratios (targets: marts within 2x the floor; one day under 10% of
 the full build and reading at most 3 days of partitions).
 """
 
@@ -349,6 +350,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs of each side; the best one counts"
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="weblogs-bench-models-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -367,18 +371,22 @@ def main() -> int:
         dbt = Dbt(work, lake)
         window = f"{{startdate: '{start}', enddate: '{end}'}}"
 
-        full = dbt.run("run", "--full-refresh", "--vars", window)
-        stg = dbt.target / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
-        full_scanned, total_files = files_read(stg, lake)
-
-        con = duckdb.connect(str(work / "floor.duckdb"))
-        con.execute("set threads = 2")
         sql = HAND_WRITTEN.format(
             lake=lake, start=start, end=end, partitions=partition_predicate(start, end)
         )
-        began = time.perf_counter()
-        con.execute(sql)
-        floor = time.perf_counter() - began
+        con = duckdb.connect(str(work / "floor.duckdb"))
+        con.execute("set threads = 2")
+        # The machine is shared: alternate the two sides and keep each one's best run.
+        fulls, floors = [], []
+        for _ in range(args.repeat):
+            fulls.append(dbt.run("run", "--full-refresh", "--vars", window))
+            began = time.perf_counter()
+            con.execute(sql)
+            floors.append(time.perf_counter() - began)
+        full = min(fulls, key=lambda r: r["models"])
+        floor = min(floors)
+        stg = dbt.target / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
+        full_scanned, total_files = files_read(stg, lake)
         con.execute(f"attach '{dbt.database}' as dbt (read_only)")
         for mart in MARTS:
             rows, differ = compare(con, mart)
@@ -389,7 +397,13 @@ def main() -> int:
         con.close()
 
         day = start + timedelta(days=args.days // 2)
-        one_day = dbt.run("run", "--vars", f"{{startdate: '{day}', enddate: '{day}'}}")
+        one_day = min(
+            (
+                dbt.run("run", "--vars", f"{{startdate: '{day}', enddate: '{day}'}}")
+                for _ in range(args.repeat)
+            ),
+            key=lambda r: r["models"],
+        )
         day_scanned, _ = files_read(stg, lake)
         day_partitions = len(
             {p.parent.parent for p in (lake / "events").rglob("*.parquet")}
@@ -400,13 +414,14 @@ def main() -> int:
         )
 
         print()
-        print(f"full build ({args.days} days), dbt run of {full['count']} models:")
+        print(f"full build ({args.days} days), dbt run of {full['count']} models, "
+              f"best of {args.repeat}:")  # fmt: skip
         print(f"  model execution (run_results.json): {full['models']:.2f} s")
         print(f"  dbt start-up and hooks (apart):      {full['startup']:.2f} s")
         print(f"  files read: {full_scanned}/{total_files}")
-        print(f"hand-written DuckDB query (the floor): {floor:.2f} s")
+        print(f"hand-written DuckDB query (the floor), best of {args.repeat}: {floor:.2f} s")
         print(f"  ratio dbt models / floor: {full['models'] / floor:.2f} (target <= 2.0)")
-        print(f"one-day incremental run ({day}):")
+        print(f"one-day incremental run ({day}), best of {args.repeat}:")
         print(f"  model execution: {one_day['models']:.2f} s "
               f"(start-up apart: {one_day['startup']:.2f} s)")  # fmt: skip
         print(f"  ratio one day / full build: {one_day['models'] / full['models']:.3f} "
