@@ -201,3 +201,57 @@ def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart
     assert "partitioned_by=ARRAY['session_date']" in mart
     assert '"analytics"."int_sessions"' in mart
     assert re.search(r"loyalty_interactions,\s*session_date\s+from final", mart), mart
+
+
+def test_incremental_rerun_on_athena_first_clears_the_window_partitions(
+    moto_athena: MotoServer, tmp_path: Path
+) -> None:
+    """The pre-hook drops the Glue partitions of the run's dates and their S3 objects, only those.
+
+    The mart exists (registered in Glue with a partition per day and a file in
+    each), so dbt takes the incremental path. moto's Athena does not really build
+    the temporary table, so the schema check that follows finds no columns: that
+    is the expected failure, after the clean-up.
+    """
+    glue, s3 = moto_athena.client("glue"), moto_athena.client("s3")
+    location = "s3://athena-results/tables/engagement_metrics"
+    days = ["2026-09-29", "2026-09-30", "2026-10-01", "2026-10-02", "2026-10-03"]
+    glue.create_table(
+        DatabaseName="analytics",
+        TableInput={
+            "Name": "engagement_metrics",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "parquet"},
+            "PartitionKeys": [{"Name": "session_date", "Type": "date"}],
+            "StorageDescriptor": {
+                "Columns": [{"Name": "session_id", "Type": "string"}],
+                "Location": location + "/",
+            },
+        },
+    )
+    for day in days:
+        glue.create_partition(
+            DatabaseName="analytics",
+            TableName="engagement_metrics",
+            PartitionInput={
+                "Values": [day],
+                "StorageDescriptor": {"Location": f"{location}/session_date={day}/"},
+            },
+        )
+        s3.put_object(
+            Bucket="athena-results",
+            Key=f"tables/engagement_metrics/session_date={day}/part-0.parquet",
+            Body=b"x",
+        )
+    project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
+    done = project.run(
+        "run", "--target", "athena", "--select", "engagement_metrics", "--vars", VARS, check=False
+    )
+    partitions = glue.get_partitions(DatabaseName="analytics", TableName="engagement_metrics")
+    kept = sorted(p["Values"][0] for p in partitions["Partitions"])
+    objects = s3.list_objects_v2(Bucket="athena-results", Prefix="tables/engagement_metrics/")
+    files = sorted(o["Key"].split("/")[2] for o in objects.get("Contents", []))
+    # VARS is 2026-09-30 .. 2026-10-02: those three dates are cleared, the others stay.
+    assert kept == ["2026-09-29", "2026-10-03"], done.stdout[-3000:]
+    assert files == ["session_date=2026-09-29", "session_date=2026-10-03"]
+    assert done.returncode != 0 and "Target columns not in source" in done.stdout
