@@ -452,7 +452,7 @@ class Consumer:
                 except ValueError:  # NaN, lone surrogates: no JSON text carries them
                     fail(item, "invalid_json")
                     continue
-            result = validate(item, now=now_ms, size=len(data))
+            result = validate(item, now=now_ms, size=len(data), lazy=True)
             if type(result) is Invalid:
                 fail(data, result.reason)
                 continue

@@ -126,8 +126,9 @@ class Valid:
     columns cheaply); `row` gives the same as a dict.
 
     The derived values (anonymous user id, derived event id, `extra_attributes`)
-    cost a SHA-256 or a canonical JSON each, so they are computed on first use of
-    `values`: the consumer only needs the verdict, the session id and the time.
+    cost a SHA-256 or a canonical JSON each; with `validate(..., lazy=True)` they
+    are computed on first use of `values` (the consumer only needs the verdict,
+    the session id and the time).
     """
 
     __slots__ = ("_pending", "_values", "event", "has_extra")
@@ -143,15 +144,17 @@ class Valid:
     @property
     def values(self) -> tuple[Any, ...]:
         if self._pending:
-            values = list(self._values)
-            if values[0] is None:
-                values[0] = derive_event_id(self.event)
-            if values[2] is None:
-                values[2] = anonymous_user_id(values[1])
+            v, event = self._values, self.event
+            extras = None
             if self.has_extra:
-                extras = {k: v for k, v in self.event.items() if k not in KNOWN_FIELDS}
-                values[12] = canonical_json(extras).decode()
-            self._values = tuple(values)
+                extras = {k: x for k, x in event.items() if k not in KNOWN_FIELDS}
+            self._values = (
+                v[0] if v[0] is not None else derive_event_id(event),
+                v[1],
+                v[2] if v[2] is not None else anonymous_user_id(v[1]),
+                *v[3:12],
+                None if extras is None else canonical_json(extras).decode(),
+            )
             self._pending = False
         return self._values
 
@@ -311,6 +314,7 @@ def validate(
     now: datetime | int,
     event_types: frozenset[str] | tuple[str, ...] = _DEFAULT_TYPES,
     size: int | None = None,
+    lazy: bool = False,
 ) -> Valid | Invalid:
     """Check one record against the contract and normalise it.
 
@@ -318,7 +322,9 @@ def validate(
     decoded object (an element of the API's JSON array). `now` is the processing
     time (datetime or epoch ms); timestamps up to one day after it are valid.
     For a decoded object, `size` is its length on the wire when the caller has
-    serialised it already (else its canonical JSON is measured).
+    serialised it already (else its canonical JSON is measured). `lazy` defers the
+    derived values (anonymous user id, derived event id, `extra_attributes`) to
+    the first use of `Valid.values`: for callers that only need the verdict.
     """
     if isinstance(record, (bytes, bytearray, memoryview, str)):
         size = len(record.encode()) if isinstance(record, str) else len(record)
@@ -334,7 +340,7 @@ def validate(
     try:
         if record is event and (size or len(canonical_json(event))) > MAX_RECORD_BYTES:
             return Invalid("record_too_large")
-        return _validate_object(event, now, event_types)
+        return _validate_object(event, now, event_types, lazy)
     except _Reject as reject:
         return Invalid(reject.args[0])
     except UnicodeEncodeError:  # a lone surrogate: no UTF-8 JSON text can carry it
@@ -380,7 +386,10 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> Any:
 
 
 def _validate_object(
-    event: dict[str, Any], now: datetime | int, event_types: frozenset[str] | tuple[str, ...]
+    event: dict[str, Any],
+    now: datetime | int,
+    event_types: frozenset[str] | tuple[str, ...],
+    lazy: bool,
 ) -> Valid | Invalid:
     # Required texts: the common case (a non-empty str within limits) is inlined;
     # anything else goes through `_text`, which names the exact reason.
@@ -467,10 +476,21 @@ def _validate_object(
         return Invalid("invalid_type:country")
 
     has_extra = not KNOWN_FIELDS.issuperset(event)
-    # Derivations are deferred to `Valid.values`, but they must not fail there: a
-    # lone surrogate would make the canonical JSON unencodable, so check for it now.
-    if (event_id is None or has_extra) and not _encodable(event):
-        return Invalid("invalid_json")
+    if lazy:
+        # Derivations are deferred to `Valid.values`, but they must not fail there: a
+        # lone surrogate would make the canonical JSON unencodable, so check for it now.
+        if (event_id is None or has_extra) and not _encodable(event):
+            return Invalid("invalid_json")
+        extra = None
+    else:  # UnicodeEncodeError from a lone surrogate is turned into invalid_json by `validate`
+        if event_id is None:
+            event_id = derive_event_id(event)
+        if is_anonymous:
+            user_id = anonymous_user_id(session_id)
+        extra = None
+        if has_extra:
+            extras = {k: v for k, v in event.items() if k not in KNOWN_FIELDS}
+            extra = canonical_json(extras).decode()
 
     values = (
         event_id,
@@ -485,9 +505,9 @@ def _validate_object(
         browser,
         os_name,
         country,
-        None,
+        extra,
     )
-    return Valid(values, event, has_extra, is_anonymous or event_id is None or has_extra)
+    return Valid(values, event, has_extra, lazy and (is_anonymous or event_id is None or has_extra))
 
 
 def _encodable(event: dict[str, Any]) -> bool:

@@ -345,13 +345,15 @@ def test_lone_surrogates_cannot_be_derived_from() -> None:
         '"timestamp": 1791000000, "note": "\\ud800"}'
     )
     assert validate(bad, now=NOW) == Invalid("invalid_json")
+    assert validate(bad, now=NOW, lazy=True) == Invalid("invalid_json")
     assert validate(
         {**bad, "note": "ok", "event_id": None, "page_url": "/\ud800"}, now=NOW
     ) == Invalid("invalid_json")
 
 
 def test_derived_values_are_the_same_whether_read_early_or_late() -> None:
-    outcome = validate(event(event_id=None, user_id=None, extra_field=[1]), now=NOW)
+    obj = event(event_id=None, user_id=None, extra_field=[1])
+    outcome = validate(obj, now=NOW, lazy=True)
     assert isinstance(outcome, Valid)
     assert outcome.session_id == "s-1" and outcome.event_timestamp_ms == T_SECONDS * 1000
     first = outcome.values
@@ -361,3 +363,5 @@ def test_derived_values_are_the_same_whether_read_early_or_late() -> None:
         and first[12] == '{"extra_field":[1]}'
     )
     assert outcome.values is first and outcome.event_id == first[0]
+    eager = validate(obj, now=NOW)
+    assert isinstance(eager, Valid) and eager.values == first
