@@ -12,7 +12,6 @@ fully written is rolled back and reported failed as a whole.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import os
 import sys
 from base64 import b64decode
@@ -26,7 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from weblogs.lake import Lake, S3Lake, write_result
+from weblogs.lake import Lake, S3Lake, discard, write_result
 from weblogs.transform import TransformResult, transform_records
 
 STAGE = "transformation"
@@ -151,9 +150,7 @@ def write_batch(batch: Batch, lake: Lake, notifier: Notifier, bucket_uri: str) -
         try:
             notifier.batch_failed(batch.name, result, f"{bucket_uri}/{keys[-1]}")
         except Exception:
-            for key in keys:  # roll back so a retry with other boundaries adds no copies
-                with contextlib.suppress(Exception):
-                    lake.delete(key)
+            discard(lake, keys)  # roll back so a retry with other boundaries adds no copies
             raise
     logger.info(
         "batch stored",

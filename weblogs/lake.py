@@ -165,8 +165,13 @@ def write_result(
             lake.put(key, json_lines(result.failures))
             written.append(key)
     except Exception:
-        for key in written:
-            with contextlib.suppress(Exception):  # the original error is what matters
-                lake.delete(key)
+        discard(lake, written)
         raise
     return written
+
+
+def discard(lake: Lake, keys: list[str]) -> None:
+    """Best-effort removal of what a failed batch wrote: the original error is what matters."""
+    for key in keys:
+        with contextlib.suppress(Exception):
+            lake.delete(key)
