@@ -1,16 +1,21 @@
 """Benchmark: the API consumer's page path next to plain `json.loads` of the same responses.
 
-    .venv/bin/python bench/consume.py [--pages 100] [--page-size 500] [--repeat 5]
+    .venv/bin/python bench/consume.py [--pages 100] [--page-size 500] [--repeat 5] [--dir D]
 
 Both sides get the same API responses (JSON arrays from the simulator, default rates:
 2% malformed, 5% extra fields, 1% duplicates), already in memory, so the network is
 out of the measurement:
 
 - baseline: `json.loads(body)` per response, nothing else.
-- consumer: the real `ingestion.consumer.Consumer` with the local backend: parse the
-  page, validate every event with the shared contract, serialise it for the stream,
+- consumer: the real `ingestion.consumer.Consumer` with the local backend: split the
+  page into its elements' texts, judge every one with the shared contract (`screen`),
   write the stream file, the failed store and the raw/extra_columns archives in
-  S3_BATCH_SIZE batches into a local lake (a temporary folder), one page at a time.
+  S3_BATCH_SIZE (100) batches into a fresh local lake, one page at a time (about 725
+  files per run). Making and deleting that folder is outside the timed part.
+
+The lake goes to /dev/shm (RAM-backed) when it exists, so the figure is the consumer's
+CPU work rather than the disk's: on a disk shared with other jobs, file creation alone
+swings from 1 to 5 microseconds per event. Pass `--dir` to measure on a disk.
 
 It prints events/s for both (best of --repeat, one core) and the ratio
 baseline/consumer. Targets (issue 4): >= 20,000 events/s, and within 3x of the baseline.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -31,14 +37,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import orjson  # noqa: E402
 
 from ingestion.config import ConsumerConfig  # noqa: E402
 from ingestion.consumer import Consumer, parse_page  # noqa: E402
 from ingestion.simulator import TrafficGenerator  # noqa: E402
-from weblogs.contract import to_epoch_ms, validate  # noqa: E402
+from weblogs.contract import screen, to_epoch_ms, validate  # noqa: E402
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+DEFAULT_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 def make_bodies(pages: int, page_size: int) -> list[bytes]:
@@ -68,9 +74,9 @@ def consumer_path(bodies: list[bytes], workdir: Path) -> int:
     )
     consumer = Consumer(config, run_id="bench")
     for body in bodies:
-        items, exact, reason = parse_page(body)
+        items, form, reason = parse_page(body)
         assert items is not None, reason
-        consumer._process_page(items, exact)
+        consumer._process_page(items, form)
         consumer._write_pending()
         consumer._maybe_flush_archives()
     consumer._maybe_flush_archives(force=True)
@@ -96,40 +102,58 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--dir",
+        default=DEFAULT_DIR,
+        help="where the local backend writes (default: the RAM-backed /dev/shm when present, "
+        "so the figure is the consumer's work and not the disk's; else the temp folder)",
+    )
     args = parser.parse_args()
+    print(f"writing into {args.dir or tempfile.gettempdir()}")
     bodies = make_bodies(args.pages, args.page_size)
     size_mb = sum(map(len, bodies)) / 1e6
     print(f"{args.pages} responses x {args.page_size} events ({size_mb:.1f} MB of JSON)")
 
     base_rate, n = best_rate(lambda: baseline(bodies), args.repeat)
 
-    def run_consumer() -> int:
-        workdir = Path(tempfile.mkdtemp(prefix="bench-consume-"))
+    # Each consumer run writes into a fresh folder, made before and removed after the
+    # timed part: deleting the output is not the consumer's work.
+    rate, m = 0.0, 0
+    for _ in range(args.repeat):
+        workdir = Path(tempfile.mkdtemp(prefix="bench-consume-", dir=args.dir))
         try:
-            return consumer_path(bodies, workdir)
+            run_rate, m = best_rate(lambda w=workdir: consumer_path(bodies, w), 1)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    rate, m = best_rate(run_consumer, args.repeat)
+        rate = max(rate, run_rate)
     assert n == m
-    # Where the time goes: the shared contract alone, on the bytes the consumer validates.
-    records = [
-        orjson.dumps(item) for body in bodies for item in orjson.loads(body) if type(item) is dict
-    ]
+    # Where the time goes: the contract's verdict alone (`screen`, the consumer's path),
+    # and the full `validate` (the transformation's path), on the same element texts.
+    records = [item for body in bodies for item in parse_page(body)[0]]
     now_ms = to_epoch_ms(datetime.now(UTC))
 
-    def contract_only() -> int:
+    def screen_only() -> int:
+        for record in records:
+            screen(record, now_ms=now_ms)
+        return n
+
+    def validate_only() -> int:
         for record in records:
             validate(record, now=now_ms)
         return n
 
-    validate_rate, _ = best_rate(contract_only, args.repeat)
+    screen_rate, _ = best_rate(screen_only, args.repeat)
+    validate_rate, _ = best_rate(validate_only, args.repeat)
     ratio = base_rate / rate
     print(f"baseline json.loads : {base_rate:12,.0f} events/s")
     print(f"consumer (local)    : {rate:12,.0f} events/s")
     print(
-        f"  of which the contract's validate alone runs at {validate_rate:,.0f} events/s "
-        f"({base_rate / validate_rate:.1f}x json.loads by itself)"
+        f"  of which the contract's screen alone: {screen_rate:12,.0f} events/s "
+        f"({base_rate / screen_rate:.1f}x json.loads by itself)"
+    )
+    print(
+        f"  (the full validate, for comparison: {validate_rate:,.0f} events/s, "
+        f"{base_rate / validate_rate:.1f}x json.loads)"
     )
     print(f"ratio baseline/consumer: {ratio:.2f}x")
     print(f"target >= 20,000 events/s on one core: {'met' if rate >= 20_000 else 'NOT met'}")

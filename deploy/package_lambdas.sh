@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the two Lambda artifacts deploy/template.yaml expects:
 #   build/lambda/lambda-code.zip   the weblogs/ and lambdas/ packages (both handlers)
-#   build/lambda/lambda-layer.zip  requirements-lambda.txt (pyarrow, orjson, powertools)
+#   build/lambda/lambda-layer.zip  requirements-lambda.txt (pyarrow, orjson, msgspec, powertools)
 # pyarrow's compiled wheels must match Lambda's OS and CPU, so pip fetches the
 # manylinux wheels for the chosen architecture instead of what this machine runs.
 #

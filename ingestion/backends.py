@@ -8,15 +8,16 @@ which one it has.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import threading
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from ingestion.config import ConsumerConfig
-from weblogs.lake import Lake, LocalLake, S3Lake
+from weblogs.lake import Lake, LocalLake, S3Lake, write_atomically
 
 log = logging.getLogger("ingestion")
 
@@ -34,6 +35,12 @@ class StreamRecord(NamedTuple):
     @property
     def size(self) -> int:
         return len(self.data) + len(self.partition_key.encode("utf-8"))
+
+
+def stream_records(datas: list[bytes], keys: list[str]) -> list[StreamRecord]:
+    """Many records at once, at C speed (`tuple.__new__` skips NamedTuple's Python
+    `__new__`, which would cost as much per event as validating it)."""
+    return list(map(tuple.__new__, repeat(StreamRecord), zip(datas, keys, strict=True)))
 
 
 #: Per-record outcome of a put: None = stored, else (error code, error message).
@@ -103,13 +110,9 @@ class LocalStream:
             self._seq += 1
             seq = self._seq
         target = self.directory / f"{self.run_id}-{seq:08d}.jsonl"
-        data = b"\n".join([r.data for r in records]) + b"\n"
+        data = b"\n".join(map(itemgetter(0), records)) + b"\n"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
+            write_atomically(target, data)
         except OSError as exc:
             return [("LocalWriteError", str(exc))] * len(records)
         return [None] * len(records)

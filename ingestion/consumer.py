@@ -32,9 +32,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from operator import itemgetter
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
@@ -49,9 +51,18 @@ from ingestion.backends import (
     PutOutcome,
     StreamRecord,
     build_backends,
+    stream_records,
 )
 from ingestion.config import ConfigError, ConsumerConfig, load_config
-from weblogs.contract import MAX_RECORD_BYTES, Invalid, failed_record, to_epoch_ms, validate
+from weblogs.contract import (
+    MAX_RECORD_BYTES,
+    MAX_SESSION_ID_CHARS,
+    Invalid,
+    failed_record,
+    screen,
+    to_epoch_ms,
+    validate,
+)
 from weblogs.lake import LakeError
 
 log = logging.getLogger("ingestion")
@@ -73,6 +84,9 @@ MAX_SAMPLES = 100
 # Found by mapping digits to "0" and everything else to " " (C speed, ~10x a regex).
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
 _DIGIT_RUN = b"0" * 19
+_DATA, _KEY = itemgetter(0), itemgetter(1)
+#: A record this long or shorter fits Kinesis' limit with any session id (128 characters).
+_FITS_ANY_KEY = MAX_RECORD_BYTES - 4 * MAX_SESSION_ID_CHARS
 
 
 class _Stopping(Exception):
@@ -183,9 +197,28 @@ class ArchiveBuffer:
         return len(self.lines)
 
 
-def parse_page(body: bytes) -> tuple[list[Any] | None, bool, str | None]:
-    """(items, exact, failure reason). `exact`: orjson parsed it, so orjson re-serialises it
-    losslessly; otherwise the stdlib did (integers past 64 bits, NaN, lone surrogates)."""
+#: How a page's elements come out of `parse_page`: "raw", each element's JSON text as
+#: sent (the common case); else decoded objects, "orjson" (re-serialised losslessly by
+#: orjson) or "stdlib" (integers past 64 bits, NaN, lone surrogates: the stdlib's job).
+PageForm = Literal["raw", "orjson", "stdlib"]
+_SPLIT_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def parse_page(body: bytes) -> tuple[list[Any] | None, PageForm, str | None]:
+    """(items, form, failure reason) of an API response.
+
+    A JSON array is split into its elements' texts without decoding them (msgspec's
+    `Raw`): the consumer forwards each text as sent and the contract judges it. Bodies
+    that will not split that way (not JSON, not an array, NaN) are decoded whole.
+    """
+    try:
+        items = list(map(bytes, _SPLIT_ARRAY.decode(body)))
+    except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
+        pass
+    else:
+        if b"\n" in body or b"\r" in body:  # pretty-printed: one line per element
+            items = [one_line(i) if b"\n" in i or b"\r" in i else i for i in items]
+        return items, "raw", None
     if _DIGIT_RUN not in body.translate(_DIGITS_AS_ZERO):
         try:
             parsed = orjson.loads(body)
@@ -193,15 +226,15 @@ def parse_page(body: bytes) -> tuple[list[Any] | None, bool, str | None]:
             pass
         else:
             if isinstance(parsed, list):
-                return parsed, True, None
-            return None, True, "not_a_list"
+                return parsed, "orjson", None
+            return None, "orjson", "not_a_list"
     try:
         parsed = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return None, False, "invalid_json"
+        return None, "stdlib", "invalid_json"
     if not isinstance(parsed, list):
-        return None, False, "not_a_list"
-    return parsed, False, None
+        return None, "stdlib", "not_a_list"
+    return parsed, "stdlib", None
 
 
 def serialize(item: Any, exact: bool) -> bytes:
@@ -219,11 +252,24 @@ def serialize(item: Any, exact: bool) -> bytes:
         raise ValueError(str(exc)) from exc
 
 
+def one_line(data: bytes) -> bytes:
+    """An element's text without line breaks (the stream and the archives are JSON lines).
+
+    Only a pretty-printed element has any (JSON strings escape theirs); the stdlib keeps
+    its integers exact. Text that is not JSON stays as it is: the contract rejects it.
+    """
+    try:
+        return serialize(json.loads(data), False)
+    except (ValueError, RecursionError):
+        return data
+
+
 def chunk_records(indexes: list[int], records: list[StreamRecord]) -> Iterator[list[int]]:
     """Split into PutRecords calls: at most 500 records and 5 MiB each."""
     if len(indexes) <= KINESIS_MAX_RECORDS:  # the common case: one page, one call
+        chosen = records if len(indexes) == len(records) else [records[i] for i in indexes]
         # Upper bound of the key bytes: 4 per character in UTF-8.
-        bound = sum([len(records[i].data) + 4 * len(records[i].partition_key) for i in indexes])
+        bound = sum(map(len, map(_DATA, chosen))) + 4 * sum(map(len, map(_KEY, chosen)))
         if bound <= KINESIS_MAX_CALL_BYTES:
             if indexes:
                 yield indexes
@@ -335,9 +381,9 @@ class Consumer:
                 self._idle(delay)
                 continue
             consecutive_errors = 0
-            items, count, exact = outcome
+            items, count, form = outcome
             if items is not None:
-                self._process_page(items, exact)
+                self._process_page(items, form)
             self._write_pending()
             self._maybe_flush_archives()
             self._maybe_progress()
@@ -358,8 +404,8 @@ class Consumer:
 
     # -------------------------------------------------------------------- fetch
 
-    def _fetch(self, limit: int) -> tuple[list[Any] | None, int, bool] | str | None:
-        """(items or None for a bad body, count, exact); an error text; None if stopping."""
+    def _fetch(self, limit: int) -> tuple[list[Any] | None, int, PageForm] | str | None:
+        """(items or None for a bad body, count, form); an error text; None if stopping."""
         params = None if self._url_has_limit else {"limit": limit}
         timeout = self.config.http_timeout
         started = time.monotonic()
@@ -383,12 +429,12 @@ class Consumer:
                 f"{' after retries' if retries else ''}: {_short(response.text)}"
             )
         body = response.content
-        items, exact, reason = parse_page(body)
+        items, form, reason = parse_page(body)
         if items is None:
             assert reason is not None
             self._store_bad_response(body, reason, response.status_code)
-            return None, 0, exact
-        return items, len(items), exact
+            return None, 0, form
+        return items, len(items), form
 
     def _store_bad_response(self, body: bytes, reason: str, status: int) -> None:
         """A 2xx body that is not a JSON array: kept whole in the failed store, never fatal."""
@@ -416,17 +462,18 @@ class Consumer:
 
     # ------------------------------------------------------------------ process
 
-    def _process_page(self, items: list[Any], exact: bool) -> None:
-        """Validate each decoded element (no second parse) and forward the JSON text the
+    def _process_page(self, items: list[Any], form: PageForm) -> None:
+        """Judge every element with the shared contract and forward the JSON text the
         stream will carry; the transformation Lambda re-validates those same bytes and
-        reaches the same verdict, because the contract reads both forms alike."""
+        reaches the same verdict (`screen` is `validate`'s verdict, see the contract)."""
         now = self.clock()
         now_ms = to_epoch_ms(now)
         stats = self.stats
         stats.pages += 1
         stats.polled += len(items)
         page = stats.pages
-        records: list[StreamRecord] = []
+        datas: list[bytes] = []
+        keys: list[str] = []
         extras: list[bytes] = []
         stamp_sum = 0
         failures: list[bytes] = []
@@ -440,30 +487,48 @@ class Consumer:
                 )
             )
 
-        for item in items:
-            if type(item) is not dict:  # a string element is not raw JSON to re-parse
-                fail(item, "not_an_object")
-                continue
-            try:
-                data = orjson.dumps(item) if exact else serialize(item, exact)
-            except (TypeError, ValueError):
+        if form == "raw":  # each element's text as sent: the hot loop of the consumer
+            # (a string element is judged as text, so it fails as not_an_object)
+            add_data, add_key, fits, invalid = datas.append, keys.append, _FITS_ANY_KEY, Invalid
+            for data in items:
+                result = screen(data, now_ms=now_ms)
+                if type(result) is invalid:
+                    fail(data, result.reason)
+                    continue
+                session_id, timestamp, has_extra = result
+                if len(data) > fits and (
+                    len(data) + len(session_id.encode("utf-8")) > MAX_RECORD_BYTES
+                ):
+                    fail(data, "record_too_large")  # with its partition key, over the limit
+                    continue
+                add_data(data)
+                add_key(session_id)
+                stamp_sum += timestamp
+                if has_extra:
+                    extras.append(data)
+        else:  # decoded objects (a body only the stdlib could read, or a test's list)
+            for item in items:
+                if type(item) is not dict:
+                    fail(item, "not_an_object")
+                    continue
                 try:
-                    data = serialize(item, False)
+                    data = serialize(item, form == "orjson")
                 except ValueError:  # NaN, lone surrogates: no JSON text carries them
                     fail(item, "invalid_json")
                     continue
-            result = validate(item, now=now_ms, size=len(data), lazy=True)
-            if type(result) is Invalid:
-                fail(data, result.reason)
-                continue
-            session_id = result.session_id
-            if len(data) + len(session_id.encode("utf-8")) > MAX_RECORD_BYTES:
-                fail(data, "record_too_large")  # with its partition key, over the limit
-                continue
-            records.append(StreamRecord(data, session_id))
-            stamp_sum += result.event_timestamp_ms
-            if result.has_extra:
-                extras.append(data)
+                valid = validate(item, now=now_ms, size=len(data), lazy=True)
+                if type(valid) is Invalid:
+                    fail(data, valid.reason)
+                    continue
+                if len(data) + len(valid.session_id.encode("utf-8")) > MAX_RECORD_BYTES:
+                    fail(data, "record_too_large")
+                    continue
+                datas.append(data)
+                keys.append(valid.session_id)
+                stamp_sum += valid.event_timestamp_ms
+                if valid.has_extra:
+                    extras.append(data)
+        records = stream_records(datas, keys)
 
         stats.failed += len(failures)
         stats.reasons.update(reasons)
@@ -472,7 +537,7 @@ class Consumer:
         if records:
             self._sample("EventLag", now_ms - stamp_sum / len(records))
         kinesis_failures = self._send(records, now)
-        self.raw.extend([r.data for r in records])
+        self.raw.extend(datas)
         self.extra.extend(extras)
         stats.extra_columns += len(extras)
         if kinesis_failures:
@@ -503,12 +568,13 @@ class Consumer:
                     [records[i] for i in chunk]
                 )
                 self._sample("PutRecordsLatency", (time.monotonic() - started) * 1000)
-                for i, outcome in zip(chunk, outcomes, strict=True):
-                    if outcome is None:
-                        self.stats.forwarded += 1
-                    else:
-                        last[i] = outcome
-                        still.append(i)
+                stored = outcomes.count(None)
+                self.stats.forwarded += stored
+                if stored < len(chunk):
+                    for i, outcome in zip(chunk, outcomes, strict=True):
+                        if outcome is not None:
+                            last[i] = outcome
+                            still.append(i)
             pending = still
         failures = []
         for i in pending:

@@ -13,9 +13,10 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 import pyarrow as pa
 
@@ -114,6 +115,8 @@ PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
 MIN_TIMESTAMP_MS = 946_684_800_000
 DAY_MS = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_MS = timedelta(milliseconds=1)
 _NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 _LONG_DIGITS = re.compile(r"\d{19}")
@@ -246,33 +249,39 @@ def parse_timestamp(value: Any) -> int | str:
 
     Range checks are separate (see `validate`) because they need the clock.
     """
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        # An ISO-8601 date first: "dddd-" can never be a number, so skip the patterns.
+        if text[4:5] == "-" and text[:4].isdigit():
+            return _iso_to_ms(text)
+        if text.isdigit() and text.isascii():  # the plain case of _INTEGER, without a regex
+            return _epoch_to_ms(int(text))
+        if not text:
+            return "empty_field:timestamp"
+        if _INTEGER.fullmatch(text):
+            return _epoch_to_ms(int(text))
+        if _NUMERIC.fullmatch(text):
+            number = float(text)
+            return _epoch_to_ms(number) if math.isfinite(number) else "invalid_timestamp"
+        return _iso_to_ms(text)
+    if kind is int:
+        return _epoch_to_ms(value)
+    if kind is float:
+        return _epoch_to_ms(value) if math.isfinite(value) else "invalid_timestamp"
     if value is None:
         return "missing_field:timestamp"
-    if isinstance(value, bool):
-        return "invalid_type:timestamp"
-    if isinstance(value, int):
-        return _epoch_to_ms(value)
-    if isinstance(value, float):
-        return _epoch_to_ms(value) if math.isfinite(value) else "invalid_timestamp"
-    if not isinstance(value, str):
-        return "invalid_type:timestamp"
-    text = value.strip()
-    if not text:
-        return "empty_field:timestamp"
-    if _INTEGER.fullmatch(text):
-        return _epoch_to_ms(int(text))
-    if _NUMERIC.fullmatch(text):
-        number = float(text)
-        return _epoch_to_ms(number) if math.isfinite(number) else "invalid_timestamp"
+    return "invalid_type:timestamp"  # bool, list, dict
+
+
+def _iso_to_ms(text: str) -> int | str:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return "invalid_timestamp"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    # Whole milliseconds, truncating sub-millisecond digits towards the past.
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    # Whole milliseconds, truncating sub-millisecond digits towards the past (floor
+    # division of timedeltas); a time without a zone is UTC.
+    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
 
 
 def _epoch_to_ms(value: float) -> int | str:
@@ -326,24 +335,26 @@ def validate(
     derived values (anonymous user id, derived event id, `extra_attributes`) to
     the first use of `Valid.values`: for callers that only need the verdict.
     """
-    if isinstance(record, (bytes, bytearray, memoryview, str)):
-        size = len(record.encode()) if isinstance(record, str) else len(record)
-        if size > MAX_RECORD_BYTES:
-            return Invalid("record_too_large")
-        event = _decode(record)
-        if event is _UNDECODABLE:
-            return Invalid("invalid_json")
-    else:
-        event = record
-    if not isinstance(event, dict):
-        return Invalid("not_an_object")
     try:
+        if isinstance(record, (bytes, bytearray, memoryview, str)):
+            size = len(record.encode()) if isinstance(record, str) else len(record)
+            if size > MAX_RECORD_BYTES:
+                return Invalid("record_too_large")
+            event = _decode(record)
+            if event is _UNDECODABLE:
+                return Invalid("invalid_json")
+        else:
+            event = record
+        if not isinstance(event, dict):
+            return Invalid("not_an_object")
         if record is event and (size or len(canonical_json(event))) > MAX_RECORD_BYTES:
             return Invalid("record_too_large")
         return _validate_object(event, now, event_types, lazy)
     except _Reject as reject:
         return Invalid(reject.args[0])
     except UnicodeEncodeError:  # a lone surrogate: no UTF-8 JSON text can carry it
+        return Invalid("invalid_json")
+    except RecursionError:  # nested deeper than Python can walk (~1000 levels)
         return Invalid("invalid_json")
 
 
@@ -380,9 +391,12 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> Any:
             return event
     try:
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        event = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         return _UNDECODABLE
+    # The stdlib accepts escaped lone surrogates ("\\ud800"), which no UTF-8 text (and
+    # no Parquet string) can carry; orjson refused them above, so check only here.
+    return event if _encodable(event) else _UNDECODABLE
 
 
 def _validate_object(
@@ -522,12 +536,116 @@ def _encodable(event: dict[str, Any]) -> bool:
     return True
 
 
+#: What the consumer needs of a valid event: (session id, event time in epoch ms,
+#: whether it has extra fields). A plain tuple: `screen` runs once per event.
+Screened = tuple[str, int, bool]
+
+
+def screen(
+    raw: bytes,
+    *,
+    now_ms: int,
+    event_types: frozenset[str] | tuple[str, ...] = _DEFAULT_TYPES,
+) -> Screened | Invalid:
+    """The verdict of `validate(raw, ...)` on one event's JSON text, fast.
+
+    The consumer forwards the text as it came and only needs the verdict, so the
+    common case (every field present with its usual type, nothing extra) is decoded
+    and type-checked in one call to msgspec's C decoder against `_FastEvent`, which
+    spells the rules of `_validate_object` that a type can carry; the few checks a
+    type cannot (trimming, the timestamp's range) follow here. Anything the fast
+    decoder refuses (a missing field, an odd type, an extra field, an upper-case
+    event type) goes to `validate`, which names the exact reason. So this adds no
+    rule of its own: a test checks it against `validate` on every contract case and
+    on generated events.
+    """
+    decoders = _FAST_DECODERS.get(event_types)
+    if decoders is None:
+        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
+    if len(raw) <= MAX_RECORD_BYTES:
+        has_extra = False
+        try:
+            event = decoders[0].decode(raw)
+        except _FAST_ERRORS as error:
+            # The same rules with unknown fields allowed: if this passes, the strict one
+            # failed only on them. msgspec skips their values unread, so orjson checks
+            # that they are JSON (UTF-8, no NaN) as `validate` would. Deeply nested
+            # extras are `validate`'s to judge (see its RecursionError). The message
+            # test only saves time: without it every failure would try this decoder.
+            event = None
+            if (
+                str(error).startswith("Object contains unknown field")
+                and raw.count(b"[") + raw.count(b"{") <= _FAST_MAX_BRACKETS
+            ):
+                try:
+                    event = decoders[1].decode(raw)
+                    orjson.loads(raw)
+                    has_extra = True
+                except _FAST_ERRORS:
+                    event = None
+        if event is not None:
+            timestamp = event.timestamp
+            if type(timestamp) is not int or not 0 <= timestamp < 100_000_000_000_000:
+                timestamp = parse_timestamp(timestamp)
+            elif timestamp < 100_000_000_000:
+                timestamp *= 1000  # epoch seconds; else already epoch milliseconds
+            session_id = event.session_id.strip()
+            if (
+                session_id
+                and type(timestamp) is int
+                and MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS
+                and not event.page_url.isspace()
+            ):
+                return session_id, timestamp, has_extra
+    result = validate(raw, now=now_ms, event_types=event_types, lazy=True)
+    if type(result) is Invalid:
+        return result
+    return result.session_id, result.event_timestamp_ms, result.has_extra
+
+
+#: msgspec's errors are ValueErrors (so are bad UTF-8 and orjson's); deep nesting recurses.
+_FAST_ERRORS = (ValueError, RecursionError)
+_FAST_MAX_BRACKETS = 64
+_Decoders = tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]
+_FAST_DECODERS: dict[frozenset[str] | tuple[str, ...], _Decoders] = {}
+
+
+def _fast_decoders(event_types: frozenset[str] | tuple[str, ...]) -> _Decoders:
+    """Decoders for the common shape of a valid event, without and with extra fields.
+
+    Lengths are checked before trimming, so a value that only fits once trimmed
+    falls back to `validate`; so do event types that are not already lower-case.
+    """
+    kinds = tuple(sorted(t for t in event_types if t == t.strip().lower()))
+
+    def text(limit: int) -> Any:
+        return Annotated[str, msgspec.Meta(min_length=1, max_length=limit)]
+
+    optional = str | None
+    fields: list[tuple[str, Any, Any]] = [
+        ("session_id", text(MAX_SESSION_ID_CHARS), msgspec.NODEFAULT),
+        # An empty Literal cannot be spelled; no allowed type means every event falls back.
+        ("event_type", Literal[kinds] if kinds else Literal["\x00"], msgspec.NODEFAULT),
+        ("page_url", text(MAX_PAGE_URL_CHARS), msgspec.NODEFAULT),
+        ("timestamp", int | float | str, msgspec.NODEFAULT),
+        ("user_id", str | int | None, None),
+        ("event_id", Annotated[str, msgspec.Meta(max_length=MAX_EVENT_ID_CHARS)] | None, None),
+        ("referrer", optional, None),
+        ("device_type", optional, None),
+        ("browser", optional, None),
+        ("os", optional, None),
+        ("country", optional, None),
+    ]
+    assert {name for name, _, _ in fields} == KNOWN_FIELDS
+    # gc=False: the fields are scalars, so the collector need not track the instances.
+    strict = msgspec.defstruct("_FastEvent", fields, forbid_unknown_fields=True, gc=False)
+    loose = msgspec.defstruct("_FastEventWithExtras", fields, gc=False)
+    return msgspec.json.Decoder(strict), msgspec.json.Decoder(loose)
+
+
 def to_epoch_ms(moment: datetime) -> int:
     """Epoch milliseconds of an aware datetime (naive ones are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
 
 
 def iso_utc(moment: datetime) -> str:

@@ -219,18 +219,68 @@ def test_put_records_chunks_stay_within_kinesis_limits() -> None:
 
 
 def test_pages_parse_exactly() -> None:
-    assert parse_page(b'[{"a": 1}]') == ([{"a": 1}], True, None)
+    # A JSON array is split into its elements' texts, kept exactly as sent.
+    assert parse_page(b'[{"a": 1}, "x" ,7]') == ([b'{"a": 1}', b'"x"', b"7"], "raw", None)
+    big = b'{"n": 123456789012345678901234567890}'
+    assert parse_page(b"[" + big + b"]") == ([big], "raw", None)
+    # Pretty-printed elements become one line each (the stream is JSON lines), exactly.
+    items, form, _ = parse_page(b'[\n  {"n": 123456789012345678901234567890,\r\n "s": "a b"}\n]')
+    assert form == "raw" and items == [b'{"n":123456789012345678901234567890,"s":"a b"}']
     assert parse_page(b"<html>")[2] == "invalid_json"
     assert parse_page(b"\xff\xfe")[2] == "invalid_json"
     assert parse_page(b"")[2] == "invalid_json"
     assert parse_page(b'{"events": []}')[2] == "not_a_list"
-    # Integers past 64 bits survive (orjson would turn them into floats).
-    items, exact, _ = parse_page(b'[{"n": 123456789012345678901234567890}]')
-    assert items == [{"n": 123456789012345678901234567890}] and not exact
-    assert serialize(items[0], exact) == b'{"n":123456789012345678901234567890}'
-    items, exact, _ = parse_page(b'[{"v": NaN}]')
+    # Only the stdlib reads NaN: decoded whole, and that element fails, not the page.
+    items, form, _ = parse_page(b'[{"v": NaN}, {"n": 123456789012345678901234567890}]')
+    assert form == "stdlib" and items[1] == {"n": 123456789012345678901234567890}
+    assert serialize(items[1], False) == b'{"n":123456789012345678901234567890}'
     with pytest.raises(ValueError):
-        serialize(items[0], exact)  # NaN is not JSON: the element fails, not the page
+        serialize(items[0], False)
+
+
+def test_raw_elements_get_the_contracts_verdict(tmp_path: Path) -> None:
+    """Texts the fast path cannot judge (not UTF-8, not an object, extra fields, odd
+    types) are still judged exactly as the contract's validate judges them."""
+    consumer = Consumer(
+        ConsumerConfig(
+            api_url="http://127.0.0.1/events",
+            backend="local",
+            lake_root=tmp_path / "lake",
+            stream_dir=tmp_path / "stream",
+            metrics=False,
+        ),
+        run_id="t",
+    )
+    ok = '{"session_id": "s", "event_type": "click", "page_url": "/", "timestamp": 1791000000'
+    body = (
+        "["
+        + ",".join(
+            [
+                ok + "}",
+                ok + ', "campaign": {"id": 1}}',
+                ok + ', "user_id": 1.5}',
+                '"just text"',
+                ok.replace("click", "Click") + "}",
+            ]
+        )
+        + "]"
+    ).encode()
+    items, form, _ = parse_page(body)
+    assert form == "raw"
+    items.append(items[0].replace(b'"/"', b'"/\xff"'))  # invalid UTF-8 inside one element
+    consumer._process_page(items, form)
+    # A lone surrogate stops the split: that page is decoded whole, and only the
+    # element that carries it fails.
+    items, form, _ = parse_page(f'[{ok}}}, {ok}, "note": "\\ud800"}}]'.encode())
+    assert form == "stdlib"
+    consumer._process_page(items, form)
+    stats = consumer.stats
+    assert stats.polled == 8 and stats.forwarded == 4 and stats.extra_columns == 1
+    assert dict(stats.reasons) == {
+        "invalid_type:user_id": 1,
+        "invalid_json": 2,
+        "not_an_object": 1,
+    }
 
 
 # ---------------------------------------------------------------- end to end

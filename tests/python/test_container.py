@@ -80,7 +80,8 @@ def test_image_requirements_match_the_lock_and_are_complete() -> None:
     for name, version in pins.items():
         assert lock.get(name) == version, f"{name}=={version} differs from the lock"
     # The closure of what the consumer needs: nothing missing for --no-deps.
-    direct = {"pyarrow", "orjson", "boto3", "requests", "aws-lambda-powertools", "urllib3"}
+    direct = {"pyarrow", "orjson", "msgspec", "boto3", "requests", "aws-lambda-powertools"}
+    direct.add("urllib3")
     needed: set[str] = set()
     todo = list(direct)
     while todo:

@@ -23,6 +23,8 @@ from weblogs.contract import (
     failed_record,
     parse_timestamp,
     payload_bytes,
+    screen,
+    to_epoch_ms,
     validate,
 )
 
@@ -47,15 +49,46 @@ _DROP = object()
 
 
 def check(obj: object) -> Valid | Invalid:
-    """Validate both as raw bytes and as a decoded object: the two paths must agree."""
-    raw = validate(json.dumps(obj, ensure_ascii=False).encode(), now=NOW)
+    """Validate both as raw bytes and as a decoded object: the two paths must agree,
+    and so must the consumer's fast `screen`, on every spelling of the text."""
+    text = json.dumps(obj, ensure_ascii=False).encode()
+    raw = validate(text, now=NOW)
     decoded = validate(obj, now=NOW)
     assert type(raw) is type(decoded)
     if isinstance(raw, Invalid):
         assert raw.reason == decoded.reason
     else:
         assert raw.row == decoded.row
+    for spelling in (
+        text,
+        json.dumps(obj).encode(),
+        orjson.dumps(obj) if _orjson_ok(obj) else text,
+    ):
+        assert_screen_agrees(spelling)
     return raw
+
+
+def _orjson_ok(obj: object) -> bool:
+    try:
+        orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return True
+
+
+def assert_screen_agrees(data: bytes, now: datetime = NOW) -> None:
+    """`screen` must give `validate`'s verdict: the reason, or the session id, the
+    event time and the extra-fields flag."""
+    expected = validate(data, now=now, lazy=True)
+    got = screen(data, now_ms=to_epoch_ms(now))
+    if isinstance(expected, Invalid):
+        assert got == expected, data
+    else:
+        assert got == (
+            expected.session_id,
+            expected.event_timestamp_ms,
+            expected.has_extra,
+        ), data
 
 
 def reason(obj: object) -> str:
@@ -316,6 +349,7 @@ def test_failed_record_keeps_payload_exactly() -> None:
 @settings(max_examples=300, deadline=None)
 def test_any_bytes_either_validate_or_fail_with_a_known_reason(data: bytes) -> None:
     outcome = validate(data, now=NOW)
+    assert_screen_agrees(data)
     if isinstance(outcome, Invalid):
         kind = outcome.reason.split(":")[0]
         assert kind in {
@@ -365,3 +399,99 @@ def test_derived_values_are_the_same_whether_read_early_or_late() -> None:
     assert outcome.values is first and outcome.event_id == first[0]
     eager = validate(obj, now=NOW)
     assert isinstance(eager, Valid) and eager.values == first
+
+
+# --- the consumer's fast path ------------------------------------------------------------
+
+_odd_texts = st.sampled_from(
+    ["", " ", "  x  ", "\u00a0y\u2003", "\t", "Click", " click ", "PAGE_VIEW", "x" * 129, "é"]
+)
+_field_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | _odd_texts
+    | st.sampled_from(ALLOWED_EVENT_TYPES)
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+)
+_timestamps = (
+    _field_values
+    | st.integers(min_value=T_SECONDS - 10**6, max_value=T_SECONDS + 10**6)
+    | st.integers(min_value=T_SECONDS * 1000 - 10**9, max_value=T_SECONDS * 1000 + 10**9)
+    | st.floats(min_value=9e8, max_value=2e12)
+    | st.datetimes(min_value=datetime(1999, 12, 30), max_value=datetime(2026, 10, 7)).map(
+        lambda d: d.isoformat()
+    )
+    | st.sampled_from(
+        [
+            "2026-10-03T04:00:00Z",
+            "2026-10-03t04:00:00z",
+            "2026-10-03T04:00:00.9999999Z",
+            "2026-10-03T04:00:00+05:30",
+            "2026-10-03 04:00:00",
+            " 1791000000 ",
+            "1791000000.5",
+            "+1791000000",
+            "1e9",
+            "2026-10-03",
+        ]
+    )
+)
+
+
+@st.composite
+def _events(draw: st.DrawFn) -> dict[str, object]:
+    obj = event()
+    for field in list(obj):
+        choice = draw(st.integers(0, 9))
+        if choice == 0:
+            del obj[field]
+        elif choice <= 3:
+            obj[field] = draw(_timestamps if field == "timestamp" else _field_values)
+    if draw(st.booleans()):
+        obj[draw(st.text(max_size=8))] = draw(_field_values)
+    return obj
+
+
+@given(_events(), st.sampled_from(["compact", "spaced", "ascii"]))
+@settings(max_examples=600, deadline=None)
+def test_screen_gives_validates_verdict_on_generated_events(
+    obj: dict[str, object], spelling: str
+) -> None:
+    if spelling == "compact":
+        data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    elif spelling == "spaced":
+        data = json.dumps(obj, ensure_ascii=False).encode()
+    else:
+        data = json.dumps(obj).encode()
+    assert_screen_agrees(data)
+
+
+def test_screen_edge_cases() -> None:
+    base = event(event_type="click")
+    for text in (
+        json.dumps(base)[:-1] + ', "x": "\\ud800"}',  # lone surrogate in an extra field
+        json.dumps(base)[:-1] + ', "x": 1e400}',  # a number no float holds
+        json.dumps(base)[:-1] + ', "x": ' + "[" * 40 + "]" * 40 + "}",  # nested extras
+        json.dumps(base)[:-1] + ', "x": ' + "[" * 2000 + "]" * 2000 + "}",  # too deep
+        json.dumps(base)[:-1] + ', "session_id": 5}',  # duplicate key: the last one counts
+        json.dumps(base).replace('"s-1"', '"s-1\\ud800"'),
+        json.dumps(base).replace("click", "video_play"),
+        json.dumps(base).replace(", ", " ,\t"),
+    ):
+        assert_screen_agrees(text.encode())
+    assert_screen_agrees(json.dumps(base).encode()[:-1] + b', "x": "\xff"}')  # not UTF-8
+    assert_screen_agrees(b"\xef\xbb\xbf" + json.dumps(base).encode())  # a byte-order mark
+    big = json.dumps({**base, "pad": "x" * MAX_RECORD_BYTES}).encode()
+    assert screen(big, now_ms=to_epoch_ms(NOW)) == Invalid("record_too_large")
+    # Custom event types: only types that are already trimmed lower-case go fast,
+    # and the verdict never changes.
+    types = frozenset({"click", "Custom"})
+    data = json.dumps(base).encode()
+    assert screen(data, now_ms=to_epoch_ms(NOW), event_types=types)[0] == "s-1"
+    assert screen(data, now_ms=to_epoch_ms(NOW), event_types=frozenset({"x"})) == Invalid(
+        "unknown_event_type"
+    )
