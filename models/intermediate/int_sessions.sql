@@ -13,24 +13,43 @@ events as (
 
 ),
 
+{#
+    Only a session with an event dated in the window can have its first event
+    there, and the filter keeps every event of such a session: the sessions of
+    the window and their measures are exactly those without it. It spares the
+    other sessions of the two extra days read (startdate - 1, enddate + 1) the
+    costly per-session aggregation below.
+#}
+window_sessions as (
+
+    select session_id from events
+    where
+        cast(event_timestamp as date)
+        between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+
+),
+
+window_events as (
+
+    select * from events
+    where session_id in (select window_sessions.session_id from window_sessions)
+
+),
+
 sessions as (
 
     select
         session_id,
         {{ weblogs.value_at_last('user_id', when='not is_anonymous_user') }} as last_known_user_id,
-        {{ weblogs.value_at_last('user_id') }} as last_user_id,
+        {{ weblogs.values_at_first(['device_type', 'browser', 'event_type', 'page_url']) }}
+            as first_event,
+        {{ weblogs.values_at_last(['user_id', 'event_type', 'page_url']) }} as last_event,
         min(case when is_anonymous_user then 1 else 0 end) = 1 as is_anonymous_session,
-        {{ weblogs.value_at_first('device_type') }} as device_type,
-        {{ weblogs.value_at_first('browser') }} as browser,
         min(event_timestamp) as session_start,
         max(event_timestamp) as session_end,
         count(*) as total_events,
         count(distinct page_url) as unique_pages,
         sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
-        {{ weblogs.value_at_first('event_type') }} as entry_event_type,
-        {{ weblogs.value_at_first('page_url') }} as entry_page,
-        {{ weblogs.value_at_last('event_type') }} as exit_event_type,
-        {{ weblogs.value_at_last('page_url') }} as exit_page,
         sum(
             case
                 when event_type in {{ weblogs.sql_string_list(var('loyalty_event_types')) }}
@@ -38,7 +57,7 @@ sessions as (
                 else 0
             end
         ) as loyalty_interactions
-    from events
+    from window_events
     group by session_id
 
 ),
@@ -46,7 +65,22 @@ sessions as (
 measured as (
 
     select
-        *,
+        session_id,
+        last_known_user_id,
+        last_event.user_id as last_user_id,
+        is_anonymous_session,
+        first_event.device_type,
+        first_event.browser,
+        session_start,
+        session_end,
+        total_events,
+        unique_pages,
+        page_views,
+        first_event.event_type as entry_event_type,
+        first_event.page_url as entry_page,
+        last_event.event_type as exit_event_type,
+        last_event.page_url as exit_page,
+        loyalty_interactions,
         cast(session_start as date) as session_date,
         -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000

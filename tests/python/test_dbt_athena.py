@@ -128,19 +128,6 @@ def moto_athena(moto_server: MotoServer) -> Iterator[MotoServer]:
             DatabaseName="lake_db",
             TableInput={"Name": name, "StorageDescriptor": {"Columns": string}},
         )
-    # Athena registers a view in Glue when it runs `create or replace view`; moto's
-    # Athena runs nothing, so the test registers the staging views the same way.
-    for name in ("stg_crm__customers", "stg_crm__ratings"):
-        glue.create_table(
-            DatabaseName="analytics",
-            TableInput={
-                "Name": name,
-                "TableType": "VIRTUAL_VIEW",
-                "Parameters": {"presto_view": "true", "comment": "Presto View"},
-                "ViewOriginalText": "/* Presto View */",
-                "StorageDescriptor": {"Columns": string},
-            },
-        )
     yield moto_server
     moto_server.reset()
 
@@ -149,29 +136,6 @@ def sent_statements(server: MotoServer) -> list[str]:
     athena = server.client("athena")
     ids = athena.list_query_executions()["QueryExecutionIds"]
     return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids]
-
-
-def test_dbt_athena_sends_the_models_to_athena_over_http(
-    moto_athena: MotoServer, tmp_path: Path
-) -> None:
-    assert os.environ["AWS_ENDPOINT_URL"] == moto_athena.endpoint
-    project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
-    project.run("run", "--target", "athena", "--select", "staging", "--vars", VARS)
-    statements = sent_statements(moto_athena)
-    views = {
-        name: sql
-        for sql in statements
-        for name in ("stg_crm__customers", "stg_crm__ratings")
-        if "create or replace view" in sql and f'"awsdatacatalog"."analytics"."{name}"' in sql
-    }
-    assert set(views) == {"stg_crm__customers", "stg_crm__ratings"}
-    assert '"awsdatacatalog"."lake_db"."customers"' in views["stg_crm__customers"]
-    assert '"awsdatacatalog"."lake_db"."ratings"' in views["stg_crm__ratings"]
-    assert "from_iso8601_timestamp" in views["stg_crm__ratings"]
-    for sql in statements:
-        body = sql.split("*/", 1)[-1]  # dbt's query comment first
-        assert sqlglot.parse(body, read="athena"), sql
-        assert "regexp_matches" not in body and "read_parquet" not in body
 
 
 def run_one_table(project: DbtProject, server: MotoServer, model: str) -> str:
@@ -185,6 +149,27 @@ def run_one_table(project: DbtProject, server: MotoServer, model: str) -> str:
     ctas = [s for s in sent_statements(server) if "create table" in s and f'"{model}"' in s]
     assert len(ctas) == 1, ctas
     return " ".join(ctas[0].split())
+
+
+def test_dbt_athena_sends_the_crm_staging_inlined_into_the_loyalty_mart(
+    moto_athena: MotoServer, tmp_path: Path
+) -> None:
+    """Every staging model is ephemeral: the CRM tables are read inside the mart's CTAS."""
+    assert os.environ["AWS_ENDPOINT_URL"] == moto_athena.endpoint
+    project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
+    mart = run_one_table(project, moto_athena, "loyalty_metrics")
+    assert '"awsdatacatalog"."analytics"."loyalty_metrics"' in mart
+    assert '"awsdatacatalog"."lake_db"."customers"' in mart
+    assert '"awsdatacatalog"."lake_db"."ratings"' in mart
+    assert "from_iso8601_timestamp" in mart
+    assert '"analytics"."int_sessions"' in mart
+    statements = sent_statements(moto_athena)
+    assert not [sql for sql in statements if "create or replace view" in sql]
+    for sql in statements:
+        body = sql.split("*/", 1)[-1]  # dbt's query comment first
+        assert sqlglot.parse(body, read="athena"), sql
+        assert "regexp_matches" not in body and "read_parquet" not in body
+        assert "read_csv" not in body
 
 
 def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart(
