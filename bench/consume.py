@@ -74,9 +74,9 @@ def consumer_path(bodies: list[bytes], workdir: Path) -> int:
     )
     consumer = Consumer(config, run_id="bench")
     for body in bodies:
-        items, form, reason = parse_page(body)
-        assert items is not None, reason
-        consumer._process_page(items, form)
+        texts, reason = parse_page(body)
+        assert texts is not None, reason
+        consumer._process_page(texts)
         consumer._write_pending()
         consumer._maybe_flush_archives()
     consumer._maybe_flush_archives(force=True)

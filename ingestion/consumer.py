@@ -4,7 +4,8 @@ The seed's `api.py`, made to run for months. One loop, one page at a time:
 
 1. GET the next page (timeouts; urllib3 retries with exponential backoff and jitter
    on connection errors, 429 and 5xx, honouring Retry-After).
-2. Validate every element with the shared contract (`weblogs.contract.validate`).
+2. Validate every element with the shared contract (`weblogs.contract.screen`: the
+   verdict of `validate` on the element's text, forwarded as sent).
 3. Put the valid ones to Kinesis in chunks within the service limits; retry the
    records the response marks failed, with backoff; what still fails is kept.
 4. Write the page's failures (validation and Kinesis) to the failed store, one
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -61,7 +62,6 @@ from weblogs.contract import (
     failed_record,
     screen,
     to_epoch_ms,
-    validate,
 )
 from weblogs.lake import LakeError
 
@@ -80,10 +80,6 @@ RETRY_AFTER_MAX = 60.0
 ERROR_BACKOFF_MAX = 60.0
 #: Latency samples kept per metrics interval (EMF allows 100 values per metric).
 MAX_SAMPLES = 100
-# A run of 19+ digits may be an integer past 64 bits, which orjson would read as a float.
-# Found by mapping digits to "0" and everything else to " " (C speed, ~10x a regex).
-_DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
-_DIGIT_RUN = b"0" * 19
 _DATA, _KEY = itemgetter(0), itemgetter(1)
 #: A record this long or shorter fits Kinesis' limit with any session id (128 characters).
 _FITS_ANY_KEY = MAX_RECORD_BYTES - 4 * MAX_SESSION_ID_CHARS
@@ -197,71 +193,55 @@ class ArchiveBuffer:
         return len(self.lines)
 
 
-#: How a page's elements come out of `parse_page`: "raw", each element's JSON text as
-#: sent (the common case); else decoded objects, "orjson" (re-serialised losslessly by
-#: orjson) or "stdlib" (integers past 64 bits, NaN, lone surrogates: the stdlib's job).
-PageForm = Literal["raw", "orjson", "stdlib"]
 _SPLIT_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def parse_page(body: bytes) -> tuple[list[Any] | None, PageForm, str | None]:
-    """(items, form, failure reason) of an API response.
+def parse_page(body: bytes) -> tuple[list[bytes] | None, str | None]:
+    """(the elements' JSON texts, or None and the failure reason) of an API response.
 
     A JSON array is split into its elements' texts without decoding them (msgspec's
-    `Raw`): the consumer forwards each text as sent and the contract judges it. Bodies
-    that will not split that way (not JSON, not an array, NaN) are decoded whole.
+    `Raw`): the consumer forwards each text as sent and the contract judges it. A
+    body that will not split that way (not JSON, not an array, NaN, lone surrogates)
+    is decoded whole by the stdlib and each element spelled again (`element_text`).
     """
     try:
-        items = list(map(bytes, _SPLIT_ARRAY.decode(body)))
+        texts = list(map(bytes, _SPLIT_ARRAY.decode(body)))
     except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
-        pass
-    else:
-        if b"\n" in body or b"\r" in body:  # pretty-printed: one line per element
-            items = [one_line(i) if b"\n" in i or b"\r" in i else i for i in items]
-        return items, "raw", None
-    if _DIGIT_RUN not in body.translate(_DIGITS_AS_ZERO):
         try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if isinstance(parsed, list):
-                return parsed, "orjson", None
-            return None, "orjson", "not_a_list"
+            parsed = json.loads(body.decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return None, "invalid_json"
+        if not isinstance(parsed, list):
+            return None, "not_a_list"
+        return [element_text(item) for item in parsed], None
+    if b"\n" in body or b"\r" in body:  # pretty-printed: one line per element
+        texts = [one_line(t) if b"\n" in t or b"\r" in t else t for t in texts]
+    return texts, None
+
+
+def element_text(item: Any) -> bytes:
+    """A decoded element as compact JSON text, exact (the stdlib keeps integers past
+    64 bits). One no valid JSON can carry (NaN, a lone surrogate) is spelled as the
+    stdlib spells it all the same: the contract rejects it as `invalid_json` and the
+    failed store keeps it."""
     try:
-        parsed = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None, "stdlib", "invalid_json"
-    if not isinstance(parsed, list):
-        return None, "stdlib", "not_a_list"
-    return parsed, "stdlib", None
+        return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate: as an escape in ASCII text
+        return json.dumps(item, separators=(",", ":")).encode()
+    except RecursionError:
+        return repr(item).encode()
 
 
-def serialize(item: Any, exact: bool) -> bytes:
-    """The event as JSON for Kinesis; raises ValueError when no JSON text can carry it."""
-    if exact:
-        try:
-            return orjson.dumps(item)
-        except (TypeError, orjson.JSONEncodeError):
-            pass
-    try:
-        return json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
-            "utf-8"
-        )
-    except (TypeError, RecursionError) as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def one_line(data: bytes) -> bytes:
+def one_line(text: bytes) -> bytes:
     """An element's text without line breaks (the stream and the archives are JSON lines).
 
-    Only a pretty-printed element has any (JSON strings escape theirs); the stdlib keeps
-    its integers exact. Text that is not JSON stays as it is: the contract rejects it.
+    Only a pretty-printed element has any (JSON strings escape theirs). Text that is
+    not JSON stays as it is: the contract rejects it.
     """
     try:
-        return serialize(json.loads(data), False)
+        return element_text(json.loads(text))
     except (ValueError, RecursionError):
-        return data
+        return text
 
 
 def chunk_records(indexes: list[int], records: list[StreamRecord]) -> Iterator[list[int]]:
@@ -381,9 +361,9 @@ class Consumer:
                 self._idle(delay)
                 continue
             consecutive_errors = 0
-            items, count, form = outcome
+            items, count = outcome
             if items is not None:
-                self._process_page(items, form)
+                self._process_page(items)
             self._write_pending()
             self._maybe_flush_archives()
             self._maybe_progress()
@@ -404,8 +384,8 @@ class Consumer:
 
     # -------------------------------------------------------------------- fetch
 
-    def _fetch(self, limit: int) -> tuple[list[Any] | None, int, PageForm] | str | None:
-        """(items or None for a bad body, count, form); an error text; None if stopping."""
+    def _fetch(self, limit: int) -> tuple[list[bytes] | None, int] | str | None:
+        """(element texts or None for a bad body, count); an error text; None if stopping."""
         params = None if self._url_has_limit else {"limit": limit}
         timeout = self.config.http_timeout
         started = time.monotonic()
@@ -429,12 +409,12 @@ class Consumer:
                 f"{' after retries' if retries else ''}: {_short(response.text)}"
             )
         body = response.content
-        items, form, reason = parse_page(body)
+        items, reason = parse_page(body)
         if items is None:
             assert reason is not None
             self._store_bad_response(body, reason, response.status_code)
-            return None, 0, form
-        return items, len(items), form
+            return None, 0
+        return items, len(items)
 
     def _store_bad_response(self, body: bytes, reason: str, status: int) -> None:
         """A 2xx body that is not a JSON array: kept whole in the failed store, never fatal."""
@@ -462,15 +442,15 @@ class Consumer:
 
     # ------------------------------------------------------------------ process
 
-    def _process_page(self, items: list[Any], form: PageForm) -> None:
-        """Judge every element with the shared contract and forward the JSON text the
-        stream will carry; the transformation Lambda re-validates those same bytes and
-        reaches the same verdict (`screen` is `validate`'s verdict, see the contract)."""
+    def _process_page(self, texts: list[bytes]) -> None:
+        """Judge every element's text with the shared contract and forward it as it is;
+        the transformation Lambda re-validates those same bytes and reaches the same
+        verdict (`screen` is `validate`'s verdict, see the contract)."""
         now = self.clock()
         now_ms = to_epoch_ms(now)
         stats = self.stats
         stats.pages += 1
-        stats.polled += len(items)
+        stats.polled += len(texts)
         page = stats.pages
         datas: list[bytes] = []
         keys: list[str] = []
@@ -479,7 +459,7 @@ class Consumer:
         failures: list[bytes] = []
         reasons: Counter[str] = Counter()
 
-        def fail(payload: Any, reason: str) -> None:
+        def fail(payload: bytes, reason: str) -> None:
             reasons[reason] += 1
             failures.append(
                 orjson.dumps(
@@ -487,47 +467,25 @@ class Consumer:
                 )
             )
 
-        if form == "raw":  # each element's text as sent: the hot loop of the consumer
-            # (a string element is judged as text, so it fails as not_an_object)
-            add_data, add_key, fits, invalid = datas.append, keys.append, _FITS_ANY_KEY, Invalid
-            for data in items:
-                result = screen(data, now_ms=now_ms)
-                if type(result) is invalid:
-                    fail(data, result.reason)
-                    continue
-                session_id, timestamp, has_extra = result
-                if len(data) > fits and (
-                    len(data) + len(session_id.encode("utf-8")) > MAX_RECORD_BYTES
-                ):
-                    fail(data, "record_too_large")  # with its partition key, over the limit
-                    continue
-                add_data(data)
-                add_key(session_id)
-                stamp_sum += timestamp
-                if has_extra:
-                    extras.append(data)
-        else:  # decoded objects (a body only the stdlib could read, or a test's list)
-            for item in items:
-                if type(item) is not dict:
-                    fail(item, "not_an_object")
-                    continue
-                try:
-                    data = serialize(item, form == "orjson")
-                except ValueError:  # NaN, lone surrogates: no JSON text carries them
-                    fail(item, "invalid_json")
-                    continue
-                valid = validate(item, now=now_ms, size=len(data), lazy=True)
-                if type(valid) is Invalid:
-                    fail(data, valid.reason)
-                    continue
-                if len(data) + len(valid.session_id.encode("utf-8")) > MAX_RECORD_BYTES:
-                    fail(data, "record_too_large")
-                    continue
-                datas.append(data)
-                keys.append(valid.session_id)
-                stamp_sum += valid.event_timestamp_ms
-                if valid.has_extra:
-                    extras.append(data)
+        # The hot loop of the consumer. A string element is judged as text too, so it
+        # fails as not_an_object.
+        add_data, add_key, fits, invalid = datas.append, keys.append, _FITS_ANY_KEY, Invalid
+        for data in texts:
+            result = screen(data, now_ms=now_ms)
+            if type(result) is invalid:
+                fail(data, result.reason)
+                continue
+            session_id, timestamp, has_extra = result
+            if len(data) > fits and (
+                len(data) + len(session_id.encode("utf-8")) > MAX_RECORD_BYTES
+            ):
+                fail(data, "record_too_large")  # with its partition key, over the limit
+                continue
+            add_data(data)
+            add_key(session_id)
+            stamp_sum += timestamp
+            if has_extra:
+                extras.append(data)
         records = stream_records(datas, keys)
 
         stats.failed += len(failures)

@@ -250,6 +250,8 @@ def parse_timestamp(value: Any) -> int | str:
     Range checks are separate (see `validate`) because they need the clock.
     """
     kind = type(value)
+    if kind is int:  # the common case first: epoch seconds or milliseconds
+        return _epoch_to_ms(value)
     if kind is str:
         text = value.strip()
         # An ISO-8601 date first: "dddd-" can never be a number, so skip the patterns.
@@ -265,8 +267,6 @@ def parse_timestamp(value: Any) -> int | str:
             number = float(text)
             return _epoch_to_ms(number) if math.isfinite(number) else "invalid_timestamp"
         return _iso_to_ms(text)
-    if kind is int:
-        return _epoch_to_ms(value)
     if kind is float:
         return _epoch_to_ms(value) if math.isfinite(value) else "invalid_timestamp"
     if value is None:
@@ -279,9 +279,7 @@ def _iso_to_ms(text: str) -> int | str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return "invalid_timestamp"
-    # Whole milliseconds, truncating sub-millisecond digits towards the past (floor
-    # division of timedeltas); a time without a zone is UTC.
-    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
+    return to_epoch_ms(moment)
 
 
 def _epoch_to_ms(value: float) -> int | str:
@@ -428,14 +426,9 @@ def _validate_object(
     else:
         page_url = _text(event, "page_url", MAX_PAGE_URL_CHARS)
 
-    timestamp = event.get("timestamp")
-    if type(timestamp) is int and 0 <= timestamp < 100_000_000_000_000:  # the common cases
-        if timestamp < 100_000_000_000:
-            timestamp *= 1000  # epoch seconds; else already epoch milliseconds
-    else:
-        timestamp = parse_timestamp(timestamp)
-        if type(timestamp) is str:
-            return Invalid(timestamp)
+    timestamp = parse_timestamp(event.get("timestamp"))
+    if type(timestamp) is str:
+        return Invalid(timestamp)
     now_ms = now if type(now) is int else to_epoch_ms(now)
     if not MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS:
         return Invalid("timestamp_out_of_range")
@@ -584,11 +577,7 @@ def screen(
                 except _FAST_ERRORS:
                     event = None
         if event is not None:
-            timestamp = event.timestamp
-            if type(timestamp) is not int or not 0 <= timestamp < 100_000_000_000_000:
-                timestamp = parse_timestamp(timestamp)
-            elif timestamp < 100_000_000_000:
-                timestamp *= 1000  # epoch seconds; else already epoch milliseconds
+            timestamp = parse_timestamp(event.timestamp)
             session_id = event.session_id.strip()
             if (
                 session_id
@@ -644,7 +633,8 @@ def _fast_decoders(event_types: frozenset[str] | tuple[str, ...]) -> _Decoders:
 
 
 def to_epoch_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime (naive ones are taken as UTC)."""
+    """Epoch milliseconds of an aware datetime (naive ones are taken as UTC), truncating
+    sub-millisecond digits towards the past (floor division of timedeltas)."""
     return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
 
 

@@ -196,27 +196,19 @@ def fixture_batches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         event("s-anon", "page_view", "2026-10-04T09:00:00", "/home"),
         event("s-anon", "search", "2026-10-04T09:00:30", "/search", user_id=None),
     ]
+    delivered_twice = event(
+        "s-dup",
+        "page_view",
+        "2026-10-04T11:00:00",
+        "/home",
+        event_id="dup-1",
+        user_id="u-gold",
+        device_type="tablet",
+        browser="edge",
+    )
     b1 += [
-        event(
-            "s-dup",
-            "page_view",
-            "2026-10-04T11:00:00",
-            "/home",
-            event_id="dup-1",
-            user_id="u-gold",
-            device_type="tablet",
-            browser="edge",
-        ),
-        event(
-            "s-dup",
-            "page_view",
-            "2026-10-04T11:00:00",
-            "/home",
-            event_id="dup-1",
-            user_id="u-gold",
-            device_type="tablet",
-            browser="edge",
-        ),
+        delivered_twice,
+        dict(delivered_twice),
         event(
             "s-dup",
             "click",

@@ -30,7 +30,6 @@ from ingestion.consumer import (
     Consumer,
     chunk_records,
     parse_page,
-    serialize,
 )
 from ingestion.local_run import run_local_pipeline
 from ingestion.simulator import SimulatorServer, TrafficGenerator
@@ -220,22 +219,20 @@ def test_put_records_chunks_stay_within_kinesis_limits() -> None:
 
 def test_pages_parse_exactly() -> None:
     # A JSON array is split into its elements' texts, kept exactly as sent.
-    assert parse_page(b'[{"a": 1}, "x" ,7]') == ([b'{"a": 1}', b'"x"', b"7"], "raw", None)
+    assert parse_page(b'[{"a": 1}, "x" ,7]') == ([b'{"a": 1}', b'"x"', b"7"], None)
     big = b'{"n": 123456789012345678901234567890}'
-    assert parse_page(b"[" + big + b"]") == ([big], "raw", None)
+    assert parse_page(b"[" + big + b"]") == ([big], None)
     # Pretty-printed elements become one line each (the stream is JSON lines), exactly.
-    items, form, _ = parse_page(b'[\n  {"n": 123456789012345678901234567890,\r\n "s": "a b"}\n]')
-    assert form == "raw" and items == [b'{"n":123456789012345678901234567890,"s":"a b"}']
-    assert parse_page(b"<html>")[2] == "invalid_json"
-    assert parse_page(b"\xff\xfe")[2] == "invalid_json"
-    assert parse_page(b"")[2] == "invalid_json"
-    assert parse_page(b'{"events": []}')[2] == "not_a_list"
-    # Only the stdlib reads NaN: decoded whole, and that element fails, not the page.
-    items, form, _ = parse_page(b'[{"v": NaN}, {"n": 123456789012345678901234567890}]')
-    assert form == "stdlib" and items[1] == {"n": 123456789012345678901234567890}
-    assert serialize(items[1], False) == b'{"n":123456789012345678901234567890}'
-    with pytest.raises(ValueError):
-        serialize(items[0], False)
+    texts, _ = parse_page(b'[\n  {"n": 123456789012345678901234567890,\r\n "s": "a b"}\n]')
+    assert texts == [b'{"n":123456789012345678901234567890,"s":"a b"}']
+    assert parse_page(b"<html>") == (None, "invalid_json")
+    assert parse_page(b"\xff\xfe") == (None, "invalid_json")
+    assert parse_page(b"") == (None, "invalid_json")
+    assert parse_page(b'{"events": []}') == (None, "not_a_list")
+    # Only the stdlib reads NaN and lone surrogates: decoded whole and spelled again,
+    # exactly, so only the elements that carry them fail (see the next test).
+    texts, _ = parse_page(b'[{"v": NaN}, {"s": "\\ud800"}, {"n": 123456789012345678901234567890}]')
+    assert texts == [b'{"v":NaN}', b'{"s":"\\ud800"}', b'{"n":123456789012345678901234567890}']
 
 
 def test_raw_elements_get_the_contracts_verdict(tmp_path: Path) -> None:
@@ -265,20 +262,20 @@ def test_raw_elements_get_the_contracts_verdict(tmp_path: Path) -> None:
         )
         + "]"
     ).encode()
-    items, form, _ = parse_page(body)
-    assert form == "raw"
-    items.append(items[0].replace(b'"/"', b'"/\xff"'))  # invalid UTF-8 inside one element
-    consumer._process_page(items, form)
-    # A lone surrogate stops the split: that page is decoded whole, and only the
-    # element that carries it fails.
-    items, form, _ = parse_page(f'[{ok}}}, {ok}, "note": "\\ud800"}}]'.encode())
-    assert form == "stdlib"
-    consumer._process_page(items, form)
+    texts, _ = parse_page(body)
+    assert texts is not None
+    texts.append(texts[0].replace(b'"/"', b'"/\xff"'))  # invalid UTF-8 inside one element
+    consumer._process_page(texts)
+    # A lone surrogate or a NaN stops the split: that page is decoded whole, and only
+    # the elements that carry them fail.
+    texts, _ = parse_page(f'[{ok}}}, {ok}, "note": "\\ud800"}}, {ok}, "v": NaN}}]'.encode())
+    assert texts is not None
+    consumer._process_page(texts)
     stats = consumer.stats
-    assert stats.polled == 8 and stats.forwarded == 4 and stats.extra_columns == 1
+    assert stats.polled == 9 and stats.forwarded == 4 and stats.extra_columns == 1
     assert dict(stats.reasons) == {
         "invalid_type:user_id": 1,
-        "invalid_json": 2,
+        "invalid_json": 3,
         "not_an_object": 1,
     }
 
