@@ -3,6 +3,52 @@
     Models call these through adapter.dispatch; no model tests target.type.
 -#}
 
+{#-
+    The events source as the engine should open it for the run's read window
+    (startdate - 1 .. enddate + 1). Staging also filters on the partition
+    columns, which is what prunes on Athena (Glue partitions). On DuckDB the
+    source is a glob over the whole lake (`<events>/*/*/*/*/*.parquet`): DuckDB
+    lists every file of the lake's history and then filters the hive paths,
+    which costs more than reading the three days a one-day run needs. So the
+    glob is narrowed to the day folders of the read window that exist (a list
+    entry matching no file would be an error in read_parquet); when none
+    exists, the source is left as it is and the partition filter yields no row.
+-#}
+{% macro event_files(relation) %}
+    {{ return(adapter.dispatch('event_files', 'weblogs')(relation)) }}
+{% endmacro %}
+
+{% macro default__event_files(relation) %}
+    {{ return(relation) }}
+{% endmacro %}
+
+{% macro duckdb__event_files(relation) %}
+    {%- set location = relation.external if relation.external is defined else none -%}
+    {%- set lake_glob = modules.re.search("'([^']+)/\\*/\\*/\\*/\\*/\\*\\.parquet'", location or '') -%}
+    {%- if not execute or lake_glob is none -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set window = weblogs.run_window() -%}
+    {%- set days = [] -%}
+    {%- set probes = [] -%}
+    {%- for offset in range((window.read_end - window.read_start).days + 1) -%}
+        {%- set day = lake_glob.group(1) ~ (window.read_start + modules.datetime.timedelta(days=offset)).strftime(
+            '/year=%Y/month=%m/day=%d/*/*.parquet') -%}
+        {%- do days.append("'" ~ day ~ "'") -%}
+        {%- do probes.append("select " ~ offset ~ " as day from (select 1 from glob('" ~ day ~ "') limit 1)") -%}
+    {%- endfor -%}
+    {%- set present = run_query(probes | join(' union all ')).columns[0].values() | map('int') | sort -%}
+    {%- if present | length == 0 -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set listed = [] -%}
+    {%- for offset in present -%}
+        {%- do listed.append(days[offset]) -%}
+    {%- endfor -%}
+    {{ return(location | replace(lake_glob.group(0), '[' ~ listed | join(', ') ~ ']')) }}
+{% endmacro %}
+
+
 {#- How the incremental marts replace a date range. -#}
 {% macro range_incremental_strategy() %}
     {{ return(adapter.dispatch('range_incremental_strategy', 'weblogs')()) }}

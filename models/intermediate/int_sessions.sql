@@ -2,37 +2,16 @@
 
 {#-
     One row per session whose session_date (UTC date of its first event) is in
-    the run window, with every rule of SPEC 3. Materialised once per run so the
-    marts do not recompute sessions.
+    the run window, with every rule of SPEC 3. Staging hands over only the
+    events of sessions with an event dated in the window; the filter on
+    session_date below drops those that started the day before. Materialised
+    once per run so the marts do not recompute sessions.
 -#}
 with
 
 events as (
 
     select * from {{ ref('stg_weblogs__events') }}
-
-),
-
-{#
-    Only a session with an event dated in the window can have its first event
-    there, and the filter keeps every event of such a session: the sessions of
-    the window and their measures are exactly those without it. It spares the
-    other sessions of the two extra days read (startdate - 1, enddate + 1) the
-    costly per-session aggregation below.
-#}
-window_sessions as (
-
-    select session_id from events
-    where
-        cast(event_timestamp as date)
-        between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
-
-),
-
-window_events as (
-
-    select * from events
-    where session_id in (select window_sessions.session_id from window_sessions)
 
 ),
 
@@ -57,7 +36,7 @@ sessions as (
                 else 0
             end
         ) as loyalty_interactions
-    from window_events
+    from events
     group by session_id
 
 ),

@@ -1,7 +1,9 @@
 {#-
-    Events of the run's read window (startdate - 1 .. enddate + 1), one row per
-    event_id. The partition predicate sits directly on the source so both
-    engines prune partitions before reading a file.
+    The events of the run: read from the window's partitions (startdate - 1 ..
+    enddate + 1), one row per event_id (the earliest ingested copy wins), kept
+    when the event's session has a copy dated in the window. The partition
+    predicate sits directly on the source so both engines prune partitions
+    before reading a file.
 -#}
 {{ config(materialized='ephemeral') }}
 
@@ -9,7 +11,7 @@ with
 
 source as (
 
-    select * from {{ source('weblogs', 'events') }}
+    select * from {{ weblogs.event_files(source('weblogs', 'events')) }}
     where {{ weblogs.event_partition_filter() }}
 
 ),
@@ -27,7 +29,16 @@ ranked as (
                 user_id asc,
                 event_type asc,
                 page_url asc
-        ) as copy_rank
+        ) as copy_rank,
+        max(
+            case
+                when
+                    cast(event_timestamp as date)
+                    between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+                    then 1
+                else 0
+            end
+        ) over (partition by session_id) as in_window_session
     from source
 
 ),
@@ -54,7 +65,7 @@ final as (
         cast(day as varchar) as partition_day,
         cast(hour as varchar) as partition_hour
     from ranked
-    where copy_rank = 1
+    where copy_rank = 1 and in_window_session = 1
 
 )
 

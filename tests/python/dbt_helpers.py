@@ -69,6 +69,10 @@ def fixture_batches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     - s-long: 25 events over 40 minutes on 12 pages: every cap hit, score 100.
     - s-bounce: a single event (u-nocrm, missing from CRM).
     - s-far: 10-10, outside the read window (its partition is never read).
+    - s-copy-only: its one event (10-03) is a later copy, with other content, of
+      an event first delivered in s-moved (10-02): the earliest copy wins, so
+      s-copy-only has no event and is no session, although its copy is dated in
+      the window of a 10-03 run; s-moved has one event.
     Plus noise that other sessions ignore.
     """
     b1: list[dict[str, Any]] = []
@@ -264,8 +268,25 @@ def fixture_batches() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         ),
         event("s-far", "page_view", "2026-10-10T10:00:00", "/home", user_id="u-gold"),
         event("s-old", "page_view", "2026-09-20T10:00:00", "/home", user_id="u-gold"),
+        event(
+            "s-moved",
+            "page_view",
+            "2026-10-02T12:00:00",
+            "/home",
+            event_id="moved-1",
+            user_id="u-gold",
+        ),
     ]
     b2 = [
+        # The retry of moved-1 under another session, dated in the window: it loses.
+        event(
+            "s-copy-only",
+            "click",
+            "2026-10-03T09:00:00",
+            "/x",
+            event_id="moved-1",
+            user_id="u-gold",
+        ),
         # The retry of dup-1 with other content: ingested later, so it loses.
         event(
             "s-dup",

@@ -100,6 +100,13 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
     readers = [m for m in MODELS[1:] if "web_events" in compiled_sql(compiled, m)]
     assert readers == ["intermediate/int_sessions"]
     assert f"where {PARTITION_PREDICATE}" in compiled_sql(compiled, readers[0])
+    # Trino inlines CTEs, so a CTE read twice would scan the partitions twice (Athena
+    # bills bytes scanned): the events table, the inlined staging and the CTE over it
+    # are each read once.
+    tree = sqlglot.parse_one(compiled_sql(compiled, readers[0]), read="athena")
+    tables = [t.name for t in tree.find_all(exp.Table)]
+    for name in ("web_events", "__dbt__cte__stg_weblogs__events", "events", "source"):
+        assert tables.count(name) == 1, (name, tables)
 
 
 def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: DbtProject) -> None:
