@@ -28,24 +28,19 @@
     {%- if not execute or lake_glob is none -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set window = weblogs.run_window() -%}
-    {%- set days = [] -%}
     {%- set probes = [] -%}
-    {%- for offset in range((window.read_end - window.read_start).days + 1) -%}
-        {%- set day = lake_glob.group(1) ~ (window.read_start + modules.datetime.timedelta(days=offset)).strftime(
-            '/year=%Y/month=%m/day=%d/*/*.parquet') -%}
-        {%- do days.append("'" ~ day ~ "'") -%}
-        {%- do probes.append("select " ~ offset ~ " as day from (select 1 from glob('" ~ day ~ "') limit 1)") -%}
+    {%- for day in weblogs.window_days(read=true) -%}
+        {%- set folder = lake_glob.group(1) ~ day.strftime('/year=%Y/month=%m/day=%d/*/*.parquet') -%}
+        {%- do probes.append(
+            "select '" ~ folder ~ "' as folder from (select 1 from glob('" ~ folder ~ "') limit 1)"
+        ) -%}
     {%- endfor -%}
-    {%- set present = run_query(probes | join(' union all ')).columns[0].values() | map('int') | sort -%}
+    {#- Zero-padded paths under one root: text order is day order. -#}
+    {%- set present = run_query(probes | join(' union all ')).columns[0].values() | sort -%}
     {%- if present | length == 0 -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set listed = [] -%}
-    {%- for offset in present -%}
-        {%- do listed.append(days[offset]) -%}
-    {%- endfor -%}
-    {{ return(location | replace(lake_glob.group(0), '[' ~ listed | join(', ') ~ ']')) }}
+    {{ return(location | replace(lake_glob.group(0), "['" ~ present | join("', '") ~ "']")) }}
 {% endmacro %}
 
 
@@ -97,10 +92,9 @@
 {% macro athena__clear_run_window(relation, date_column) %}
     {#- Hive tables have no DELETE: drop the window's Glue partitions and their S3 objects. -#}
     {%- if execute and is_incremental() -%}
-        {%- set window = weblogs.run_window() -%}
         {%- set conditions = [] -%}
-        {%- for offset in range((window.end - window.start).days + 1) -%}
-            {%- do conditions.append(date_column ~ "='" ~ (window.start + modules.datetime.timedelta(days=offset)) ~ "'") -%}
+        {%- for day in weblogs.window_days() -%}
+            {%- do conditions.append(date_column ~ "='" ~ day ~ "'") -%}
         {%- endfor -%}
         {%- do adapter.clean_up_partitions(relation, conditions) -%}
     {%- endif -%}

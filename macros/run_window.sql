@@ -72,6 +72,19 @@
 {% endmacro %}
 
 
+{% macro window_days(read=false) %}
+    {#- The window's days in order; with read=true, the days a run reads (one more each side). -#}
+    {%- set window = weblogs.run_window() -%}
+    {%- set first = window.read_start if read else window.start -%}
+    {%- set last = window.read_end if read else window.end -%}
+    {%- set days = [] -%}
+    {%- for offset in range((last - first).days + 1) -%}
+        {%- do days.append(first + modules.datetime.timedelta(days=offset)) -%}
+    {%- endfor -%}
+    {{ return(days) }}
+{% endmacro %}
+
+
 {% macro date_literal(value) -%}
     cast('{{ value }}' as date)
 {%- endmacro %}
@@ -95,12 +108,9 @@
         Literal values only, so Athena prunes Glue partitions and DuckDB
         prunes hive directories before any file is opened.
     -#}
-    {%- set window = weblogs.run_window() -%}
     {%- set months = {} -%}
     {%- set order = [] -%}
-    {%- set day_count = (window.read_end - window.read_start).days + 1 -%}
-    {%- for offset in range(day_count) -%}
-        {%- set d = window.read_start + modules.datetime.timedelta(days=offset) -%}
+    {%- for d in weblogs.window_days(read=true) -%}
         {%- set key = d.strftime('%Y-%m') -%}
         {%- if key not in months -%}
             {%- do months.update({key: []}) -%}
