@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', persist_docs=weblogs.persist_docs_config()) }}
 
 {#-
     One row per session whose session_date (UTC date of its first event) is in

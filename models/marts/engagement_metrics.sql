@@ -6,6 +6,7 @@
         partitioned_by=weblogs.date_partitioning('session_date'),
         on_schema_change='fail',
         pre_hook="{{ weblogs.clear_run_window(this) }}",
+        persist_docs=weblogs.persist_docs_config(),
     )
 }}
 

@@ -1,3 +1,5 @@
+{{ config(persist_docs=weblogs.persist_docs_config()) }}
+
 {#- One row per loyalty tier that has users in loyalty_metrics. -#}
 with
 

@@ -1,3 +1,5 @@
+{{ config(persist_docs=weblogs.persist_docs_config()) }}
+
 {#- One row per non-anonymous user with a session in the run window, joined with CRM. -#}
 with
 

@@ -109,6 +109,19 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
         assert tables.count(name) == 1, (name, tables)
 
 
+def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> None:
+    """The Glue and Athena consoles show the docs; DuckDB does not get them (test_dbt_build)."""
+    manifest = json.loads((compiled.target_path / "manifest.json").read_text())
+    materialised = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
+    ]
+    assert len(materialised) == 5
+    for node in materialised:
+        assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
+
+
 def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: DbtProject) -> None:
     manifest = json.loads((compiled.target_path / "manifest.json").read_text())
     for mart in ("engagement_metrics", "session_metrics"):
