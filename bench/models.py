@@ -185,22 +185,25 @@ s as (
         coalesce(arg_max(user_id, (event_timestamp, event_id)) filter (where not is_anonymous_user),
                  arg_max(user_id, (event_timestamp, event_id))) as user_id,
         bool_and(is_anonymous_user) as anon,
-        arg_min(device_type, (event_timestamp, event_id)) as device_type,
-        arg_min(browser, (event_timestamp, event_id)) as browser,
+        -- One arg_min/arg_max of a struct per end of the session, not one per value.
+        arg_min(struct_pack(d := device_type, b := browser, t := event_type, p := page_url),
+                (event_timestamp, event_id)) as first_event,
+        arg_max(struct_pack(t := event_type, p := page_url), (event_timestamp, event_id))
+            as last_event,
         min(event_timestamp) as session_start, max(event_timestamp) as session_end,
         count(*) as total_events, count(distinct page_url) as unique_pages,
         count(*) filter (where event_type = 'page_view') as page_views,
-        arg_min(event_type, (event_timestamp, event_id)) as entry_event_type,
-        arg_min(page_url, (event_timestamp, event_id)) as entry_page,
-        arg_max(event_type, (event_timestamp, event_id)) as exit_event_type,
-        arg_max(page_url, (event_timestamp, event_id)) as exit_page,
         count(*) filter (where event_type in ('loyalty_signup', 'loyalty_redeem', 'review'))
             as loyalty_interactions
     from events group by session_id
 ),
 d as (
-    select *, cast(date_diff('millisecond', session_start, session_end) as double) / 1000
-        as session_duration_seconds
+    select * exclude (first_event, last_event),
+        first_event.d as device_type, first_event.b as browser,
+        first_event.t as entry_event_type, first_event.p as entry_page,
+        last_event.t as exit_event_type, last_event.p as exit_page,
+        cast(date_diff('millisecond', session_start, session_end) as double) / 1000
+            as session_duration_seconds
     from s
 )
 select *, cast(session_start as date) as session_date, total_events = 1 as is_bounce,
