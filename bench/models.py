@@ -185,7 +185,7 @@ s as (
         coalesce(arg_max(user_id, (event_timestamp, event_id)) filter (where not is_anonymous_user),
                  arg_max(user_id, (event_timestamp, event_id))) as user_id,
         bool_and(is_anonymous_user) as anon,
-        -- One arg_min/arg_max of a struct per end of the session, not one per value.
+        -- The first and last event's values: one arg_min/arg_max of a struct each.
         arg_min(struct_pack(d := device_type, b := browser, t := event_type, p := page_url),
                 (event_timestamp, event_id)) as first_event,
         arg_max(struct_pack(t := event_type, p := page_url), (event_timestamp, event_id))
