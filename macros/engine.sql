@@ -4,15 +4,14 @@
 -#}
 
 {#-
-    The events source as the engine should open it for the run's read window
-    (startdate - 1 .. enddate + 1). Staging also filters on the partition
-    columns, which is what prunes on Athena (Glue partitions). On DuckDB the
-    source is a glob over the whole lake (`<events>/*/*/*/*/*.parquet`): DuckDB
-    lists every file of the lake's history and then filters the hive paths,
-    which costs more than reading the three days a one-day run needs. So the
-    glob is narrowed to the day folders of the read window that exist (a list
-    entry matching no file would be an error in read_parquet); when none
-    exists, the source is left as it is and the partition filter yields no row.
+    The events source as the engine should open it for the days the run reads
+    (each session date of the window, one day either side). Staging also
+    filters on the partition columns, which is what prunes on Athena (Glue
+    partitions). On DuckDB the source would be a glob over the whole lake,
+    listing every file of the lake's history: it is narrowed to the day
+    folders the run reads that exist (a list entry matching no file would be
+    an error in read_parquet); when none exists, the source is an empty
+    relation with the source's columns, so no file is listed or read.
 -#}
 {% macro event_files(relation) %}
     {{ return(adapter.dispatch('event_files', 'weblogs')(relation)) }}
@@ -23,24 +22,24 @@
 {% endmacro %}
 
 {% macro duckdb__event_files(relation) %}
-    {%- set location = relation.external if relation.external is defined else none -%}
-    {%- set lake_glob = modules.re.search("'([^']+)/\\*/\\*/\\*/\\*/\\*\\.parquet'", location or '') -%}
-    {%- if not execute or lake_glob is none -%}
+    {#- A unit test hands over its own rows, not the lake's source: those are read as given. -#}
+    {%- if not execute or relation.external is not defined or not relation.external -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set probes = [] -%}
-    {%- for day in weblogs.window_days(read=true) -%}
-        {%- set folder = lake_glob.group(1) ~ day.strftime('/year=%Y/month=%m/day=%d/*/*.parquet') -%}
-        {%- do probes.append(
-            "select '" ~ folder ~ "' as folder from (select 1 from glob('" ~ folder ~ "') limit 1)"
-        ) -%}
-    {%- endfor -%}
-    {#- Zero-padded paths under one root: text order is day order. -#}
-    {%- set present = run_query(probes | join(' union all ')).columns[0].values() | sort -%}
+    {%- set present = weblogs.present_day_globs('events', weblogs.window_days(read=true), '*/*.parquet') -%}
     {%- if present | length == 0 -%}
-        {{ return(relation) }}
+        {%- set columns = [] -%}
+        {%- for column in graph.sources['source.weblogs.weblogs.events'].columns.values() -%}
+            {%- do columns.append('cast(null as ' ~ column.data_type ~ ') as ' ~ adapter.quote(column.name)) -%}
+        {%- endfor -%}
+        {{ return('(select ' ~ columns | join(', ') ~ ' where 1 = 0)') }}
     {%- endif -%}
-    {{ return(location | replace(lake_glob.group(0), "['" ~ present | join("', '") ~ "']")) }}
+    {%- set files = [] -%}
+    {%- for folder in present -%}{%- do files.append(weblogs.sql_string(folder)) -%}{%- endfor -%}
+    {{ return(
+        "read_parquet([" ~ files | join(', ') ~ "], hive_partitioning = true, hive_types = "
+        ~ "{'year': 'varchar', 'month': 'varchar', 'day': 'varchar', 'hour': 'varchar'})"
+    ) }}
 {% endmacro %}
 
 
@@ -105,7 +104,7 @@
 {% macro default__clear_run_window(relation, date_column) %}
     {%- if execute and is_incremental() -%}
         delete from {{ relation }}
-        where {{ date_column }} between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+        where {{ weblogs.in_window(date_column) }}
     {%- endif -%}
 {% endmacro %}
 
@@ -166,7 +165,7 @@
 
 
 {#-
-    Session ordering rule (SPEC 3): events by event_timestamp, ties by event_id
+    Session ordering rule (docs/analytics.md): events by event_timestamp, ties by event_id
     in byte-wise order. `values_at_first` / `values_at_last` pick several
     columns at the first / last event of the group in ONE aggregate, as a
     record read back with `record.column` (one ordered aggregate per end of the
@@ -208,7 +207,7 @@
 {%- endmacro %}
 
 
-{#- A list var rendered as a SQL list of string literals, quotes escaped. -#}
+{#- A list of checked names (weblogs.validated_event_types) as a SQL list of string literals, quotes escaped. -#}
 {% macro sql_string_list(values) -%}
     {%- if values is string or values is not iterable -%}
         {{ exceptions.raise_compiler_error("weblogs vars: expected a list of strings, got " ~ values) }}

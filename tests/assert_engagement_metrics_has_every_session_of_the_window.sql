@@ -10,7 +10,7 @@ sessions as (
 engagement as (
 
     select * from {{ ref('engagement_metrics') }}
-    where session_date between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+    where {{ weblogs.in_window('session_date') }}
 
 ),
 
@@ -21,7 +21,9 @@ missing as (
         'missing from engagement_metrics' as problem
     from sessions
     left join engagement
-        on sessions.session_id = engagement.session_id
+        on
+            sessions.session_id = engagement.session_id
+            and sessions.session_date = engagement.session_date
     where
         engagement.session_id is null
         or engagement.user_id <> sessions.user_id
@@ -37,7 +39,9 @@ extra as (
         'stale row in engagement_metrics' as problem
     from engagement
     left join sessions
-        on engagement.session_id = sessions.session_id
+        on
+            engagement.session_id = sessions.session_id
+            and engagement.session_date = sessions.session_date
     where sessions.session_id is null
 
 ),

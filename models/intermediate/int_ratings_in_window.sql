@@ -1,4 +1,4 @@
-{#- CRM ratings that count: a valid rating 1-5 whose rated_at (UTC) date is in the run window. -#}
+{#- CRM ratings that count: a valid rating (1-5, see stg_crm__ratings) whose rated_at (UTC) date is in the run window. -#}
 {{ config(materialized='ephemeral') }}
 
 with
@@ -20,8 +20,7 @@ final as (
     where
         user_id is not null
         and rating between 1 and 5
-        and cast(rated_at as date)
-        between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+        and {{ weblogs.in_window('cast(rated_at as date)') }}
 
 )
 

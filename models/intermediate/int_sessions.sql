@@ -1,17 +1,21 @@
-{{ config(materialized='table', persist_docs=weblogs.persist_docs_config()) }}
-
 {#-
-    One row per session whose session_date (UTC date of its first event) is in
-    the run window, with every rule of SPEC 3. Staging hands over only the
-    events of sessions with an event dated in the window; the filter on
-    session_date below drops those that started the day before. Materialised
-    once per run so the marts do not recompute sessions.
+    One row per session whose session_date (UTC date of its first event) is a
+    session date of the window, with every per-session rule of
+    docs/analytics.md. Ephemeral: each model that needs sessions computes them
+    from the events of its own run, never from a table an earlier run left.
 -#}
 with
 
+session_events as (
+
+    select * from {{ ref('int_session_events') }}
+
+),
+
 events as (
 
-    select * from {{ ref('stg_weblogs__events') }}
+    select * from session_events
+    where in_session
 
 ),
 
@@ -31,13 +35,13 @@ sessions as (
         sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
         sum(
             case
-                when event_type in {{ weblogs.sql_string_list(var('loyalty_event_types')) }}
+                when event_type in {{ weblogs.sql_string_list(weblogs.validated_event_types()) }}
                     then 1
                 else 0
             end
         ) as loyalty_interactions
     from events
-    group by session_id
+    group by session_id, session_start_at
 
 ),
 
@@ -90,20 +94,30 @@ final as (
         total_events = 1 as is_bounce,
         round(
             100 * (
-                {{ var('engagement_weight_duration') }}
+                {{ weblogs.number_literal('engagement_weight_duration') }}
                 * least(
-                    session_duration_seconds / {{ var('engagement_cap_duration_seconds') }}, 1.0
+                    session_duration_seconds
+                    / {{ weblogs.number_literal('engagement_cap_duration_seconds') }},
+                    1.0
                 )
-                + {{ var('engagement_weight_events') }}
-                * least(cast(total_events as double) / {{ var('engagement_cap_events') }}, 1.0)
-                + {{ var('engagement_weight_pages') }}
-                * least(cast(unique_pages as double) / {{ var('engagement_cap_pages') }}, 1.0)
+                + {{ weblogs.number_literal('engagement_weight_events') }}
+                * least(
+                    cast(total_events as double)
+                    / {{ weblogs.number_literal('engagement_cap_events') }},
+                    1.0
+                )
+                + {{ weblogs.number_literal('engagement_weight_pages') }}
+                * least(
+                    cast(unique_pages as double)
+                    / {{ weblogs.number_literal('engagement_cap_pages') }},
+                    1.0
+                )
             ),
             2
         ) as engagement_score,
         loyalty_interactions
     from measured
-    where session_date between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+    where {{ weblogs.in_window('session_date') }}
 
 )
 

@@ -5,7 +5,7 @@ with
 
 users as (
 
-    select * from {{ ref('loyalty_metrics') }}
+    select * from {{ ref('int_loyalty_users') }}
 
 ),
 

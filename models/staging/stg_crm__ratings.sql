@@ -1,3 +1,7 @@
+{%- set columns = weblogs.crm_columns(
+    source('crm', 'ratings'), 'ratings.csv', ['user_id', 'rated_at', 'rating'],
+) -%}
+
 with
 
 source as (
@@ -9,10 +13,11 @@ source as (
 final as (
 
     select
-        {{ weblogs.as_trimmed_text('user_id') }} as user_id,
-        {{ weblogs.as_trimmed_text('rated_at') }} as rated_at_text,
-        {{ weblogs.iso8601_to_utc_timestamp(weblogs.as_trimmed_text('rated_at')) }} as rated_at,
-        try_cast({{ weblogs.as_trimmed_text('rating') }} as integer) as rating
+        {{ weblogs.as_trimmed_text(columns.user_id) }} as user_id,
+        {{ weblogs.as_trimmed_text(columns.rated_at) }} as rated_at_text,
+        {{ weblogs.iso8601_to_utc_timestamp(weblogs.as_trimmed_text(columns.rated_at)) }} as rated_at,
+        {{ weblogs.as_trimmed_text(columns.rating) }} as rating_text,
+        {{ weblogs.crm_rating(weblogs.as_trimmed_text(columns.rating)) }} as rating
     from source
 
 )

@@ -1,7 +1,8 @@
 {#-
-    The events of the run: read from the window's partitions (startdate - 1 ..
-    enddate + 1), one row per event_id (the earliest ingested copy wins), kept
-    when the event's session has a copy dated in the window. The partition
+    The events of the run: read from the partitions of the days the run reads
+    (each session date of the window and one day either side), one row per
+    event_id (the earliest ingested copy wins), kept when the event's
+    session_id has a copy dated on a session date of the window. The partition
     predicate sits directly on the source so both engines prune partitions
     before reading a file.
 -#}
@@ -32,9 +33,7 @@ ranked as (
         ) as copy_rank,
         max(
             case
-                when
-                    cast(event_timestamp as date)
-                    between {{ weblogs.window_start() }} and {{ weblogs.window_end() }}
+                when {{ weblogs.in_window('cast(event_timestamp as date)') }}
                     then 1
                 else 0
             end

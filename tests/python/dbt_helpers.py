@@ -469,47 +469,105 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
         by_session[winner["session_id"]].append(winner)
 
     sessions = []
-    for session_id, rows in by_session.items():
-        rows.sort(key=lambda r: (r["event_timestamp"], r["event_id"].encode()))
-        first, last = rows[0], rows[-1]
-        session_date = first["event_timestamp"].date()
-        if not d0 <= session_date <= d1:
-            continue
-        known = [r for r in rows if not r["is_anonymous_user"]]
-        duration = (last["event_timestamp"] - first["event_timestamp"]) / timedelta(seconds=1)
-        pages = len({r["page_url"] for r in rows})
-        score = r2(
-            100
-            * (
-                0.4 * min(duration / 1800, 1)
-                + 0.3 * min(len(rows) / 20, 1)
-                + 0.3 * min(pages / 10, 1)
-            )
-        )
-        sessions.append(
+    anomalies = []
+    for session_id, all_rows in by_session.items():
+        all_rows.sort(key=lambda r: (r["event_timestamp"], r["event_id"].encode()))
+        split, excluded = split_sessions(all_rows)
+        anomalies += [
             {
+                "report_date": r["event_timestamp"].date() - timedelta(days=1),
                 "session_id": session_id,
-                "user_id": (known[-1] if known else last)["user_id"],
-                "is_anonymous": not known,
-                "device_type": first["device_type"],
-                "browser": first["browser"],
-                "session_date": session_date,
-                "session_start": first["event_timestamp"],
-                "session_end": last["event_timestamp"],
-                "session_duration_seconds": duration,
-                "total_events": len(rows),
-                "unique_pages": pages,
-                "page_views": sum(r["event_type"] == "page_view" for r in rows),
-                "entry_event_type": first["event_type"],
-                "entry_page": first["page_url"],
-                "exit_event_type": last["event_type"],
-                "exit_page": last["page_url"],
-                "is_bounce": len(rows) == 1,
-                "engagement_score": score,
-                "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
+                "event_id": r["event_id"],
+                "user_id": r["user_id"],
+                "event_type": r["event_type"],
+                "event_timestamp": r["event_timestamp"],
+                "rule": "event_more_than_24_hours_after_its_session_start",
             }
-        )
+            for r in excluded
+            if d0 <= r["event_timestamp"].date() - timedelta(days=1) <= d1
+        ]
+        for rows in split:
+            session = _session_row(session_id, rows, d0, d1)
+            if session is not None:
+                sessions.append(session)
+    return _marts_from_sessions(lake, sessions, anomalies, d0, d1)
 
+
+def split_sessions(
+    rows: list[dict[str, Any]],
+) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """One session_id's events (in session order) cut by the session rule of docs/analytics.md.
+
+    An event starts a session when the previous event of the session_id is more than
+    24 hours before it (or there is none); the session keeps the events less than 24
+    hours after its start; the others are in no session (returned apart).
+    """
+    day = timedelta(days=1)
+    sessions: list[list[dict[str, Any]]] = []
+    excluded: list[dict[str, Any]] = []
+    previous = None
+    start = None
+    for row in rows:
+        at = row["event_timestamp"]
+        if previous is None or at - previous > day:
+            start = at
+            sessions.append([])
+        previous = at
+        if at - start < day:
+            sessions[-1].append(row)
+        else:
+            excluded.append(row)
+    return sessions, excluded
+
+
+def _session_row(
+    session_id: str, rows: list[dict[str, Any]], d0: date, d1: date
+) -> dict[str, Any] | None:
+    first, last = rows[0], rows[-1]
+    session_date = first["event_timestamp"].date()
+    if not d0 <= session_date <= d1:
+        return None
+    known = [r for r in rows if not r["is_anonymous_user"]]
+    duration = (last["event_timestamp"] - first["event_timestamp"]) / timedelta(seconds=1)
+    pages = len({r["page_url"] for r in rows})
+    score = r2(
+        100
+        * (
+            0.4 * min(duration / 1800, 1)
+            + 0.3 * min(len(rows) / 20, 1)
+            + 0.3 * min(pages / 10, 1)
+        )
+    )
+    return {
+            "session_id": session_id,
+            "user_id": (known[-1] if known else last)["user_id"],
+            "is_anonymous": not known,
+            "device_type": first["device_type"],
+            "browser": first["browser"],
+            "session_date": session_date,
+            "session_start": first["event_timestamp"],
+            "session_end": last["event_timestamp"],
+            "session_duration_seconds": duration,
+            "total_events": len(rows),
+            "unique_pages": pages,
+            "page_views": sum(r["event_type"] == "page_view" for r in rows),
+            "entry_event_type": first["event_type"],
+            "entry_page": first["page_url"],
+            "exit_event_type": last["event_type"],
+            "exit_page": last["page_url"],
+            "is_bounce": len(rows) == 1,
+            "engagement_score": score,
+            "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
+    }
+
+
+def _marts_from_sessions(
+    lake: Path,
+    sessions: list[dict[str, Any]],
+    anomalies: list[dict[str, Any]],
+    d0: date,
+    d1: date,
+) -> dict[str, list[dict[str, Any]]]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
         groups[(s["session_date"], s["device_type"], s["browser"])].append(s)
@@ -541,12 +599,11 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
     with (lake / "crm" / "ratings.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             at = _parse_rated_at(row["rated_at"])
-            try:
-                value = int(row["rating"].strip())
-            except ValueError:
+            text = row["rating"].strip()
+            if text not in {"1", "2", "3", "4", "5"}:  # an integer 1-5 in one ASCII digit
                 continue
-            if at is not None and 1 <= value <= 5 and d0 <= at.date() <= d1:
-                ratings[row["user_id"].strip()].append(value)
+            if at is not None and d0 <= at.date() <= d1:
+                ratings[row["user_id"].strip()].append(int(text))
 
     per_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
@@ -610,4 +667,5 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
         "session_metrics": session_metrics,
         "loyalty_metrics": loyalty,
         "loyalty_by_tier": by_tier,
+        "session_anomalies": anomalies,
     }

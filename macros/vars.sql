@@ -1,0 +1,94 @@
+{#-
+    Every var other than the window is checked here, and reaches SQL only as
+    the literal these macros render from the checked value: a value of the
+    wrong type or outside its range (a cap of 0, a negative weight, SQL text)
+    stops the run with one line naming the var. The ranges are those for
+    which a `dbt build` on valid data passes (docs/analytics.md, Vars).
+-#}
+
+{#- name: [kind, minimum, maximum, minimum excluded] -#}
+{% macro var_rules() %}
+    {{ return({
+        'engagement_weight_duration': ['number', 0, 1, false],
+        'engagement_weight_events': ['number', 0, 1, false],
+        'engagement_weight_pages': ['number', 0, 1, false],
+        'engagement_cap_duration_seconds': ['number', 0, 1000000000, true],
+        'engagement_cap_events': ['number', 0, 1000000000, true],
+        'engagement_cap_pages': ['number', 0, 1000000000, true],
+        'default_window_days': ['integer', 1, weblogs.max_window_days(), false],
+    }) }}
+{% endmacro %}
+
+
+{% macro _var_error(name, value, expected) %}
+    {{ exceptions.raise_compiler_error(
+        "weblogs vars: " ~ name ~ "=" ~ ((value | string)[:60] | tojson) ~ " is not valid: expected " ~ expected
+    ) }}
+{% endmacro %}
+
+
+{#- The checked value of a numeric var (a Python number). -#}
+{% macro validated_var(name) %}
+    {%- set rule = weblogs.var_rules()[name] -%}
+    {%- set value = var(name) -%}
+    {%- set expected = ('an integer' if rule[0] == 'integer' else 'a number') ~ ' '
+        ~ ('> ' if rule[3] else '>= ') ~ rule[1] ~ ' and <= ' ~ rule[2] -%}
+    {%- if value is string and modules.re.match('^[0-9]{1,12}([.][0-9]{1,12})?$', value | trim) -%}
+        {%- set value = (value | trim) | float -%}
+    {%- elif value is boolean or value is not number -%}
+        {{ weblogs._var_error(name, value, expected) }}
+    {%- endif -%}
+    {%- if value != value or value < rule[1] or value > rule[2] or (rule[3] and value == rule[1]) -%}
+        {{ weblogs._var_error(name, value, expected) }}
+    {%- endif -%}
+    {%- if rule[0] == 'integer' -%}
+        {%- if value != (value | int) -%}
+            {{ weblogs._var_error(name, value, expected) }}
+        {%- endif -%}
+        {{ return(value | int) }}
+    {%- endif -%}
+    {{ return(value) }}
+{% endmacro %}
+
+
+{#- A numeric var as a SQL double literal (the same text on DuckDB and Trino). -#}
+{% macro number_literal(name) -%}
+    cast({{ weblogs.validated_var(name) | float }} as double)
+{%- endmacro %}
+
+
+{#- The loyalty event types: a list of 1-50 event type names (lower-case letters, digits, `_`). -#}
+{% macro validated_event_types(name='loyalty_event_types') %}
+    {%- set value = var(name) -%}
+    {%- set expected = "a list of 1 to 50 event types (lower-case letters, digits and _, at most 64 characters)" -%}
+    {%- if value is string or value is mapping or value is not iterable or value | length == 0 or value | length > 50 -%}
+        {{ weblogs._var_error(name, value, expected) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for item in value -%}
+        {%- if item is not string or not modules.re.match('^[a-z][a-z0-9_]{0,63}$', item | trim | lower) -%}
+            {{ weblogs._var_error(name, item, expected) }}
+        {%- endif -%}
+        {%- do names.append(item | trim | lower) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#- on-run-start and the models: every var checked, the weights together too (a score stays within 0-100). -#}
+{% macro validate_all_vars() %}
+    {%- set total = [0] -%}
+    {%- for name in weblogs.var_rules() -%}
+        {%- set value = weblogs.validated_var(name) -%}
+        {%- if name.startswith('engagement_weight_') -%}
+            {%- do total.append(total.pop() + value) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if total[0] > 1.000000001 -%}
+        {{ exceptions.raise_compiler_error(
+            "weblogs vars: engagement_weight_duration + engagement_weight_events + engagement_weight_pages = "
+            ~ total[0] ~ " is not valid: expected a sum <= 1 (the score would exceed 100)"
+        ) }}
+    {%- endif -%}
+    {%- do weblogs.validated_event_types() -%}
+{% endmacro %}

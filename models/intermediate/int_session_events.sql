@@ -1,0 +1,80 @@
+{#-
+    Every event the run read, with the session it belongs to (docs/analytics.md,
+    Sessions). Within one session_id, in session order, an event starts a
+    session when no event of that session_id is in the 24 hours before it; a
+    session is its start and the events of that session_id less than 24 hours
+    after it. An event in no session (a session_id kept alive for 24 hours or
+    more) is `in_session = false`: left out of the marts, kept in
+    session_anomalies. The 24 hours before a session date's first event and the
+    24 hours after it are inside the days the run reads, so every session of
+    the window, and every excluded event of the day after a window date, is
+    decided from what the run reads.
+-#}
+with
+
+events as (
+
+    select * from {{ ref('stg_weblogs__events') }}
+
+),
+
+ordered as (
+
+    select
+        *,
+        lag(event_timestamp) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+        ) as previous_timestamp
+    from events
+
+),
+
+starts as (
+
+    select
+        *,
+        case
+            when
+                previous_timestamp is null
+                or date_diff('millisecond', previous_timestamp, event_timestamp) > 86400000
+                then event_timestamp
+        end as start_candidate
+    from ordered
+
+),
+
+assigned as (
+
+    select
+        *,
+        max(start_candidate) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and current row
+        ) as session_start_at
+    from starts
+
+),
+
+final as (
+
+    select
+        event_id,
+        session_id,
+        user_id,
+        is_anonymous_user,
+        event_type,
+        page_url,
+        event_timestamp,
+        device_type,
+        browser,
+        session_start_at,
+        coalesce(
+            date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
+        ) as in_session
+    from assigned
+
+)
+
+select * from final

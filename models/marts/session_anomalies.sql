@@ -1,0 +1,56 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=weblogs.range_incremental_strategy(),
+        unique_key='report_date',
+        partitioned_by=weblogs.date_partitioning('report_date'),
+        on_schema_change='fail',
+        pre_hook="{{ weblogs.clear_run_window(this, 'report_date') }}",
+        persist_docs=weblogs.persist_docs_config(),
+    )
+}}
+
+{#-
+    The events left out of every session, with the rule that applied: one row
+    per event of a session_id kept alive for 24 hours or more, past its
+    session's first 24 hours. Whether an event on day E is excluded depends on
+    the two days before it, so a run reports the excluded events of the day
+    after each of its session dates: `report_date` = the event's date - 1 day,
+    and a run replaces the report dates of its window like the other
+    incremental marts.
+-#}
+with
+
+session_events as (
+
+    select * from {{ ref('int_session_events') }}
+
+),
+
+excluded as (
+
+    select
+        cast(event_timestamp - interval '1' day as date) as report_date,
+        session_id,
+        event_id,
+        user_id,
+        event_type,
+        event_timestamp,
+        'event_more_than_24_hours_after_its_session_start' as rule
+    from session_events
+    where not in_session
+
+),
+
+final as (
+
+    select * from excluded
+    where {{ weblogs.in_window('report_date') }}
+
+)
+
+select
+    {{ weblogs.partitioned_select_list([
+        'report_date', 'session_id', 'event_id', 'user_id', 'event_type', 'event_timestamp', 'rule',
+    ], 'report_date') }}
+from final

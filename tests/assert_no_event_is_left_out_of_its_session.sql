@@ -1,0 +1,27 @@
+{{ config(severity='warn') }}
+
+{#-
+    Warns about the events the session rule left out (a session_id kept alive
+    for 24 hours or more): they are in session_anomalies, not in the marts.
+-#}
+with
+
+anomalies as (
+
+    select * from {{ ref('session_anomalies') }}
+    where {{ weblogs.in_window('report_date') }}
+
+),
+
+final as (
+
+    select
+        report_date,
+        session_id,
+        count(*) as excluded_events
+    from anomalies
+    group by report_date, session_id
+
+)
+
+select * from final
