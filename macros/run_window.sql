@@ -62,6 +62,7 @@
 
 
 {% macro run_window() %}
+    {%- do weblogs.validate_all_vars() -%}
     {%- set start_var = var('startdate', none) -%}
     {%- set end_var = var('enddate', none) -%}
     {%- set run_date_var = var('run_date', none) -%}

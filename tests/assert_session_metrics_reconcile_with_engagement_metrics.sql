@@ -1,7 +1,7 @@
 {#-
     Every session_metrics row is the aggregate of its engagement_metrics sessions
-    (all dates). The mean is compared rounded to rounded, by the mart's own
-    rule, so a mean that lands exactly on a half cent (65 / 8 = 8.125) matches.
+    (all dates). The mean is compared rounded to rounded, by the rounding
+    rule (macros/rounding.sql), so a mean that lands exactly on a half cent (65 / 8 = 8.125) matches.
 -#}
 with
 
@@ -25,7 +25,7 @@ recomputed as (
         browser,
         count(*) as sessions,
         count(distinct user_id) as users,
-        round(avg(cast(total_events as double)), 2) as avg_events_per_session
+        {{ weblogs.exact_round2('sum(total_events)', 'count(*)') }} as avg_events_per_session
     from engagement
     group by session_date, device_type, browser
 

@@ -30,8 +30,8 @@ user_sessions as (
         user_id,
         count(*) as sessions,
         sum(total_events) as total_events,
-        avg(session_duration_seconds) as avg_session_duration_seconds,
-        avg(engagement_score) as engagement_score,
+        sum({{ weblogs.in_units('session_duration_seconds', 1000) }}) as duration_ms,
+        sum({{ weblogs.in_units('engagement_score', 100) }}) as score_hundredths,
         sum(loyalty_interactions) as loyalty_interactions,
         sum(case when loyalty_interactions > 0 then 1 else 0 end) as loyal_sessions
     from sessions
@@ -43,7 +43,7 @@ user_ratings as (
 
     select
         user_id,
-        avg(cast(rating as double)) as avg_rating,
+        sum(rating) as rating_sum,
         count(*) as ratings_count
     from ratings
     group by user_id
@@ -59,12 +59,15 @@ final as (
         coalesce(customers.is_loyalty_member, false) as is_loyalty_member,
         user_sessions.sessions,
         user_sessions.total_events,
-        round(user_sessions.avg_session_duration_seconds, 2) as avg_session_duration_seconds,
-        round(user_sessions.engagement_score, 2) as engagement_score,
+        {{ weblogs.exact_round2('user_sessions.duration_ms', '1000 * user_sessions.sessions') }}
+            as avg_session_duration_seconds,
+        {{ weblogs.exact_round2('user_sessions.score_hundredths', '100 * user_sessions.sessions') }}
+            as engagement_score,
         user_sessions.loyalty_interactions,
-        round(100 * cast(user_sessions.loyal_sessions as double) / user_sessions.sessions, 2)
+        {{ weblogs.exact_round2('100 * user_sessions.loyal_sessions', 'user_sessions.sessions') }}
             as loyalty_rate_pct,
-        round(user_ratings.avg_rating, 2) as avg_rating,
+        {{ weblogs.exact_round2('user_ratings.rating_sum', 'user_ratings.ratings_count') }}
+            as avg_rating,
         coalesce(user_ratings.ratings_count, 0) as ratings_count
     from user_sessions
     left join customers

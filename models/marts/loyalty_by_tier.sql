@@ -37,7 +37,7 @@ tier_sessions as (
 
     select
         users.loyalty_tier,
-        avg(sessions.engagement_score) as avg_engagement_score,
+        sum({{ weblogs.in_units('sessions.engagement_score', 100) }}) as score_hundredths,
         count(*) as sessions,
         sum(case when sessions.loyalty_interactions > 0 then 1 else 0 end) as loyal_sessions
     from sessions
@@ -51,7 +51,8 @@ tier_ratings as (
 
     select
         users.loyalty_tier,
-        avg(cast(ratings.rating as double)) as avg_rating
+        sum(ratings.rating) as rating_sum,
+        count(*) as ratings_count
     from ratings
     inner join users
         on ratings.user_id = users.user_id
@@ -65,12 +66,14 @@ final as (
         tier_users.loyalty_tier,
         tier_users.users,
         tier_users.loyalty_members,
-        round(100 * cast(tier_users.loyalty_members as double) / tier_users.users, 2)
+        {{ weblogs.exact_round2('100 * tier_users.loyalty_members', 'tier_users.users') }}
             as loyalty_member_pct,
-        round(tier_sessions.avg_engagement_score, 2) as avg_engagement_score,
-        round(100 * cast(tier_sessions.loyal_sessions as double) / tier_sessions.sessions, 2)
+        {{ weblogs.exact_round2('tier_sessions.score_hundredths', '100 * tier_sessions.sessions') }}
+            as avg_engagement_score,
+        {{ weblogs.exact_round2('100 * tier_sessions.loyal_sessions', 'tier_sessions.sessions') }}
             as loyalty_rate_pct,
-        round(tier_ratings.avg_rating, 2) as avg_rating
+        {{ weblogs.exact_round2('tier_ratings.rating_sum', 'tier_ratings.ratings_count') }}
+            as avg_rating
     from tier_users
     left join tier_sessions
         on tier_users.loyalty_tier = tier_sessions.loyalty_tier

@@ -27,13 +27,16 @@ aggregated as (
         browser,
         count(*) as sessions,
         count(distinct user_id) as users,
-        round(
-            100 * cast(sum(case when is_bounce then 1 else 0 end) as double) / count(*), 2
-        ) as bounce_rate_pct,
-        round(avg(session_duration_seconds), 2) as avg_session_duration_seconds,
-        round(avg(cast(total_events as double)), 2) as avg_events_per_session,
-        round(avg(cast(unique_pages as double)), 2) as avg_unique_pages,
-        round(avg(engagement_score), 2) as avg_engagement_score
+        {{ weblogs.exact_round2('100 * sum(case when is_bounce then 1 else 0 end)', 'count(*)') }}
+            as bounce_rate_pct,
+        {{ weblogs.exact_round2(
+            'sum(' ~ weblogs.in_units('session_duration_seconds', 1000) ~ ')', '1000 * count(*)'
+        ) }} as avg_session_duration_seconds,
+        {{ weblogs.exact_round2('sum(total_events)', 'count(*)') }} as avg_events_per_session,
+        {{ weblogs.exact_round2('sum(unique_pages)', 'count(*)') }} as avg_unique_pages,
+        {{ weblogs.exact_round2(
+            'sum(' ~ weblogs.in_units('engagement_score', 100) ~ ')', '100 * count(*)'
+        ) }} as avg_engagement_score
     from sessions
     group by session_date, device_type, browser
 

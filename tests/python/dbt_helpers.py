@@ -19,6 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from math import floor
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +357,30 @@ def transform(input_path: Path, lake: Path) -> str:
     return done.stdout
 
 
+def write_arrivals(
+    lake: Path, name: str, events: list[dict[str, Any]], arrived_at: datetime
+) -> Path:
+    """The arrivals manifest of one batch: one JSON line per event hour it touched.
+
+    Keyed by the arrival date: `arrivals/year=/month=/day=/<name>.jsonl`
+    (docs/analytics.md, Late data). Events are raw API events with `timestamp` in ms.
+    """
+    hours: dict[tuple[str, str], int] = defaultdict(int)
+    for raw in events:
+        at = datetime.fromtimestamp(raw["timestamp"] / 1000, tz=UTC)
+        hours[(at.strftime("%Y-%m-%d"), at.strftime("%H"))] += 1
+    folder = lake / "arrivals" / arrived_at.strftime("year=%Y/month=%m/day=%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = arrived_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lines = [
+        json.dumps({"event_date": d, "event_hour": h, "events": n, "arrived_at": stamp})
+        for (d, h), n in sorted(hours.items())
+    ]
+    path = folder / f"{name}.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
 def build_fixture_lake(root: Path) -> Path:
     """The fixture lake under `root/lake`: two transform runs plus the CRM files."""
     lake = root / "lake"
@@ -430,6 +456,24 @@ class DbtProject:
 def r2(value: float | Decimal) -> float:
     """Round to 2 decimals, half away from zero (values here are never negative)."""
     return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def mean2(total: int, count: int, units: int = 1) -> float:
+    """(total / units) / count rounded to 2 decimals, half away from zero, exactly.
+
+    `total` is a sum of integer units (events, milliseconds, score hundredths), so
+    the mean is a fraction and a half cent is a half cent, whatever floats would say.
+    """
+    scaled = Fraction(100 * total, units * count)
+    return float(Decimal(floor(scaled + Fraction(1, 2))) / 100)
+
+
+def ms_of(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def hundredths(score: float) -> int:
+    return round(score * 100)
 
 
 def _parse_rated_at(text: str) -> datetime | None:
@@ -581,13 +625,15 @@ def _marts_from_sessions(
                 "browser": browser,
                 "sessions": n,
                 "users": len({s["user_id"] for s in group}),
-                "bounce_rate_pct": r2(100 * sum(s["is_bounce"] for s in group) / n),
-                "avg_session_duration_seconds": r2(
-                    sum(s["session_duration_seconds"] for s in group) / n
+                "bounce_rate_pct": mean2(100 * sum(s["is_bounce"] for s in group), n),
+                "avg_session_duration_seconds": mean2(
+                    sum(ms_of(s["session_duration_seconds"]) for s in group), n, 1000
                 ),
-                "avg_events_per_session": r2(sum(s["total_events"] for s in group) / n),
-                "avg_unique_pages": r2(sum(s["unique_pages"] for s in group) / n),
-                "avg_engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
+                "avg_events_per_session": mean2(sum(s["total_events"] for s in group), n),
+                "avg_unique_pages": mean2(sum(s["unique_pages"] for s in group), n),
+                "avg_engagement_score": mean2(
+                    sum(hundredths(s["engagement_score"]) for s in group), n, 100
+                ),
             }
         )
 
@@ -623,13 +669,17 @@ def _marts_from_sessions(
                 and crm["is_loyalty_member"].strip().lower() == "true",
                 "sessions": n,
                 "total_events": sum(s["total_events"] for s in group),
-                "avg_session_duration_seconds": r2(
-                    sum(s["session_duration_seconds"] for s in group) / n
+                "avg_session_duration_seconds": mean2(
+                    sum(ms_of(s["session_duration_seconds"]) for s in group), n, 1000
                 ),
-                "engagement_score": r2(sum(s["engagement_score"] for s in group) / n),
+                "engagement_score": mean2(
+                    sum(hundredths(s["engagement_score"]) for s in group), n, 100
+                ),
                 "loyalty_interactions": sum(s["loyalty_interactions"] for s in group),
-                "loyalty_rate_pct": r2(100 * sum(s["loyalty_interactions"] > 0 for s in group) / n),
-                "avg_rating": r2(sum(mine) / len(mine)) if mine else None,
+                "loyalty_rate_pct": mean2(
+                    100 * sum(s["loyalty_interactions"] > 0 for s in group), n
+                ),
+                "avg_rating": mean2(sum(mine), len(mine)) if mine else None,
                 "ratings_count": len(mine),
             }
         )
@@ -648,16 +698,17 @@ def _marts_from_sessions(
                 "loyalty_tier": tier,
                 "users": len(users),
                 "loyalty_members": members,
-                "loyalty_member_pct": r2(100 * members / len(users)),
-                "avg_engagement_score": r2(
-                    sum(s["engagement_score"] for s in tier_sessions) / len(tier_sessions)
+                "loyalty_member_pct": mean2(100 * members, len(users)),
+                "avg_engagement_score": mean2(
+                    sum(hundredths(s["engagement_score"]) for s in tier_sessions),
+                    len(tier_sessions),
+                    100,
                 ),
-                "loyalty_rate_pct": r2(
-                    100
-                    * sum(s["loyalty_interactions"] > 0 for s in tier_sessions)
-                    / len(tier_sessions)
+                "loyalty_rate_pct": mean2(
+                    100 * sum(s["loyalty_interactions"] > 0 for s in tier_sessions),
+                    len(tier_sessions),
                 ),
-                "avg_rating": r2(sum(tier_ratings) / len(tier_ratings)) if tier_ratings else None,
+                "avg_rating": mean2(sum(tier_ratings), len(tier_ratings)) if tier_ratings else None,
             }
         )
     for s in sessions:
