@@ -1,7 +1,9 @@
 {#-
     One row per non-anonymous user with a session in the window, joined with
-    CRM. Ephemeral: loyalty_metrics and loyalty_by_tier both compute it from
-    the events of their own run.
+    CRM, plus the integer sums loyalty_by_tier adds up per tier (so a tier's
+    means are over all its sessions and ratings, and the events are read once).
+    Ephemeral: loyalty_metrics and loyalty_by_tier both compute it from the
+    events of their own run.
 -#}
 with
 
@@ -68,7 +70,10 @@ final as (
             as loyalty_rate_pct,
         {{ weblogs.exact_round2('user_ratings.rating_sum', 'user_ratings.ratings_count') }}
             as avg_rating,
-        coalesce(user_ratings.ratings_count, 0) as ratings_count
+        coalesce(user_ratings.ratings_count, 0) as ratings_count,
+        user_sessions.score_hundredths,
+        user_sessions.loyal_sessions,
+        coalesce(user_ratings.rating_sum, 0) as rating_sum
     from user_sessions
     left join customers
         on user_sessions.user_id = customers.user_id

@@ -576,32 +576,28 @@ def _session_row(
     pages = len({r["page_url"] for r in rows})
     score = r2(
         100
-        * (
-            0.4 * min(duration / 1800, 1)
-            + 0.3 * min(len(rows) / 20, 1)
-            + 0.3 * min(pages / 10, 1)
-        )
+        * (0.4 * min(duration / 1800, 1) + 0.3 * min(len(rows) / 20, 1) + 0.3 * min(pages / 10, 1))
     )
     return {
-            "session_id": session_id,
-            "user_id": (known[-1] if known else last)["user_id"],
-            "is_anonymous": not known,
-            "device_type": first["device_type"],
-            "browser": first["browser"],
-            "session_date": session_date,
-            "session_start": first["event_timestamp"],
-            "session_end": last["event_timestamp"],
-            "session_duration_seconds": duration,
-            "total_events": len(rows),
-            "unique_pages": pages,
-            "page_views": sum(r["event_type"] == "page_view" for r in rows),
-            "entry_event_type": first["event_type"],
-            "entry_page": first["page_url"],
-            "exit_event_type": last["event_type"],
-            "exit_page": last["page_url"],
-            "is_bounce": len(rows) == 1,
-            "engagement_score": score,
-            "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
+        "session_id": session_id,
+        "user_id": (known[-1] if known else last)["user_id"],
+        "is_anonymous": not known,
+        "device_type": first["device_type"],
+        "browser": first["browser"],
+        "session_date": session_date,
+        "session_start": first["event_timestamp"],
+        "session_end": last["event_timestamp"],
+        "session_duration_seconds": duration,
+        "total_events": len(rows),
+        "unique_pages": pages,
+        "page_views": sum(r["event_type"] == "page_view" for r in rows),
+        "entry_event_type": first["event_type"],
+        "entry_page": first["page_url"],
+        "exit_event_type": last["event_type"],
+        "exit_page": last["page_url"],
+        "is_bounce": len(rows) == 1,
+        "engagement_score": score,
+        "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
     }
 
 

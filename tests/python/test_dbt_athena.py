@@ -34,10 +34,22 @@ MODELS = (
     "staging/stg_weblogs__events",
     "staging/stg_crm__customers",
     "staging/stg_crm__ratings",
+    "intermediate/int_session_events",
     "intermediate/int_sessions",
+    "intermediate/int_loyalty_users",
     "intermediate/int_ratings_in_window",
     "marts/engagement_metrics",
     "marts/session_metrics",
+    "marts/session_anomalies",
+    "marts/loyalty_metrics",
+    "marts/loyalty_by_tier",
+    "operations/weblogs_run_log",
+)
+#: The materialised models that read the events (each inlines the ephemeral chain).
+EVENT_READERS = (
+    "marts/engagement_metrics",
+    "marts/session_metrics",
+    "marts/session_anomalies",
     "marts/loyalty_metrics",
     "marts/loyalty_by_tier",
 )
@@ -96,17 +108,16 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
     where = source_cte.this.args["where"]
     columns = {c.name for c in where.find_all(exp.Column)}
     assert columns == {"year", "month", "day"}
-    # The staging model is ephemeral: whichever model inlines it carries the predicate.
-    readers = [m for m in MODELS[1:] if "web_events" in compiled_sql(compiled, m)]
-    assert readers == ["intermediate/int_sessions"]
-    assert f"where {PARTITION_PREDICATE}" in compiled_sql(compiled, readers[0])
+    # The staging model is ephemeral: every model that inlines it carries the predicate.
     # Trino inlines CTEs, so a CTE read twice would scan the partitions twice (Athena
-    # bills bytes scanned): the events table, the inlined staging and the CTE over it
-    # are each read once.
-    tree = sqlglot.parse_one(compiled_sql(compiled, readers[0]), read="athena")
-    tables = [t.name for t in tree.find_all(exp.Table)]
-    for name in ("web_events", "__dbt__cte__stg_weblogs__events", "events", "source"):
-        assert tables.count(name) == 1, (name, tables)
+    # bills bytes scanned): in each model the events table, the inlined staging and
+    # the CTE over it are each read once.
+    for model in EVENT_READERS:
+        sql = compiled_sql(compiled, model)
+        assert f"where {PARTITION_PREDICATE}" in sql, model
+        tables = [t.name for t in sqlglot.parse_one(sql, read="athena").find_all(exp.Table)]
+        for name in ("web_events", "__dbt__cte__stg_weblogs__events", "source"):
+            assert tables.count(name) == 1, (model, name, tables)
 
 
 def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> None:
@@ -117,21 +128,25 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 5
+    assert len(materialised) == 6
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
 
 def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: DbtProject) -> None:
     manifest = json.loads((compiled.target_path / "manifest.json").read_text())
-    for mart in ("engagement_metrics", "session_metrics"):
+    for mart, column in (
+        ("engagement_metrics", "session_date"),
+        ("session_metrics", "session_date"),
+        ("session_anomalies", "report_date"),
+    ):
         config = manifest["nodes"][f"model.weblogs.{mart}"]["config"]
         assert config["materialized"] == "incremental"
         assert config["incremental_strategy"] == "insert_overwrite"
-        assert config["partitioned_by"] == ["session_date"]
+        assert config["partitioned_by"] == [column]
         # Hive CTAS needs the partition column last in the select list.
         tree = sqlglot.parse_one(compiled_sql(compiled, f"marts/{mart}"), read="athena")
-        assert tree.selects[-1].alias_or_name == "session_date", mart
+        assert tree.selects[-1].alias_or_name == column, mart
 
 
 @pytest.fixture
@@ -182,7 +197,7 @@ def test_dbt_athena_sends_the_crm_staging_inlined_into_the_loyalty_mart(
     assert '"awsdatacatalog"."lake_db"."customers"' in mart
     assert '"awsdatacatalog"."lake_db"."ratings"' in mart
     assert "from_iso8601_timestamp" in mart
-    assert '"analytics"."int_sessions"' in mart
+    assert '"awsdatacatalog"."lake_db"."web_events"' in mart  # sessions computed inside
     statements = sent_statements(moto_athena)
     assert not [sql for sql in statements if "create or replace view" in sql]
     for sql in statements:
@@ -196,15 +211,12 @@ def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart
     moto_athena: MotoServer, tmp_path: Path
 ) -> None:
     project = DbtProject(tmp_path, tmp_path / "no-lake", env=athena_env())
-    sessions = run_one_table(project, moto_athena, "int_sessions")
-    assert '"awsdatacatalog"."analytics"."int_sessions"' in sessions
-    assert '"awsdatacatalog"."lake_db"."web_events"' in sessions
-    assert f"where {PARTITION_PREDICATE}" in sessions  # the staging CTE, inlined
     mart = run_one_table(project, moto_athena, "engagement_metrics")
+    assert '"awsdatacatalog"."lake_db"."web_events"' in mart
+    assert f"where {PARTITION_PREDICATE}" in mart  # the staging CTE, inlined
     assert '"awsdatacatalog"."analytics"."engagement_metrics"' in mart
     assert "table_type='hive'" in mart and "format='parquet'" in mart
     assert "partitioned_by=ARRAY['session_date']" in mart
-    assert '"analytics"."int_sessions"' in mart
     assert re.search(r"loyalty_interactions,\s*session_date\s+from final", mart), mart
 
 

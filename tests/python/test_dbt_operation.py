@@ -206,7 +206,7 @@ def test_select_alone_equals_a_full_build_whatever_was_built_before(
         ("{engagement_weight_pages: true}", "engagement_weight_pages"),
         ("{default_window_days: 0}", "default_window_days"),
         ("{default_window_days: -5}", "default_window_days"),
-        ("{loyalty_event_types: [\"review') or (1=1\"]}", "loyalty_event_types"),
+        ('{loyalty_event_types: ["review\') or (1=1"]}', "loyalty_event_types"),
         ("{loyalty_event_types: review}", "loyalty_event_types"),
         ("{engagement_weight_duration: 0.9}", "engagement_weight_duration + "),
         ("{run_date: 2026-10-02, startdate: 2026-10-01, enddate: 2026-10-02}", "run_date"),
@@ -262,7 +262,11 @@ def test_windows_too_long_are_refused_up_front_with_how_to_split(
 def test_the_longest_accepted_window_runs_on_duckdb(lake: Path, daily: DbtProject) -> None:
     """366 days, read as the day folders that exist: same rows for the messy days."""
     daily.run(
-        "run", "--select", "engagement_metrics", "--vars", "{startdate: 2026-01-01, enddate: 2027-01-01}"
+        "run",
+        "--select",
+        "engagement_metrics",
+        "--vars",
+        "{startdate: 2026-01-01, enddate: 2027-01-01}",
     )
     expected = reference_marts(lake, FIRST, LAST)
     assert_mart_equals(daily, "engagement_metrics", expected["engagement_metrics"])
@@ -294,7 +298,9 @@ def test_late_events_are_counted_by_the_scheduled_run_in_a_lake_whose_path_has_a
     project = DbtProject(tmp_path / "work", lake)
     project.run("build", "--vars", "{run_date: 2026-10-07}")
     assert_mart_equals(
-        project, "engagement_metrics", reference_marts(lake, "2000-01-01", "2999-12-31")["engagement_metrics"]
+        project,
+        "engagement_metrics",
+        reference_marts(lake, "2000-01-01", "2999-12-31")["engagement_metrics"],
     )
     # Three days late: an event of the 10-02 session s-2-0, and a new session on 10-02.
     late = [

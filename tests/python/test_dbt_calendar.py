@@ -1,0 +1,179 @@
+"""A calendar of operation: 40 days of simulator traffic, late and messy, one scheduled run a day.
+
+Some events arrive 1, 3, 10 and 35 days after their own time, some session_ids
+are used again on other days, some sessions stay alive for 36 hours. Each
+simulated day the day's deliveries are written to the lake by the
+transformation, with their arrivals manifest, and the scheduled run (`dbt build
+--vars '{run_date: ...}'`, what `weblogs models` runs without dates) follows.
+After every run: the build passed, the incremental marts equal a full rebuild
+from scratch of the same lake (the plain-Python reading of the rules in
+dbt_helpers), and the run read no event partition outside the touched dates
+and the days the read window rule adds around them.
+
+dbt runs in this process (dbtRunner) on a manifest parsed once, so the 40 runs
+pay dbt's parsing once; the unit tests run on the first day only.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbt_helpers import (
+    REPO_ROOT,
+    DbtProject,
+    event,
+    reference_marts,
+    write_arrivals,
+    write_jsonl,
+)
+
+from ingestion.simulator import TrafficGenerator
+from weblogs.contract import parse_timestamp
+from weblogs.transform_cli import transform_input
+
+pytestmark = pytest.mark.slow
+
+FIRST_DAY = date(2026, 8, 1)
+DAYS = 40
+LATENESS = (1, 3, 10, 35)
+KEYS = {
+    "engagement_metrics": ("session_id", "session_date"),
+    "session_metrics": ("session_date", "device_type", "browser"),
+    "session_anomalies": ("event_id",),
+}
+
+
+def day_traffic(index: int) -> list[dict[str, Any]]:
+    """One day of simulator traffic (valid events, timestamps in ms), plus the messy cases."""
+    day = FIRST_DAY + timedelta(days=index)
+    generator = TrafficGenerator(
+        seed=index,
+        start=datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC),
+        malformed_rate=0.0,
+        duplicate_rate=0.03,
+        users=25,
+    )
+    events = []
+    for raw in generator.events(24):
+        assert isinstance(raw, dict)
+        raw = dict(raw)
+        raw["timestamp"] = parse_timestamp(raw["timestamp"])
+        events.append(raw)
+    stamp = day.isoformat()
+    if index % 6 == 0:  # a session_id used again two days later
+        for when in (day, day + timedelta(days=2)):
+            events += [
+                event(f"reused-{index}", "page_view", f"{when}T07:00:00", "/", user_id="u-r"),
+                event(f"reused-{index}", "review", f"{when}T07:02:00", "/r", user_id="u-r"),
+            ]
+    if index % 9 == 4:  # a session kept alive for 36 hours, an event every 3 hours
+        start = datetime.fromisoformat(f"{stamp}T06:00:00")
+        for i in range(13):
+            at = (start + timedelta(hours=3 * i)).isoformat()
+            events.append(event(f"endless-{index}", "scroll", at, f"/e/{i % 3}", user_id="u-e"))
+    return events
+
+
+def event_day(raw: dict[str, Any]) -> date:
+    return datetime.fromtimestamp(raw["timestamp"] / 1000, tz=UTC).date()
+
+
+def deliveries() -> dict[date, list[dict[str, Any]]]:
+    """Events by the day they arrive: on their own day, or 1, 3, 10 or 35 days late."""
+    plan: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    n = 0
+    for index in range(DAYS):
+        for raw in day_traffic(index):
+            arrive = event_day(raw)
+            if raw["session_id"].startswith(("reused", "endless")) is False and n % 11 == 5:
+                arrive += timedelta(days=LATENESS[(n // 11) % len(LATENESS)])
+            n += 1
+            plan[max(arrive, FIRST_DAY + timedelta(days=index))].append(raw)
+    return plan
+
+
+def as_rows(project: DbtProject, mart: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {tuple(r[k] for k in KEYS[mart]): r for r in project.table(mart, "all")}
+
+
+def assert_equal_to_reference(project: DbtProject, lake: Path, day: date) -> None:
+    expected = reference_marts(lake, "2000-01-01", "2999-12-31")
+    for mart in KEYS:
+        got = as_rows(project, mart)
+        want = {tuple(r[k] for k in KEYS[mart]): r for r in expected[mart]}
+        assert sorted(got, key=str) == sorted(want, key=str), (day, mart)
+        for key, row in want.items():
+            for column, value in row.items():
+                other = got[key][column]
+                if isinstance(value, float) and other is not None:
+                    assert abs(other - value) < 1e-9, (day, mart, key, column, other, value)
+                else:
+                    assert other == value, (day, mart, key, column, other, value)
+
+
+def read_days(project: DbtProject) -> set[date]:
+    """The event day folders the run's models listed (DuckDB reads only those)."""
+    days: set[date] = set()
+    for sql in (project.target_path / "compiled/weblogs/models").rglob("*.sql"):
+        for y, m, d in re.findall(
+            r"/events/year=(\d{4})/month=(\d{2})/day=(\d{2})/", sql.read_text()
+        ):
+            days.add(date(int(y), int(m), int(d)))
+    return days
+
+
+def test_forty_days_of_late_and_messy_traffic_one_scheduled_run_a_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    lake = tmp_path / "lake"
+    (lake / "crm").mkdir(parents=True)
+    crm = TrafficGenerator(seed=0, users=25)
+    crm.write_crm(lake / "crm")
+    project = DbtProject(tmp_path / "work", lake)
+    for name in ("WEBLOGS_LAKE_ROOT", "WEBLOGS_DUCKDB_PATH", "DBT_PROFILES_DIR", "DBT_TARGET_PATH"):
+        monkeypatch.setenv(name, project.env[name])
+    monkeypatch.setenv("DBT_LOG_PATH", str(project.workdir / "logs"))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    monkeypatch.setenv("DBT_PARTIAL_PARSE", "false")
+    common = ["--project-dir", str(REPO_ROOT), "--quiet"]
+    parsed = dbtRunner().invoke(["parse", *common, "--vars", "{run_date: 2026-08-02}"])
+    assert parsed.success, parsed.exception
+    manifest = parsed.result
+
+    plan = deliveries()
+    late = sum(1 for day, batch in plan.items() for raw in batch if event_day(raw) < day)
+    assert late >= 20 and {35, 10, 3, 1} <= {
+        (day - event_day(raw)).days for day, batch in plan.items() for raw in batch
+    }
+    for index in range(DAYS):
+        day = FIRST_DAY + timedelta(days=index)
+        batch = plan.get(day, [])
+        if batch:
+            source = write_jsonl(tmp_path / f"deliveries-{day}.jsonl", batch)
+            transform_input(source, lake)
+            arrived = datetime(day.year, day.month, day.day, 12, 0, tzinfo=UTC)
+            write_arrivals(lake, f"batch-{day}", batch, arrived)
+        run_date = day + timedelta(days=1)
+        args = ["build", *common, "--vars", f"{{run_date: {run_date}}}"]
+        if index:
+            args += ["--exclude", "test_type:unit"]
+        done = dbtRunner(manifest=copy.deepcopy(manifest)).invoke(args)
+        assert done.success, (day, done.exception)
+        assert_equal_to_reference(project, lake, day)
+        touched = {event_day(raw) for raw in batch}
+        allowed = {e + timedelta(days=k) for e in touched for k in range(-2, 3)}
+        assert read_days(project) <= allowed, (day, sorted(read_days(project) - allowed))
+
+    # And a real dbt rebuild from scratch of the whole calendar gives the same rows.
+    scratch = DbtProject(tmp_path / "scratch", lake)
+    scratch.build("2026-07-30", "2026-09-12")
+    for mart in KEYS:
+        assert as_rows(scratch, mart) == as_rows(project, mart), mart
