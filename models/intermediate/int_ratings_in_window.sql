@@ -1,4 +1,7 @@
-{#- CRM ratings that count: a valid rating (1-5, see stg_crm__ratings) whose rated_at (UTC) date is in the run window. -#}
+{#-
+    CRM ratings that count: a valid rating (1-5, see stg_crm__ratings) whose
+    rated_at (UTC) date is a session date of the run window.
+-#}
 {{ config(materialized='ephemeral') }}
 
 with

@@ -233,7 +233,7 @@ def test_any_valid_var_value_passes_the_unit_tests(lake: Path, tmp_path: Path) -
     done = project.run(
         "build",
         "--select",
-        "test_type:unit",
+        "resource_type:unit_test",
         "--vars",
         "{engagement_cap_duration_seconds: 3600, engagement_cap_events: 7.5, "
         "engagement_weight_duration: 0, engagement_weight_events: 0.5, "
