@@ -130,7 +130,9 @@
             {{ log("weblogs scheduled run " ~ window.run_date ~ ": events that arrived from "
                 ~ window.arrivals_from ~ " to " ~ window.arrivals_to ~ " touched "
                 ~ window.dates | length ~ " session dates: "
-                ~ (weblogs.date_runs_text(window.dates) or 'none'), info=true) }}
+                ~ (weblogs.date_runs_text(window.dates) or 'none')
+                ~ ((" (sessions from " ~ window.start ~ " to " ~ window.end ~ ")") if window.dates else ''),
+                info=true) }}
         {%- elif window.dates -%}
             {{ log("weblogs window: sessions from " ~ window.start ~ " to " ~ window.end
                 ~ " (reading event partitions " ~ window.read_start ~ " .. " ~ window.read_end ~ ")", info=true) }}

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "models",
         help="build the dbt models on the local lake and print the marts' headline figures",
         description=(
-            "Run `dbt build` (models and data tests) on the local DuckDB target for a window "
-            "of session dates, then print the headline figures of engagement_metrics, "
-            "session_metrics, loyalty_metrics and loyalty_by_tier. Without dates the "
-            "project's default window is used: the last 7 complete UTC days."
+            "Run `dbt build` (models and data tests) on the local DuckDB target, then print "
+            "the headline figures of engagement_metrics, session_metrics, loyalty_metrics "
+            "and loyalty_by_tier. Without dates this is the scheduled run: it rebuilds the "
+            "session dates that received events (late ones included) since the previous "
+            "successful scheduled run, up to the run date's 00:00 UTC. With --startdate "
+            "and --enddate it rebuilds that window."
         ),
     )
     parser.add_argument("--startdate", help="first session date, YYYY-MM-DD (UTC)")
     parser.add_argument("--enddate", help="last session date, YYYY-MM-DD (UTC, inclusive)")
+    parser.add_argument(
+        "--run-date",
+        help="the scheduled run's date, YYYY-MM-DD (default: today, UTC); counts the "
+        "arrivals before its 00:00 UTC",
+    )
     parser.add_argument(
         "--lake", type=Path, help="lake folder (default: $WEBLOGS_LAKE_ROOT, else data/lake)"
     )
@@ -63,7 +70,7 @@ def check_window(startdate: str | None, enddate: str | None) -> tuple[str, str] 
     if startdate is None and enddate is None:
         return None
     if startdate is None or enddate is None:
-        raise UsageError("pass both --startdate and --enddate, or neither for the default window")
+        raise UsageError("pass both --startdate and --enddate, or neither for the scheduled run")
     parsed = []
     for name, value in (("startdate", startdate), ("enddate", enddate)):
         if not DATE_RE.fullmatch(value):
@@ -75,6 +82,23 @@ def check_window(startdate: str | None, enddate: str | None) -> tuple[str, str] 
     if parsed[1] < parsed[0]:
         raise UsageError(f"enddate {enddate} is before startdate {startdate}")
     return startdate, enddate
+
+
+def check_run_date(run_date: str | None, window: tuple[str, str] | None) -> str | None:
+    """The scheduled run's date (today, UTC, by default), or None for a window run."""
+    if window is not None:
+        if run_date is not None:
+            raise UsageError("pass --run-date alone, or --startdate and --enddate, not both")
+        return None
+    if run_date is None:
+        return datetime.now(UTC).date().isoformat()
+    if not DATE_RE.fullmatch(run_date):
+        raise UsageError(f"run date {run_date!r} is not a date in YYYY-MM-DD form")
+    try:
+        date.fromisoformat(run_date)
+    except ValueError:
+        raise UsageError(f"run date {run_date!r} is not a real calendar date") from None
+    return run_date
 
 
 def check_lake(lake: Path) -> None:
@@ -103,6 +127,7 @@ def run_dbt_build(
     lake: Path,
     duckdb_path: Path,
     full_refresh: bool = False,
+    run_date: str | None = None,
 ) -> str:
     """`dbt build --target local`; returns dbt's output, raises ModelsError when it fails."""
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +146,8 @@ def run_dbt_build(
         args = [dbt_executable(), "build", "--target", "local", "--project-dir", str(PROJECT_DIR)]
         if window is not None:
             args += ["--vars", json.dumps({"startdate": window[0], "enddate": window[1]})]
+        elif run_date is not None:
+            args += ["--vars", json.dumps({"run_date": run_date})]
         if full_refresh:
             args.append("--full-refresh")
         done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
@@ -231,12 +258,17 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def built_window(output: str) -> tuple[str, str]:
-    """The window dbt used (also when it chose the default), from its log line."""
+def built_window(output: str) -> tuple[str, str] | None:
+    """The window dbt used (also when it chose it: default or scheduled), from its log line.
+
+    None: a scheduled run that found nothing new to rebuild.
+    """
     found = re.search(r"sessions from (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", output)
-    if not found:
-        raise ModelsError("dbt did not report the run window")
-    return found.group(1), found.group(2)
+    if found:
+        return found.group(1), found.group(2)
+    if re.search(r"touched 0 session dates", output):
+        return None
+    raise ModelsError("dbt did not report the run window")
 
 
 def build_and_report(
@@ -246,14 +278,25 @@ def build_and_report(
     lake: Path | None = None,
     duckdb_path: Path | None = None,
     full_refresh: bool = False,
+    run_date: str | None = None,
 ) -> str:
-    """Build and test every model for the window, then return the headline tables (for the demo)."""
+    """Build and test every model, then return the headline tables (for the demo).
+
+    With both dates: that window. Without: the scheduled run for `run_date`
+    (default today, UTC).
+    """
     window = check_window(startdate, enddate)
+    scheduled = check_run_date(run_date, window)
     lake = lake or Path(os.environ.get("WEBLOGS_LAKE_ROOT", "data/lake"))
     duckdb_path = duckdb_path or Path(os.environ.get("WEBLOGS_DUCKDB_PATH", "data/weblogs.duckdb"))
     check_lake(lake)
-    output = run_dbt_build(window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh)
-    return report(duckdb_path, window or built_window(output))
+    output = run_dbt_build(
+        window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh, run_date=scheduled
+    )
+    built = window or built_window(output)
+    if built is None:
+        return f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
+    return report(duckdb_path, built)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -264,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
             lake=args.lake,
             duckdb_path=args.duckdb,
             full_refresh=args.full_refresh,
+            run_date=args.run_date,
         )
     except ModelsError as exc:
         print(f"weblogs models: error: {exc}", file=sys.stderr)

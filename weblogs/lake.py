@@ -11,6 +11,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from weblogs.errors import UsageError
 from weblogs.transform import TransformResult, parquet_bytes
 
 EVENTS_PREFIX = "events"
+ARRIVALS_PREFIX = "arrivals"
 
 
 class Lake(Protocol):
@@ -163,6 +165,33 @@ def event_key(partition: tuple[str, str, str, str], name: str) -> str:
     return f"{EVENTS_PREFIX}/year={year}/month={month}/day={day}/hour={hour}/{name}.parquet"
 
 
+def arrivals_key(result: TransformResult, name: str) -> str:
+    """The batch's arrivals manifest, keyed by its ARRIVAL (processing) date, UTC.
+
+    The scheduled model run reads only the arrival days since its last success
+    (docs/analytics.md, Late data); the name is the batch's, so a retry of the
+    batch at the same processing time rewrites the same object.
+    """
+    at = result.processed_at.astimezone(UTC)
+    return f"{ARRIVALS_PREFIX}/year={at:%Y}/month={at:%m}/day={at:%d}/{name}.jsonl"
+
+
+def arrivals_manifest(result: TransformResult) -> bytes:
+    """One JSON line per event hour the batch wrote: the dates the models must rebuild."""
+    arrived_at = result.processed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json_lines(
+        [
+            {
+                "event_date": f"{year}-{month}-{day}",
+                "event_hour": hour,
+                "events": table.num_rows,
+                "arrived_at": arrived_at,
+            }
+            for (year, month, day, hour), table in sorted(result.partitions.items())
+        ]
+    )
+
+
 def failed_key(failed_prefix: str, result: TransformResult, name: str) -> str:
     return f"{failed_prefix}/dt={result.processed_at:%Y-%m-%d}/{name}.jsonl"
 
@@ -177,7 +206,8 @@ def write_result(
     """Write a batch's partitions and failures under names derived from `name`.
 
     The same `name` for the same input writes the same keys, so a retry
-    overwrites instead of duplicating. If a put fails, the keys already written
+    overwrites instead of duplicating. The arrivals manifest (which event
+    hours the batch touched, and when) is written last, after the events. If a put fails, the keys already written
     by this call are removed (best effort) before the error propagates, so a
     retried batch with other boundaries leaves no stray copies behind.
     """
@@ -186,6 +216,10 @@ def write_result(
         for partition, table in sorted(result.partitions.items()):
             key = event_key(partition, name)
             lake.put(key, parquet_bytes(table))
+            written.append(key)
+        if result.partitions:  # after the events: a manifest never names missing rows
+            key = arrivals_key(result, name)
+            lake.put(key, arrivals_manifest(result))
             written.append(key)
         if result.failures:
             key = failed_key(failed_prefix, result, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,12 +50,38 @@ def test_models_command_builds_and_prints_every_mart(tmp_path: Path) -> None:
     assert database.is_file()
 
 
+@pytest.mark.slow
+def test_models_command_without_dates_is_the_scheduled_run(tmp_path: Path) -> None:
+    """The transformation wrote arrivals manifests: the scheduled run counts them, once."""
+    lake = build_fixture_lake(tmp_path)
+    database = tmp_path / "out" / "weblogs.duckdb"
+    run_date = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    args = ("models", "--run-date", run_date, "--lake", str(lake), "--duckdb", str(database))
+    done = weblogs(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "sessions from 2026-09-19 to 2026-10-11" in done.stdout
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        got = con.execute("select count(*) from main.engagement_metrics").fetchone()[0]
+    assert got == len(reference_marts(lake, "2000-01-01", "2999-12-31")["engagement_metrics"])
+    again = weblogs(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "no events arrived since the last run" in again.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--startdate", "2026-10-05", "--enddate", "2026-10-01"], "is before startdate"),
         (["--startdate", "2026-02-30", "--enddate", "2026-03-01"], "not a real calendar date"),
         (["--startdate", "2026-10-01"], "pass both --startdate and --enddate"),
+        (["--run-date", "2026-13-01"], "not a real calendar date"),
+        (["--run-date", "tomorrow"], "not a date in YYYY-MM-DD form"),
+        (
+            ["--run-date", "2026-10-08", "--startdate", "2026-10-01", "--enddate", "2026-10-02"],
+            "pass --run-date alone",
+        ),
     ],
 )
 def test_models_command_rejects_bad_windows_in_one_line(

@@ -160,6 +160,16 @@ def test_retried_batch_overwrites_instead_of_duplicating(
     event = kinesis_event(moto_server, [x for x in lines if len(x) < 1024 * 1024][:60])
     transformation.handler(event, CONTEXT)
     keys, rows = all_keys(aws["s3"]), s3_rows(aws["s3"])
+    # The arrivals manifest (by arrival date) names every event hour written.
+    manifests = [k for k in keys if k.startswith("arrivals/")]
+    hours = {"/".join(k.split("/")[1:5]) for k in keys if k.startswith("events/")}
+    assert len(manifests) == 1 and manifests[0].endswith(".jsonl")
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=manifests[0])["Body"].read()
+    named = {
+        "year={}/month={}/day={}/hour={}".format(*x["event_date"].split("-"), x["event_hour"])
+        for x in map(json.loads, body.splitlines())
+    }
+    assert named == hours
     transformation.handler(event, CONTEXT)
     assert all_keys(aws["s3"]) == keys
     assert s3_rows(aws["s3"]) == rows  # identical rows, ingested_at included

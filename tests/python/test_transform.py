@@ -157,3 +157,28 @@ def test_cli_unusable_arguments_give_one_clear_line(
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_cli_writes_an_arrivals_manifest_of_the_event_hours_it_touched(tmp_path: Path) -> None:
+    """The scheduled model run learns from it which dates received events, late ones included."""
+    lines, expected_valid, _ = mixed_lines()
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    lake = tmp_path / "lake"
+    began = datetime.now(UTC)
+    assert run_cli("transform", "--input", str(source), "--lake", str(lake)).returncode == 0
+    manifests = list((lake / "arrivals").rglob("*.jsonl"))
+    assert len(manifests) == 1
+    folder = manifests[0].parent.relative_to(lake / "arrivals").as_posix()
+    assert folder in {f"{d:year=%Y/month=%m/day=%d}" for d in (began, datetime.now(UTC))}
+    lines_out = [json.loads(x) for x in manifests[0].read_text().splitlines()]
+    hours = Counter()
+    for path in (lake / "events").rglob("*.parquet"):
+        parts = dict(p.split("=") for p in path.parent.relative_to(lake / "events").parts)
+        hours[(f"{parts['year']}-{parts['month']}-{parts['day']}", parts["hour"])] += (
+            pq.read_metadata(path).num_rows
+        )
+    assert {(x["event_date"], x["event_hour"]): x["events"] for x in lines_out} == dict(hours)
+    assert sum(hours.values()) == expected_valid
+    arrived = {datetime.fromisoformat(x["arrived_at"].replace("Z", "+00:00")) for x in lines_out}
+    assert len(arrived) == 1 and began <= arrived.pop() <= datetime.now(UTC)
