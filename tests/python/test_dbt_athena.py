@@ -116,7 +116,11 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
         sql = compiled_sql(compiled, model)
         assert f"where {PARTITION_PREDICATE}" in sql, model
         tables = [t.name for t in sqlglot.parse_one(sql, read="athena").find_all(exp.Table)]
-        for name in ("web_events", "__dbt__cte__stg_weblogs__events", "source"):
+        for name in (
+            "web_events",
+            "__dbt__cte__stg_weblogs__events",
+            "__dbt__cte__int_session_events",
+        ):
             assert tables.count(name) == 1, (model, name, tables)
 
 
