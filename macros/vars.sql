@@ -91,4 +91,66 @@
         ) }}
     {%- endif -%}
     {%- do weblogs.validated_event_types() -%}
+    {%- for name in weblogs.name_list_rules() -%}
+        {%- do weblogs.validated_name_list(name) -%}
+    {%- endfor -%}
 {% endmacro %}
+
+
+{#-
+    The list vars of acquisition and pages (docs/contract.md, section 4):
+    name: [pattern of one item, what the message says, maximum items].
+    Query parameter names keep their case (matched as written); hosts and
+    domains are compared lower-cased, as the parsed hosts are.
+-#}
+{% macro name_list_rules() %}
+    {%- set domain = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$' -%}
+    {%- set domain_text = 'a list of at most 500 domain names (letters, digits, - and ., e.g. example.com)' -%}
+    {{ return({
+        'page_query_params': [
+            '^[A-Za-z0-9_.~+%\\[\\]-]{1,128}$',
+            'a list of at most 50 query parameter names (letters, digits and _ . ~ + % [ ] -, at most 128 characters)',
+            50, false,
+        ],
+        'site_hosts': [domain, domain_text, 500, true],
+        'search_domains': [domain, domain_text, 500, true],
+        'social_domains': [domain, domain_text, 500, true],
+    }) }}
+{% endmacro %}
+
+
+{#- The checked items of a list var (duplicates dropped, first kept). -#}
+{% macro validated_name_list(name) %}
+    {%- set rule = weblogs.name_list_rules()[name] -%}
+    {%- set value = var(name) -%}
+    {%- if value is none -%}
+        {%- set value = [] -%}
+    {%- endif -%}
+    {%- if value is string or value is mapping or value is not iterable or value | length > rule[2] -%}
+        {{ weblogs._var_error(name, value, rule[1]) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for item in value -%}
+        {%- if item is not string -%}
+            {{ weblogs._var_error(name, item, rule[1]) }}
+        {%- endif -%}
+        {%- set text = (item | trim | lower) if rule[3] else (item | trim) -%}
+        {%- if not modules.re.match(rule[0], text) -%}
+            {{ weblogs._var_error(name, item, rule[1]) }}
+        {%- endif -%}
+        {%- if text not in names -%}
+            {%- do names.append(text) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#- A checked list of names as a SQL list of string literals, case kept (never empty: callers test the length). -#}
+{% macro sql_name_list(values) -%}
+    {%- set quoted = [] -%}
+    {%- for value in values -%}
+        {%- do quoted.append(weblogs.sql_string(value)) -%}
+    {%- endfor -%}
+    ({{ quoted | join(', ') }})
+{%- endmacro %}

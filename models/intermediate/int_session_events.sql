@@ -8,7 +8,10 @@
     session_anomalies. The 24 hours before a session date's first event and the
     24 hours after it are inside the days the run reads, so every session of
     the window, and every excluded event of the day after a window date, is
-    decided from what the run reads.
+    decided from what the run reads. `event_order` numbers the events of a
+    session_id in session order (the conversion funnel compares positions),
+    `next_timestamp` is the time of the next event of the same session (time
+    on page).
 -#}
 with
 
@@ -25,7 +28,15 @@ ordered as (
         lag(event_timestamp) over (
             partition by session_id
             order by event_timestamp asc, event_id asc
-        ) as previous_timestamp
+        ) as previous_timestamp,
+        lead(event_timestamp) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+        ) as next_timestamp,
+        row_number() over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+        ) as event_order
     from events
 
 ),
@@ -52,7 +63,13 @@ assigned as (
             partition by session_id
             order by event_timestamp asc, event_id asc
             rows between unbounded preceding and current row
-        ) as session_start_at
+        ) as session_start_at,
+        -- The latest checkout up to this event: at a purchase, the last checkout before it.
+        max(case when event_type = 'checkout' then event_order end) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and current row
+        ) as last_checkout_order
     from starts
 
 ),
@@ -66,10 +83,18 @@ final as (
         is_anonymous_user,
         event_type,
         page_url,
+        referrer,
         event_timestamp,
         device_type,
         browser,
         session_start_at,
+        event_order,
+        last_checkout_order,
+        -- The next event of the same session (one less than 24 hours after its start), else null.
+        case
+            when date_diff('millisecond', session_start_at, next_timestamp) < 86400000
+                then next_timestamp
+        end as next_timestamp,
         coalesce(
             date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
         ) as in_session

@@ -24,7 +24,7 @@ sessions as (
     select
         session_id,
         {{ weblogs.value_at_last('user_id', when='not is_anonymous_user') }} as last_known_user_id,
-        {{ weblogs.values_at_first(['device_type', 'browser', 'event_type', 'page_url']) }}
+        {{ weblogs.values_at_first(['device_type', 'browser', 'event_type', 'page_url', 'referrer']) }}
             as first_event,
         {{ weblogs.values_at_last(['user_id', 'event_type', 'page_url']) }} as last_event,
         min(case when is_anonymous_user then 1 else 0 end) = 1 as is_anonymous_session,
@@ -39,7 +39,11 @@ sessions as (
                     then 1
                 else 0
             end
-        ) as loyalty_interactions
+        ) as loyalty_interactions,
+        min(case when event_type = 'add_to_cart' then event_order end) as first_add_to_cart_order,
+        max(case when event_type = 'checkout' then event_order end) as last_checkout_order,
+        max(case when event_type = 'purchase' then last_checkout_order end) as last_checkout_before_purchase,
+        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases
     from events
     group by session_id, session_start_at
 
@@ -64,6 +68,18 @@ measured as (
         last_event.event_type as exit_event_type,
         last_event.page_url as exit_page,
         loyalty_interactions,
+        {{ weblogs.url_page_path('first_event.page_url') }} as landing_page_path,
+        {{ weblogs.external_referrer_host('first_event.referrer') }} as referrer_host,
+        {{ weblogs.url_campaign_value(weblogs.url_query('first_event.page_url'), 'utm_source') }} as utm_source,
+        {{ weblogs.url_campaign_value(weblogs.url_query('first_event.page_url'), 'utm_medium') }} as utm_medium,
+        {{ weblogs.url_campaign_value(weblogs.url_query('first_event.page_url'), 'utm_campaign') }}
+            as utm_campaign,
+        -- A checkout after the first add_to_cart; a purchase after the first such checkout:
+        -- the last checkout before some purchase comes after the first add_to_cart.
+        first_add_to_cart_order is not null as reached_add_to_cart,
+        coalesce(last_checkout_order > first_add_to_cart_order, false) as reached_checkout,
+        coalesce(last_checkout_before_purchase > first_add_to_cart_order, false) as converted,
+        purchases,
         cast(session_start as date) as session_date,
         -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
@@ -115,7 +131,17 @@ final as (
             ),
             2
         ) as engagement_score,
-        loyalty_interactions
+        loyalty_interactions,
+        landing_page_path,
+        referrer_host,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        {{ weblogs.session_channel('utm_source', 'utm_medium', 'referrer_host') }} as channel,
+        reached_add_to_cart,
+        reached_checkout,
+        converted,
+        purchases
     from measured
     where {{ weblogs.in_window('session_date') }}
 

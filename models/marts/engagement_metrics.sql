@@ -39,7 +39,17 @@ final as (
         exit_page,
         is_bounce,
         engagement_score,
-        loyalty_interactions
+        loyalty_interactions,
+        landing_page_path,
+        referrer_host,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        channel,
+        reached_add_to_cart,
+        reached_checkout,
+        converted,
+        purchases
     from sessions
 
 )
@@ -50,6 +60,7 @@ select
         'session_start', 'session_end', 'session_duration_seconds', 'total_events',
         'unique_pages', 'page_views', 'entry_event_type', 'entry_page',
         'exit_event_type', 'exit_page', 'is_bounce', 'engagement_score',
-        'loyalty_interactions',
+        'loyalty_interactions', 'landing_page_path', 'referrer_host', 'utm_source', 'utm_medium',
+        'utm_campaign', 'channel', 'reached_add_to_cart', 'reached_checkout', 'converted', 'purchases',
     ], 'session_date') }}
 from final

@@ -1,0 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=weblogs.range_incremental_strategy(),
+        unique_key='session_date',
+        partitioned_by=weblogs.date_partitioning('session_date'),
+        on_schema_change='fail',
+        pre_hook="{{ weblogs.clear_run_window(this) }}",
+        persist_docs=weblogs.persist_docs_config(),
+    )
+}}
+
+{#- One row per session_date, page_path with a page view; a run replaces the dates of its window. -#}
+with
+
+page_views as (
+
+    select * from {{ ref('int_page_views') }}
+
+),
+
+aggregated as (
+
+    select
+        session_date,
+        page_path,
+        count(*) as page_views,
+        count(distinct session_id) as sessions,
+        sum(case when is_entrance then 1 else 0 end) as entrances,
+        sum(case when is_exit then 1 else 0 end) as exits,
+        {{ weblogs.exact_round2('100 * sum(case when is_exit then 1 else 0 end)', 'count(*)') }}
+            as exit_rate_pct,
+        case
+            when count(milliseconds_on_page) > 0
+                then {{ weblogs.exact_round2('sum(milliseconds_on_page)', '1000 * count(milliseconds_on_page)') }}
+        end as avg_time_on_page_seconds
+    from page_views
+    group by session_date, page_path
+
+),
+
+final as (
+
+    select * from aggregated
+
+)
+
+select
+    {{ weblogs.partitioned_select_list([
+        'session_date', 'page_path', 'page_views', 'sessions', 'entrances', 'exits',
+        'exit_rate_pct', 'avg_time_on_page_seconds',
+    ], 'session_date') }}
+from final
