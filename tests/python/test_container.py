@@ -21,7 +21,6 @@ DOCKERFILE = REPO / "deploy" / "dockerfile-api"
 TASKDEF = REPO / "deploy" / "api_taskdefinition.json"
 REQUIREMENTS = REPO / "deploy" / "requirements-api.txt"
 SEED_ENV = {
-    "API_URL",
     "KINESIS_STREAM_NAME",
     "S3_BUCKET",
     "FAILED_RECORDS_SNS_ARN",
@@ -143,6 +142,9 @@ def test_task_definition_settings() -> None:
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert set(env) >= SEED_ENV
+    # The API URL (and any key in it) comes from Secrets Manager or SSM, never in clear.
+    assert container["secrets"] == [{"name": "API_URL", "valueFrom": "<API_URL_SECRET_ARN>"}]
+    assert not {name for name in env if re.search(r"URL|KEY|TOKEN|SECRET", name, re.I)}
     # Fargate allows at most 120 s; the consumer needs its flush budget plus one request.
     assert container["stopTimeout"] <= 120
     assert (
@@ -158,7 +160,7 @@ def test_task_definition_registers_on_ecs(moto_server: MotoServer) -> None:
         .replace("<ACCOUNT_ID>", "123456789012")
         .replace("<REGION>", "us-east-1")
         .replace("<IMAGE_TAG>", "test")
-        .replace("<API_URL>", "https://api.example.com/events")
+        .replace("<API_URL_SECRET_ARN>", "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-Ab12Cd")
         .replace("<S3_BUCKET>", "weblogs-bucket")
     )
     assert "<" not in text
