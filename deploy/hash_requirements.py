@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -23,8 +24,18 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 PYTHON_VERSION = "3.11"
-# Debian bookworm ships glibc 2.36; pip also accepts every older manylinux tag.
-PLATFORMS = ("manylinux_2_36_x86_64", "manylinux_2_36_aarch64")
+INDEX_URL = "https://pypi.org/simple/"
+# Debian bookworm ships glibc 2.36: every manylinux tag up to 2.36 installs there.
+# pip does not expand a --platform to the older tags itself, so all are listed.
+GLIBC_MINORS = range(36, 16, -1)
+
+
+def platform_tags(arch: str) -> list[str]:
+    tags = [f"manylinux_2_{minor}_{arch}" for minor in GLIBC_MINORS]
+    return [*tags, f"manylinux2014_{arch}"]
+
+
+PLATFORMS = {"x86_64": platform_tags("x86_64"), "arm64": platform_tags("aarch64")}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 
 
@@ -43,9 +54,11 @@ def read_file(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return header, pins
 
 
-def wheel_hashes(pins: list[tuple[str, str]], platform: str) -> dict[str, set[str]]:
-    """Download the wheels pip would pick for one platform; sha256 by project name."""
+def wheel_hashes(pins: list[tuple[str, str]], platforms: list[str]) -> dict[str, set[str]]:
+    """Download the wheels pip would pick for one architecture; sha256 by project name."""
     found: dict[str, set[str]] = {}
+    # PyPI only: a local wheel folder (PIP_FIND_LINKS) must not supply the files.
+    env = {**os.environ, "PIP_FIND_LINKS": ""}
     with tempfile.TemporaryDirectory(prefix="weblogs-wheels-") as tmp:
         subprocess.run(
             [
@@ -55,16 +68,18 @@ def wheel_hashes(pins: list[tuple[str, str]], platform: str) -> dict[str, set[st
                 "download",
                 "--quiet",
                 "--disable-pip-version-check",
+                f"--index-url={INDEX_URL}",
                 "--no-deps",
                 "--only-binary=:all:",
                 "--implementation=cp",
                 f"--python-version={PYTHON_VERSION}",
                 f"--abi=cp{PYTHON_VERSION.replace('.', '')}",
-                f"--platform={platform}",
+                *(f"--platform={tag}" for tag in platforms),
                 f"--dest={tmp}",
                 *(f"{name}=={version}" for name, version in pins),
             ],
             check=True,
+            env=env,
         )
         for wheel in Path(tmp).glob("*.whl"):
             name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
@@ -90,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.files:
         header, pins = read_file(path)
         hashes: dict[str, set[str]] = {}
-        for platform in PLATFORMS:
-            for name, digests in wheel_hashes(pins, platform).items():
+        for platforms in PLATFORMS.values():
+            for name, digests in wheel_hashes(pins, platforms).items():
                 hashes.setdefault(name, set()).update(digests)
         missing = [name for name, _ in pins if canonicalize_name(name) not in hashes]
         if missing:
