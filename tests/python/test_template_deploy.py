@@ -38,13 +38,20 @@ def deploy(moto_server: MotoServer, *, projection: str) -> dict[str, Any]:
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
     prefix = f"wl{suffix}"
+    secret = moto_server.client("secretsmanager").create_secret(
+        Name=f"weblogs/api-url-{suffix}", SecretString="http://127.0.0.1:8080/events?api_key=k"
+    )["ARN"]
+    account = moto_server.client("sts").get_caller_identity()["Account"]
+    registry = f"{account}.dkr.ecr.us-east-1.amazonaws.com"
     params = {
         "Prefix": prefix,
         "KinesisStreamName": f"weblogs_stream_{suffix}",
         "GlueDatabaseName": f"weblogs_{suffix}",
         "AnalyticsDatabaseName": f"weblogs_analytics_{suffix}",
         "ArtifactBucket": artifacts,
-        "ApiUrl": "http://127.0.0.1:8080/events",
+        "ApiUrlSecretArn": secret,
+        "ContainerImage": f"{registry}/weblogs/api:{suffix}",
+        "DbtImage": f"{registry}/weblogs/dbt@sha256:{'0' * 64}",
         "VpcId": vpc,
         "SubnetIds": subnet,
         "PartitionProjection": projection,
@@ -59,7 +66,6 @@ def deploy(moto_server: MotoServer, *, projection: str) -> dict[str, Any]:
     )
     description = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     assert description["StackStatus"] == "CREATE_COMPLETE", description.get("StackStatusReason")
-    account = moto_server.client("sts").get_caller_identity()["Account"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]}
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
