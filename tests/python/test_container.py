@@ -125,7 +125,9 @@ def test_dockerfile_entry_points() -> None:
 
 @pytest.mark.parametrize("image", sorted(IMAGES))
 def test_every_copied_path_exists(image: str) -> None:
-    copies = [line.split()[1:] for line in instructions(IMAGES[image][0]) if line.startswith("COPY ")]
+    copies = [
+        line.split()[1:] for line in instructions(IMAGES[image][0]) if line.startswith("COPY ")
+    ]
     assert copies
     for args in copies:
         sources = [a for a in args[:-1] if not a.startswith("--")]
@@ -133,7 +135,14 @@ def test_every_copied_path_exists(image: str) -> None:
             assert list(REPO.glob(source.rstrip("/"))), f"COPY {source}: nothing in the repository"
     if image == "dbt":
         copied = {a.rstrip("/") for args in copies for a in args[:-1]}
-        assert {"dbt_project.yml", "models", "macros", "tests/*.sql", "weblogs", "ingestion"} <= copied
+        assert {
+            "dbt_project.yml",
+            "models",
+            "macros",
+            "tests/*.sql",
+            "weblogs",
+            "ingestion",
+        } <= copied
         assert "profiles.yml.example" in copied
 
 
@@ -272,7 +281,10 @@ def test_task_definition_registers_on_ecs(moto_server: MotoServer) -> None:
         .replace("<ACCOUNT_ID>", "123456789012")
         .replace("<REGION>", "us-east-1")
         .replace("<IMAGE_TAG>", "test")
-        .replace("<API_URL_SECRET_ARN>", "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-Ab12Cd")
+        .replace(
+            "<API_URL_SECRET_ARN>",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-Ab12Cd",
+        )
         .replace("<S3_BUCKET>", "weblogs-bucket")
     )
     assert "<" not in text

@@ -379,12 +379,16 @@ def test_api_url_reaches_the_consumer_only_as_a_task_secret(template: dict[str, 
     assert "ApiUrl" not in params
     secret = params["ApiUrlSecretArn"]
     pattern = re.compile(secret["AllowedPattern"])
-    assert pattern.fullmatch(f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:weblogs-api-AbCdEf")
+    assert pattern.fullmatch(
+        f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:weblogs-api-AbCdEf"
+    )
     assert pattern.fullmatch(f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/weblogs/api-url")
     assert not pattern.fullmatch("https://api.example.com/events?api_key=x")
     for name in TASK_DEFINITIONS:
         (container,) = template["Resources"][name]["Properties"]["ContainerDefinitions"]
-        leaked = [e["Name"] for e in container.get("Environment", []) if SECRET_NAMES.search(e["Name"])]
+        leaked = [
+            e["Name"] for e in container.get("Environment", []) if SECRET_NAMES.search(e["Name"])
+        ]
         assert not leaked, (name, leaked)
     task = template["Resources"]["ConsumerTaskDefinition"]["Properties"]
     (container,) = task["ContainerDefinitions"]
@@ -393,7 +397,8 @@ def test_api_url_reaches_the_consumer_only_as_a_task_secret(template: dict[str, 
     readers = [
         (where, statement)
         for where, statement in allow_statements(template)
-        if {a.split(":")[0] for a in as_list(statement["Action"])} & {"secretsmanager", "ssm", "kms"}
+        if {a.split(":")[0] for a in as_list(statement["Action"])}
+        & {"secretsmanager", "ssm", "kms"}
     ]
     assert readers, "the execution role cannot read the secret"
     for where, statement in readers:
@@ -473,9 +478,9 @@ def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]
     """Every Allow statement that reaches a role: inline, or a policy of the stack attached to it."""
     found = [s for where, s in allow_statements(template) if where.startswith(f"{role}/")]
     for name, res in template["Resources"].items():
-        if res["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") and {
-            "Ref": role
-        } in res["Properties"].get("Roles", []):
+        if res["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") and {"Ref": role} in res[
+            "Properties"
+        ].get("Roles", []):
             found += [s for where, s in allow_statements(template) if where == name]
     return found
 
@@ -491,12 +496,16 @@ def trusted_service(template: dict[str, Any], role: str) -> str:
         "Statement"
     ]
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
     return statement["Principal"]["Service"]
 
 
 def s3_paths(statement: dict[str, Any]) -> set[str]:
-    return {literal(r).partition(":s3:::")[2].partition("/")[2] for r in as_list(statement["Resource"])}
+    return {
+        literal(r).partition(":s3:::")[2].partition("/")[2] for r in as_list(statement["Resource"])
+    }
 
 
 def test_dbt_task_runs_the_scheduled_models_on_athena(template: dict[str, Any]) -> None:
@@ -618,11 +627,15 @@ def test_dbt_task_role_reads_the_lake_and_writes_only_models_and_results(
         elif any(a.startswith("s3:") for a in actions):
             assert s3_paths(statement) <= {"events/*", "crm/*", ""}, statement
         if any(a.startswith("athena:") for a in actions):
-            assert all("workgroup/${Workgroup}" in literal(r) or "datacatalog/" in literal(r)
-                       for r in as_list(statement["Resource"]))
+            assert all(
+                "workgroup/${Workgroup}" in literal(r) or "datacatalog/" in literal(r)
+                for r in as_list(statement["Resource"])
+            )
         if actions & {"glue:CreateTable", "glue:DeleteTable", "glue:UpdateTable"}:
-            assert all("${AnalyticsDatabase}" in literal(r) or literal(r).endswith(":catalog")
-                       for r in as_list(statement["Resource"]))
+            assert all(
+                "${AnalyticsDatabase}" in literal(r) or literal(r).endswith(":catalog")
+                for r in as_list(statement["Resource"])
+            )
 
 
 def test_compaction_role_reads_writes_and_deletes_only_under_events(
