@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weblogs.contract import (
+from weblogs.core.contract import (
     ALLOWED_EVENT_TYPES,
     ARROW_SCHEMA,
     EVENT_COLUMNS,

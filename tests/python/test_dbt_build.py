@@ -27,7 +27,7 @@ from dbt_helpers import (
     write_jsonl,
 )
 
-from weblogs.contract import ARROW_SCHEMA, EVENT_COLUMNS, PARTITION_COLUMNS
+from weblogs.core.contract import ARROW_SCHEMA, EVENT_COLUMNS, PARTITION_COLUMNS
 
 pytestmark = pytest.mark.slow
 
@@ -276,7 +276,7 @@ def test_window_days_without_files_are_left_out(
 
 
 def test_event_source_columns_are_the_contract(built: DbtProject, lake: Path) -> None:
-    """One source of truth: the dbt source = weblogs.contract (+ partitions), same types."""
+    """One source of truth: the dbt source = weblogs.core.contract (+ partitions), same types."""
     manifest = json.loads((built.target_path / "manifest.json").read_text())
     source = manifest["sources"]["source.weblogs.weblogs.events"]
     declared = {name: col["data_type"] for name, col in source["columns"].items()}

@@ -10,7 +10,7 @@ import pytest
 from dbt_helpers import END, START, WEBLOGS, build_fixture_lake, reference_marts
 
 from weblogs.analytics import check_window, format_table
-from weblogs.errors import UsageError
+from weblogs.core.errors import UsageError
 
 
 def weblogs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

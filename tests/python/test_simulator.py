@@ -16,8 +16,8 @@ from urllib.error import HTTPError
 
 import pytest
 
-from ingestion.simulator import DEFAULT_START, SimulatorServer, TrafficGenerator
-from weblogs.contract import Invalid, Valid, validate
+from weblogs.core.contract import Invalid, Valid, validate
+from weblogs.simulator import DEFAULT_START, SimulatorServer, TrafficGenerator
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

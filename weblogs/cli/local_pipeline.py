@@ -14,7 +14,8 @@ from typing import Any
 
 from ingestion.config import ConsumerConfig
 from ingestion.consumer import Consumer
-from ingestion.simulator import SESSION_ARRIVAL_MEAN_S, SimulatorServer, TrafficGenerator
+from weblogs.core import layout
+from weblogs.simulator import SESSION_ARRIVAL_MEAN_S, SimulatorServer, TrafficGenerator
 
 #: Rough events per second of simulated time (sessions average ~8 events).
 _SIMULATED_EVENTS_PER_SECOND = 8 / SESSION_ARRIVAL_MEAN_S
@@ -47,7 +48,7 @@ def run_local_pipeline(
         raise ValueError(f"events must be at least 1, got {events}")
     lake_root, stream_dir = Path(lake_root), Path(stream_dir)
     generator = TrafficGenerator(seed, start=start or default_start(events))
-    generator.write_crm(lake_root / "crm")
+    generator.write_crm(lake_root / layout.CRM)
     config = ConsumerConfig(
         api_url="http://127.0.0.1/events",  # replaced below once the port is known
         backend="local",
