@@ -20,8 +20,8 @@ import pyarrow as pa
 import pytest
 from cfnlint.decode import decode
 
-from weblogs.adapters.lake import event_key
 from weblogs.core.contract import ARROW_SCHEMA, PARTITION_COLUMNS
+from weblogs.core.layout import event_key
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "template.yaml"

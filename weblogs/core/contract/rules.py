@@ -252,7 +252,7 @@ def _validate_object(
 
     user_id, event_id = _ids(event)
     is_anonymous = user_id is None  # its id is derived lazily, see `Valid.values`
-    referrer, device_type, browser, os_name, country = _optional_texts(event)
+    device_type, browser, referrer, os_name, country = _optional_texts(event)
 
     has_extra = not KNOWN_FIELDS.issuperset(event)
     if lazy:
