@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ingestion.metrics import Stats, short
 from weblogs.adapters.lake import Lake
 from weblogs.adapters.notify import Notifier
+from weblogs.core import layout
 
 log = logging.getLogger("ingestion")
 
@@ -31,7 +32,7 @@ class PendingObject:
 
     key: str
     lines: list[bytes]
-    kind: str  # raw | extra | failed | kinesis_failed
+    kind: str  # raw | extra_columns (the archive prefixes) | failed | kinesis_failed
     reasons: Counter[str] | None = None
 
 
@@ -110,9 +111,9 @@ class Outbox:
             self.pending.pop(0)
             self.keys_written.append(item.key)
             count = len(item.lines)
-            if item.kind == "raw":
+            if item.kind == layout.RAW:
                 self.stats.archived_raw += count
-            elif item.kind == "extra":
+            elif item.kind == layout.EXTRA_COLUMNS:
                 self.stats.archived_extra += count
             else:
                 self.stats.failed_store_lines += count

@@ -93,8 +93,9 @@ class Consumer:
         self.stop_reason = ""
         self._seq = itertools.count(1)
         size, seconds = config.s3_batch_size, config.s3_batch_seconds
-        self.raw = ArchiveBuffer("raw", size, seconds, time.monotonic)
-        self.extra = ArchiveBuffer("extra", size, seconds, time.monotonic)
+        # A buffer's kind is the prefix its objects go under.
+        self.raw = ArchiveBuffer(layout.RAW, size, seconds, time.monotonic)
+        self.extra = ArchiveBuffer(layout.EXTRA_COLUMNS, size, seconds, time.monotonic)
         self.outbox = Outbox(self.backends.lake, self.backends.notifier, self.stats, self.run_id)
         self.progress = Progress(
             self.stats,
@@ -279,14 +280,13 @@ class Consumer:
         self.extra.extend(extras)
         stats.extra_columns += len(extras)
         if kinesis_failures:
-            codes = Counter(line_code for _, line_code in kinesis_failures)
-            self._queue_failures(
-                layout.KINESIS_FAILURES,
-                "kinesis_failed",
-                [line for line, _ in kinesis_failures],
-                codes,
-                now,
-            )
+            self._queue_kinesis_failures(kinesis_failures, now)
+
+    def _queue_kinesis_failures(self, failures: list[tuple[bytes, str]], now: datetime) -> None:
+        """What Kinesis still refused: one failed-store object, counted by error code."""
+        codes = Counter(code for _, code in failures)
+        lines = [line for line, _ in failures]
+        self._queue_failures(layout.KINESIS_FAILURES, "kinesis_failed", lines, codes, now)
 
     # ------------------------------------------------------------------- output
 
@@ -302,9 +302,8 @@ class Consumer:
     def _maybe_flush_archives(self, *, force: bool = False) -> None:
         sealed = False
         for buffer in (self.raw, self.extra):
-            prefix = layout.RAW if buffer.kind == "raw" else layout.EXTRA_COLUMNS
             for batch in buffer.take(force=force):
-                self.pending.append(PendingObject(self._key(prefix), batch, buffer.kind))
+                self.pending.append(PendingObject(self._key(buffer.kind), batch, buffer.kind))
                 sealed = True
         if sealed:
             self._write_pending()

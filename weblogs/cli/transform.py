@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Feed raw events (one JSON object per line, as the API sends them) through "
             "the transformation: valid events become Snappy Parquet under "
-            f"{layout.EVENTS}/year=/month=/day=/hour=/, failed ones go with their reason to "
+            f"{layout.partition_prefix(('YYYY', 'MM', 'DD', 'HH'))}, failed ones go with their reason to "
             f"{FAILED_PREFIX}/. Re-running on the same input overwrites, "
             "never duplicates. Blank lines are not records."
         ),

@@ -32,6 +32,13 @@ FAILED_TRANSFORMATION_RECORDS = "failed_transformation_records"
 CRM = "crm"
 CRM_FILES = ("customers.csv", "ratings.csv")
 
+#: Athena's query results (the deployment's; partition registration writes there too).
+ATHENA_OUTPUT = "athena_output"
+#: The analytics tables dbt builds on Athena.
+DBT = "dbt"
+#: Prefixes of the bucket that only the deployment and dbt use, not the pipeline's code.
+DEPLOY_PREFIXES = (ATHENA_OUTPUT, DBT)
+
 #: Every top-level prefix of the lake, in the order the demo reports them.
 PREFIXES = (
     EVENTS,

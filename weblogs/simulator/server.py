@@ -137,75 +137,80 @@ class SimulatorServer:
             return items
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """GET /events and /health for one `SimulatorServer` (set as `sim` by `_make_handler`)."""
+
+    sim: SimulatorServer
+
+    protocol_version = "HTTP/1.1"
+    server_version = "weblogs-simulate-api/1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: a consumer polling every second would flood the terminal."""
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps({"error": message}).encode(), headers)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        if parts.path == "/health":
+            self._send(200, json.dumps({"status": "ok", "served": self.sim.served}).encode())
+            return
+        if parts.path != "/events":
+            self._error(404, "not found; try GET /events?limit=N")
+            return
+        raw_limit = query.get("limit", ["100"])[0]
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            self._error(400, f"limit must be an integer between 1 and {MAX_LIMIT}")
+            return
+        requested = query.get("fault", [None])[0]
+        if requested is not None and requested not in FAULTS:
+            self._error(400, f"unknown fault; known: {', '.join(FAULTS)}")
+            return
+        fault = self.sim.next_fault(requested)
+        if fault is not None and self._fault(fault):
+            return
+        items = self.sim.take(int(raw_limit))
+        self._send(200, json.dumps(items, ensure_ascii=False).encode("utf-8"))
+
+    def _fault(self, fault: str) -> bool:
+        """Answer with the fault; False means 'then answer normally' (slow)."""
+        retry_after = {"Retry-After": f"{self.sim.retry_after:g}"}
+        if fault in ("500", "502", "504"):
+            self._error(int(fault), "upstream trouble")
+        elif fault in ("503", "429"):
+            self._error(int(fault), "slow down", retry_after)
+        elif fault == "garbage":
+            self._send(200, b"<html><body>Service temporarily unavailable</body></html>")
+        elif fault == "not_a_list":
+            self._send(200, b'{"events": "maintenance", "ok": false}')
+        elif fault == "truncated":
+            self._send(200, b'[{"session_id": "s-1", "event_type": "page_v')
+        elif fault == "empty":
+            self._send(200, b"")
+        elif fault == "binary":
+            self._send(200, b"\xff\xfe\x00\x81garbage\x00")
+        elif fault == "reset":
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif fault == "slow":
+            time.sleep(self.sim.slow_seconds)
+            return False
+        return True
+
+
 def _make_handler(server: SimulatorServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "weblogs-simulate-api/1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: a consumer polling every second would flood the terminal."""
-
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-            self._send(status, json.dumps({"error": message}).encode(), headers)
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            query = parse_qs(parts.query)
-            if parts.path == "/health":
-                self._send(200, json.dumps({"status": "ok", "served": server.served}).encode())
-                return
-            if parts.path != "/events":
-                self._error(404, "not found; try GET /events?limit=N")
-                return
-            raw_limit = query.get("limit", ["100"])[0]
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-                self._error(400, f"limit must be an integer between 1 and {MAX_LIMIT}")
-                return
-            requested = query.get("fault", [None])[0]
-            if requested is not None and requested not in FAULTS:
-                self._error(400, f"unknown fault; known: {', '.join(FAULTS)}")
-                return
-            fault = server.next_fault(requested)
-            if fault is not None and self._fault(fault):
-                return
-            items = server.take(int(raw_limit))
-            self._send(200, json.dumps(items, ensure_ascii=False).encode("utf-8"))
-
-        def _fault(self, fault: str) -> bool:
-            """Answer with the fault; False means 'then answer normally' (slow)."""
-            retry_after = {"Retry-After": f"{server.retry_after:g}"}
-            if fault in ("500", "502", "504"):
-                self._error(int(fault), "upstream trouble")
-            elif fault in ("503", "429"):
-                self._error(int(fault), "slow down", retry_after)
-            elif fault == "garbage":
-                self._send(200, b"<html><body>Service temporarily unavailable</body></html>")
-            elif fault == "not_a_list":
-                self._send(200, b'{"events": "maintenance", "ok": false}')
-            elif fault == "truncated":
-                self._send(200, b'[{"session_id": "s-1", "event_type": "page_v')
-            elif fault == "empty":
-                self._send(200, b"")
-            elif fault == "binary":
-                self._send(200, b"\xff\xfe\x00\x81garbage\x00")
-            elif fault == "reset":
-                self.close_connection = True
-                self.connection.shutdown(2)
-            elif fault == "slow":
-                time.sleep(server.slow_seconds)
-                return False
-            return True
-
-    return Handler
+    return type("Handler", (_Handler,), {"sim": server})
 
 
 # ------------------------------------------------------------------------------ CLI
