@@ -12,7 +12,7 @@ project's own transformation (`weblogs.core.transform.transform_records` +
 
 Then it prices the dbt run's scan of the events table at Athena's list price
 ($5 per TB scanned, 10 MB minimum per query): the run reads startdate - 1 to
-enddate + 1 (SPEC section 3) when the partition filter prunes, and the whole
+enddate + 1 (docs/contract.md#3-the-analytics-tables) when the partition filter prunes, and the whole
 history when it does not. The headline is a ratio, pruned / unpruned, measured
 in the same process (no timings are involved).
 """

@@ -334,7 +334,7 @@ KEYS = {
 
 
 def compare(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[int, int]:
-    """(rows, rows that differ) between dbt's mart and the floor's; numbers to 0.01 (SPEC 3)."""
+    """(rows, rows that differ) between dbt's mart and the floor's; numbers to 0.01 (docs/contract.md#3-the-analytics-tables)."""
     floor = "h_sessions" if mart == "engagement_metrics" else f"h_{mart}"
     described = con.execute(f"describe dbt.main.{mart}").fetchall()
     keys = KEYS[mart]

@@ -140,7 +140,7 @@ def test_invalid_settings_are_refused_with_a_clear_message(
         load_config(env)
 
 
-def test_config_defaults_follow_the_seed() -> None:
+def test_config_defaults() -> None:
     config = load_config(
         {
             "API_URL": "http://api.example.com/events",

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "deploy" / "dockerfile-api"
 TASKDEF = REPO / "deploy" / "api_taskdefinition.json"
 REQUIREMENTS = REPO / "deploy" / "requirements-api.txt"
-SEED_ENV = {
+API_ENV = {
     "API_URL",
     "KINESIS_STREAM_NAME",
     "S3_BUCKET",
@@ -142,7 +142,7 @@ def test_task_definition_settings() -> None:
     assert container["name"] == "api-container" and container["essential"]
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     env = {e["name"]: e["value"] for e in container["environment"]}
-    assert set(env) >= SEED_ENV
+    assert set(env) >= API_ENV
     # Fargate allows at most 120 s; the consumer needs its flush budget plus one request.
     assert container["stopTimeout"] <= 120
     assert (

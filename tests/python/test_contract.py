@@ -1,4 +1,4 @@
-"""Every rule and failure reason of SPEC.md section 1."""
+"""Every rule and failure reason of the event contract (docs/contract.md#1-the-event)."""
 
 from __future__ import annotations
 
