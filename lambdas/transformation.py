@@ -52,7 +52,9 @@ class TransformationSettings:
     sns_topic_arn: str | None = setting(
         env="SNS_TOPIC_ARN", help="SNS topic for failure summaries; unset: only logged"
     )
-    region: str | None = setting(env="REGION", help="AWS region (else AWS_REGION)")
+    region: str | None = setting(
+        env="REGION", help="AWS region (else AWS_REGION, else AWS_DEFAULT_REGION)"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TransformationSettings:

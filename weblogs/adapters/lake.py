@@ -159,9 +159,9 @@ def open_lake(uri: str | Path, *, s3_client: Any = None) -> LocalLake | S3Lake:
         if not bucket or "/" in bucket:
             raise LakeError(f"expected s3://BUCKET, got {text!r}")
         if s3_client is None:
-            import boto3
+            from weblogs.adapters import aws
 
-            s3_client = boto3.client("s3")
+            s3_client = aws.client("s3")
         return S3Lake(s3_client, bucket)
     return LocalLake(text)
 

@@ -107,5 +107,5 @@ MIN_TIMESTAMP_MS = 946_684_800_000
 DAY_MS = 86_400_000
 #: The allowed types as a set: the default of every check.
 DEFAULT_TYPES: frozenset[str] = frozenset(EVENT_TYPES)
-#: The name the rest of the code has always used for `EVENT_TYPES`.
+#: Another name for `EVENT_TYPES`.
 ALLOWED_EVENT_TYPES = EVENT_TYPES
