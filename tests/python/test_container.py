@@ -32,7 +32,7 @@ IMAGES = {
 }
 # The base image: by digest, given literally or through the PYTHON_DIGEST build arg.
 BASE = re.compile(r"FROM python:3\.11-slim-bookworm@(sha256:[0-9a-f]{64}|\$\{PYTHON_DIGEST\})")
-SEED_ENV = {
+API_ENV = {
     "KINESIS_STREAM_NAME",
     "S3_BUCKET",
     "FAILED_RECORDS_SNS_ARN",
@@ -262,7 +262,7 @@ def test_task_definition_settings() -> None:
     assert container["name"] == "api-container" and container["essential"]
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     env = {e["name"]: e["value"] for e in container["environment"]}
-    assert set(env) >= SEED_ENV
+    assert set(env) >= API_ENV
     # The API URL (and any key in it) comes from Secrets Manager or SSM, never in clear.
     assert container["secrets"] == [{"name": "API_URL", "valueFrom": "<API_URL_SECRET_ARN>"}]
     assert not {name for name in env if re.search(r"URL|KEY|TOKEN|SECRET", name, re.I)}

@@ -20,24 +20,15 @@ import pyarrow as pa
 import pytest
 from cfnlint.decode import decode
 
-from weblogs.contract import ARROW_SCHEMA, PARTITION_COLUMNS
-from weblogs.lake import event_key
+from weblogs.core import layout
+from weblogs.core.contract import ARROW_SCHEMA, PARTITION_COLUMNS
+from weblogs.core.layout import event_key
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "template.yaml"
 # Actions IAM cannot scope to a resource; the only ones allowed on "*".
 RESOURCE_LESS_ACTIONS = {"ecr:GetAuthorizationToken"}
-LAKE_PREFIXES = {
-    "events",
-    "raw",
-    "extra_columns",
-    "failed_records",
-    "kinesis_failures",
-    "failed_transformation_records",
-    "crm",
-    "athena_output",
-    "dbt",
-}
+LAKE_PREFIXES = {*layout.PREFIXES, *layout.DEPLOY_PREFIXES}
 GLUE_TYPES = {pa.string(): "string", pa.bool_(): "boolean", pa.timestamp("ms"): "timestamp"}
 
 
@@ -145,7 +136,12 @@ def test_s3_object_access_is_scoped_to_lake_prefixes(template: dict[str, Any]) -
             prefix = path.split("/")[0]
             assert prefix in LAKE_PREFIXES and path == f"{prefix}/*", (where, arn)
             seen.add(prefix)
-    assert {"events", "raw", "failed_records", "failed_transformation_records"} <= seen
+    assert {
+        layout.EVENTS,
+        layout.RAW,
+        layout.FAILED_RECORDS,
+        layout.FAILED_TRANSFORMATION_RECORDS,
+    } <= seen
 
 
 def test_events_table_columns_come_from_the_contract(template: dict[str, Any]) -> None:
@@ -183,7 +179,7 @@ def test_partition_projection_matches_the_lake_layout(template: dict[str, Any]) 
     assert notification["Fn::If"][2] == {"Ref": "AWS::NoValue"}
     lambda_config = notification["Fn::If"][1]["LambdaConfigurations"][0]
     rules = {r["Name"]: r["Value"] for r in lambda_config["Filter"]["S3Key"]["Rules"]}
-    assert rules == {"prefix": "events/", "suffix": ".parquet"}
+    assert rules == {"prefix": f"{layout.EVENTS}/", "suffix": ".parquet"}
 
 
 def test_no_circular_bucket_lambda_dependency(template: dict[str, Any]) -> None:
@@ -207,15 +203,10 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(template: dict[str,
     sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
     prefixes = {r.get("Prefix") for r in props["LifecycleConfiguration"]["Rules"]}
-    assert {
-        "raw/",
-        "extra_columns/",
-        "failed_records/",
-        "kinesis_failures/",
-        "failed_transformation_records/",
-        "athena_output/",
-    } <= prefixes
-    assert "events/" not in prefixes  # the lake itself is never expired
+    expiring = (*layout.FAILED_STORES, layout.RAW, layout.EXTRA_COLUMNS, layout.ATHENA_OUTPUT)
+    assert {f"{prefix}/" for prefix in expiring} <= prefixes
+    assert f"{layout.EVENTS}/" not in prefixes  # the lake itself is never expired
+    assert f"{layout.CRM}/" not in prefixes
     (statement,) = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"][
         "Statement"
     ]
