@@ -1,5 +1,5 @@
 {#-
-    Session ordering rule (SPEC 3): events by event_timestamp, ties by event_id
+    Session order (docs/contract.md, section 3): events by event_timestamp, ties by event_id
     in byte-wise order. `values_at_first` / `values_at_last` pick several
     columns at the first / last event of the group in ONE aggregate, as a
     record read back with `record.column` (one ordered aggregate per end of the

@@ -62,9 +62,7 @@ def test_the_var_wins_over_the_environment(
     empty = tmp_path / "empty-lake"
     (empty / "crm").mkdir(parents=True)
     project = DbtProject(tmp_path / "work", empty)
-    project.run(
-        "build", "--vars", f"{{startdate: {START}, enddate: {END}, lake_root: '{lake}'}}"
-    )
+    project.run("build", "--vars", f"{{startdate: {START}, enddate: {END}, lake_root: '{lake}'}}")
     assert marts(project) == marts(reference)
 
 
@@ -108,9 +106,7 @@ def test_a_lake_root_that_is_not_a_folder_stops_the_run_in_one_line(
         ("0000-01-01", False),
     ],
 )
-def test_window_dates_follow_the_calendar(
-    lake: Path, tmp_path: Path, day: str, real: bool
-) -> None:
+def test_window_dates_follow_the_calendar(lake: Path, tmp_path: Path, day: str, real: bool) -> None:
     project = DbtProject(tmp_path, lake)
     done = project.run(
         "run-operation",
