@@ -2,7 +2,7 @@
 
 {#-
     One row per session whose session_date (UTC date of its first event) is in
-    the run window, with every rule of SPEC 3. Staging hands over only the
+    the run window, with every rule of docs/contract.md, section 3. Staging hands over only the
     events of sessions with an event dated in the window; the filter on
     session_date below drops those that started the day before. Materialised
     once per run so the marts do not recompute sessions.

@@ -313,7 +313,7 @@ def test_every_model_and_column_is_documented(built: DbtProject) -> None:
             documented = {n: c["description"].strip() for n, c in node["columns"].items()}
             assert set(actual) == set(documented), node["name"]
             assert all(documented.values()), node["name"]
-        # Not persisted on DuckDB (macros/engine.sql: persist_docs_config); Athena's test checks Glue.
+        # Not persisted on DuckDB (macros/cross_db/materialization.sql: persist_docs_config); Athena's test checks Glue.
         assert con.execute(
             "select count(*) from duckdb_columns() where comment is not null"
         ).fetchone() == (0,)

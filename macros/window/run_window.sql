@@ -23,16 +23,22 @@
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
         {{ weblogs._window_error(name ~ "='" ~ text ~ "' is not a date in YYYY-MM-DD form") }}
     {%- endif -%}
-    {#- strptime raises on 2026-02-30; Jinja has no try, so check the calendar by hand. -#}
+    {#-
+        Jinja has no try around strptime, so the calendar is datetime's own:
+        day d of month m is the first of the month plus d - 1 days, and it is a
+        real date when that lands in the same month (2026-02-30 lands in March).
+    -#}
     {%- set y = text[0:4] | int -%}
     {%- set m = text[5:7] | int -%}
     {%- set d = text[8:10] | int -%}
-    {%- set leap = (y % 4 == 0 and y % 100 != 0) or (y % 400 == 0) -%}
-    {%- set month_days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
-    {%- if y < 1 or m < 1 or m > 12 or d < 1 or d > month_days[m - 1] -%}
+    {%- if y < 1 or m < 1 or m > 12 or d < 1 or d > 31 -%}
         {{ weblogs._window_error(name ~ "='" ~ text ~ "' is not a real calendar date") }}
     {%- endif -%}
-    {{ return(modules.datetime.date(y, m, d)) }}
+    {%- set parsed = modules.datetime.date(y, m, 1) + modules.datetime.timedelta(days=d - 1) -%}
+    {%- if parsed.month != m -%}
+        {{ weblogs._window_error(name ~ "='" ~ text ~ "' is not a real calendar date") }}
+    {%- endif -%}
+    {{ return(parsed) }}
 {% endmacro %}
 
 
@@ -65,6 +71,7 @@
 {% macro validate_run_vars() %}
     {#- on-run-start: runs before any model; returns no SQL. -#}
     {%- set window = weblogs.run_window() -%}
+    {%- do weblogs.lake_root() -%}
     {%- if execute -%}
         {{ log("weblogs window: sessions from " ~ window.start ~ " to " ~ window.end
             ~ " (reading event partitions " ~ window.read_start ~ " .. " ~ window.read_end ~ ")", info=true) }}
@@ -97,33 +104,4 @@
 
 {% macro window_end() -%}
     {{ weblogs.date_literal(weblogs.run_window().end) }}
-{%- endmacro %}
-
-
-{% macro event_partition_filter() -%}
-    {#-
-        Partition predicate for [startdate - 1, enddate + 1] on the string
-        partition columns year/month/day, grouped by month:
-        (year = '2026' and month = '09' and day in ('30')) or (...).
-        Literal values only, so Athena prunes Glue partitions and DuckDB
-        prunes hive directories before any file is opened.
-    -#}
-    {%- set months = {} -%}
-    {%- set order = [] -%}
-    {%- for d in weblogs.window_days(read=true) -%}
-        {%- set key = d.strftime('%Y-%m') -%}
-        {%- if key not in months -%}
-            {%- do months.update({key: []}) -%}
-            {%- do order.append(key) -%}
-        {%- endif -%}
-        {%- do months[key].append("'" ~ d.strftime('%d') ~ "'") -%}
-    {%- endfor -%}
-    {%- set clauses = [] -%}
-    {%- for key in order -%}
-        {%- do clauses.append(
-            "(year = '" ~ key[0:4] ~ "' and month = '" ~ key[5:7]
-            ~ "' and day in (" ~ months[key] | join(', ') ~ "))"
-        ) -%}
-    {%- endfor -%}
-    ({{ clauses | join(' or ') }})
 {%- endmacro %}
