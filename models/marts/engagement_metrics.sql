@@ -1,11 +1,8 @@
+{#- Incremental by session_date: the marts' shared settings are in dbt_project.yml. -#}
 {{
     config(
-        materialized='incremental',
         incremental_strategy=weblogs.range_incremental_strategy(),
-        unique_key='session_date',
         partitioned_by=weblogs.date_partitioning('session_date'),
-        on_schema_change='fail',
-        pre_hook="{{ weblogs.clear_run_window(this) }}",
         persist_docs=weblogs.persist_docs_config(),
     )
 }}

@@ -33,9 +33,9 @@ from dbt_helpers import (
     write_jsonl,
 )
 
-from ingestion.simulator import TrafficGenerator
-from weblogs.contract import parse_timestamp
-from weblogs.transform_cli import transform_input
+from weblogs.cli.transform import transform_input
+from weblogs.core.contract.timestamps import parse_timestamp
+from weblogs.simulator.generator import TrafficGenerator
 
 pytestmark = pytest.mark.slow
 

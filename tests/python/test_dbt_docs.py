@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -11,9 +12,10 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
-from dbt_helpers import END, MARTS, START, DbtProject, build_fixture_lake
+from dbt_helpers import END, MARTS, REPO_ROOT, START, DbtProject, build_fixture_lake
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +28,18 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The generated docs, served from target/ on 127.0.0.1; yields the base URL."""
+def project(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """`dbt docs generate` over the fixture lake."""
     root = tmp_path_factory.mktemp("dbt-docs")
     project = DbtProject(root, build_fixture_lake(root))
     project.run("docs", "generate", "--vars", f"{{startdate: {START}, enddate: {END}}}")
     assert (project.target_path / "index.html").is_file()
+    return project
+
+
+@pytest.fixture(scope="module")
+def site(project: DbtProject) -> Iterator[str]:
+    """The generated docs, served from target/ on 127.0.0.1; yields the base URL."""
     handler = functools.partial(QuietHandler, directory=str(project.target_path))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -108,3 +116,49 @@ def test_lineage_graph_renders(site: str, tmp_path: Path) -> None:
     shot = tmp_path / "lineage.png"
     chromium(url, tmp_path / "shot", f"--screenshot={shot}")
     assert shot.stat().st_size > 20_000  # a drawn graph, not a blank page
+
+
+CONTRACT_SECTIONS = (
+    "## 1. The event",
+    "## 2. The lake",
+    "## 3. The analytics tables",
+    "## 4. Acquisition, pages and conversions",
+)
+
+
+def test_overview_links_the_contract_and_the_link_resolves(
+    project: DbtProject, site: str, tmp_path: Path
+) -> None:
+    dom = chromium(f"{site}/index.html#!/overview", tmp_path / "overview", "--dump-dom")
+    links = re.findall(r'<a[^>]*href="([^"]*contract\.md[^"]*)"', dom)
+    assert links, "the overview has no link to the contract"
+    for href in links:
+        # The link as the browser resolves it from the page, opened in the same browser.
+        url = urljoin(f"{site}/index.html", html.unescape(href))
+        text = visible_text(chromium(url, tmp_path / "contract", "--dump-dom"))
+        assert all(section in text for section in CONTRACT_SECTIONS), url
+    # What is served is the repository's page, copied by `dbt docs generate` (asset-paths).
+    served = project.target_path / "docs" / "contract.md"
+    assert served.read_text() == (REPO_ROOT / "docs" / "contract.md").read_text()
+
+
+def test_every_macro_and_its_arguments_are_described(project: DbtProject) -> None:
+    """Each macro of the project is in its folder's _macros.yml, every argument with it."""
+    manifest = json.loads((project.target_path / "manifest.json").read_text())
+    macros = [m for m in manifest["macros"].values() if m["package_name"] == "weblogs"]
+    assert len(macros) > 30
+    missing = []
+    for macro in macros:
+        signature = re.search(
+            r"\{%-?\s*(?:macro|test)\s+\w+\((.*?)\)\s*-?%\}", macro["macro_sql"], re.S
+        )
+        assert signature, macro["name"]
+        names = [a.split("=")[0].strip() for a in signature.group(1).split(",") if a.strip()]
+        described = {a["name"]: a["description"] for a in macro["arguments"]}
+        if not macro["description"].strip():
+            missing.append(macro["name"])
+        missing += [f"{macro['name']}({n})" for n in names if not described.get(n, "").strip()]
+        assert macro["patch_path"], macro["name"]
+        folder = Path(macro["original_file_path"]).parent
+        assert macro["patch_path"].endswith(f"{folder}/_macros.yml"), macro["name"]
+    assert not missing, missing

@@ -231,9 +231,9 @@ def test_any_valid_var_value_passes_the_unit_tests(lake: Path, tmp_path: Path) -
     """Unit tests pin the vars they depend on: a legitimate cap of 3600 fails none."""
     project = DbtProject(tmp_path, lake)
     done = project.run(
-        "build",
+        "test",
         "--select",
-        "resource_type:unit_test",
+        "test_type:unit",
         "--vars",
         "{engagement_cap_duration_seconds: 3600, engagement_cap_events: 7.5, "
         "engagement_weight_duration: 0, engagement_weight_events: 0.5, "

@@ -1,0 +1,93 @@
+{#-
+    Table and column descriptions written to the catalog (`persist_docs`). On
+    Athena they are what the Glue and Athena consoles show next to the tables.
+    On DuckDB the analysts read them in the docs site, and writing them costs
+    every model two `describe`s and two statements per run (0.1 s of a one-day
+    run's 1 s; docs/analytics.md, Benchmark), so they are not written there.
+-#}
+{% macro persist_docs_config() %}
+    {{ return(adapter.dispatch('persist_docs_config', 'weblogs')()) }}
+{% endmacro %}
+
+{% macro default__persist_docs_config() %}
+    {{ return({'relation': false, 'columns': false}) }}
+{% endmacro %}
+
+{% macro athena__persist_docs_config() %}
+    {{ return({'relation': true, 'columns': true}) }}
+{% endmacro %}
+
+
+{#- How the incremental marts replace a date range. -#}
+{% macro range_incremental_strategy() %}
+    {{ return(adapter.dispatch('range_incremental_strategy', 'weblogs')()) }}
+{% endmacro %}
+
+{% macro default__range_incremental_strategy() %}
+    {{ return('delete+insert') }}
+{% endmacro %}
+
+{% macro athena__range_incremental_strategy() %}
+    {#- Hive Parquet table partitioned by session_date: a run overwrites its date partitions. -#}
+    {{ return('insert_overwrite') }}
+{% endmacro %}
+
+
+{#- Table partitioning of the incremental marts: Hive partitions on Athena, none on DuckDB. -#}
+{% macro date_partitioning(date_column) %}
+    {{ return(adapter.dispatch('date_partitioning', 'weblogs')(date_column)) }}
+{% endmacro %}
+
+{% macro default__date_partitioning(date_column) %}
+    {{ return(none) }}
+{% endmacro %}
+
+{% macro athena__date_partitioning(date_column) %}
+    {{ return([date_column]) }}
+{% endmacro %}
+
+
+{#-
+    Pre-hook of the incremental marts: empty the run window first, so a date of
+    the window that has no sessions any more does not keep stale rows
+    (delete+insert / insert_overwrite alone only replace dates present in the new rows).
+-#}
+{% macro clear_run_window(relation, date_column='session_date') %}
+    {{ return(adapter.dispatch('clear_run_window', 'weblogs')(relation, date_column)) }}
+{% endmacro %}
+
+{% macro default__clear_run_window(relation, date_column) %}
+    {%- if execute and is_incremental() -%}
+        delete from {{ relation }}
+        where {{ weblogs.in_window(date_column) }}
+    {%- endif -%}
+{% endmacro %}
+
+{% macro athena__clear_run_window(relation, date_column) %}
+    {#- Hive tables have no DELETE: drop the window's Glue partitions and their S3 objects. -#}
+    {%- if execute and is_incremental() -%}
+        {%- set conditions = [] -%}
+        {%- for day in weblogs.window_days() -%}
+            {%- do conditions.append(date_column ~ "='" ~ day ~ "'") -%}
+        {%- endfor -%}
+        {%- do adapter.clean_up_partitions(relation, conditions) -%}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#-
+    The select list of a partitioned mart. Athena (Hive CTAS) needs the
+    partition column last; elsewhere the documented column order is kept.
+-#}
+{% macro partitioned_select_list(columns, partition_column) %}
+    {{ return(adapter.dispatch('partitioned_select_list', 'weblogs')(columns, partition_column)) }}
+{% endmacro %}
+
+{% macro default__partitioned_select_list(columns, partition_column) %}
+    {{- columns | join(',\n    ') -}}
+{% endmacro %}
+
+{% macro athena__partitioned_select_list(columns, partition_column) %}
+    {%- set ordered = columns | reject('equalto', partition_column) | list + [partition_column] -%}
+    {{- ordered | join(',\n    ') -}}
+{% endmacro %}
