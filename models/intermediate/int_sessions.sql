@@ -24,8 +24,9 @@ sessions as (
     select
         session_id,
         {{ weblogs.value_at_last('user_id', when='not is_anonymous_user') }} as last_known_user_id,
-        {{ weblogs.values_at_first(['device_type', 'browser', 'event_type', 'page_url', 'referrer']) }}
-            as first_event,
+        {{ weblogs.values_at_first(
+            ['device_type', 'browser', 'event_type', 'page_url', 'referrer']
+        ) }} as first_event,
         {{ weblogs.values_at_last(['user_id', 'event_type', 'page_url']) }} as last_event,
         min(case when is_anonymous_user then 1 else 0 end) = 1 as is_anonymous_session,
         min(event_timestamp) as session_start,
@@ -42,7 +43,8 @@ sessions as (
         ) as loyalty_interactions,
         min(case when event_type = 'add_to_cart' then event_order end) as first_add_to_cart_order,
         max(case when event_type = 'checkout' then event_order end) as last_checkout_order,
-        max(case when event_type = 'purchase' then last_checkout_order end) as last_checkout_before_purchase,
+        max(case when event_type = 'purchase' then last_checkout_order end)
+            as last_checkout_before_purchase,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases
     from events
     group by session_id, session_start_at
@@ -68,12 +70,7 @@ measured as (
         last_event.event_type as exit_event_type,
         last_event.page_url as exit_page,
         loyalty_interactions,
-        {{ weblogs.url_page_path('first_event.page_url') }} as landing_page_path,
-        {{ weblogs.external_referrer_host('first_event.referrer') }} as referrer_host,
-        {{ weblogs.url_campaign_value(weblogs.url_query('first_event.page_url'), 'utm_source') }} as utm_source,
-        {{ weblogs.url_campaign_value(weblogs.url_query('first_event.page_url'), 'utm_medium') }} as utm_medium,
-        {{ weblogs.url_campaign_value(weblogs.url_query('first_event.page_url'), 'utm_campaign') }}
-            as utm_campaign,
+        first_event.referrer as landing_referrer,
         -- A checkout after the first add_to_cart; a purchase after the first such checkout:
         -- the last checkout before some purchase comes after the first add_to_cart.
         first_add_to_cart_order is not null as reached_add_to_cart,
@@ -85,6 +82,39 @@ measured as (
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
             as session_duration_seconds
     from sessions
+
+),
+
+landing as (
+
+    select
+        *,
+        {{ weblogs.url_query('entry_page') }} as landing_query
+    from measured
+
+),
+
+campaign as (
+
+    select
+        *,
+        {{ weblogs.url_query_parameter('landing_query', 'utm_source') }} as raw_utm_source,
+        {{ weblogs.url_query_parameter('landing_query', 'utm_medium') }} as raw_utm_medium,
+        {{ weblogs.url_query_parameter('landing_query', 'utm_campaign') }} as raw_utm_campaign
+    from landing
+
+),
+
+acquired as (
+
+    select
+        *,
+        {{ weblogs.url_page_path('entry_page') }} as landing_page_path,
+        {{ weblogs.external_referrer_host('landing_referrer') }} as referrer_host,
+        {{ weblogs.url_campaign_value('raw_utm_source') }} as utm_source,
+        {{ weblogs.url_campaign_value('raw_utm_medium') }} as utm_medium,
+        {{ weblogs.url_campaign_value('raw_utm_campaign') }} as utm_campaign
+    from campaign
 
 ),
 
@@ -142,7 +172,7 @@ final as (
         reached_checkout,
         converted,
         purchases
-    from measured
+    from acquired
     where {{ weblogs.in_window('session_date') }}
 
 )

@@ -10,7 +10,7 @@
     )
 }}
 
-{#- One row per session_date, page_path with a page view; a run replaces the dates of its window. -#}
+{#- One row per session_date, page_path with a page view; a run replaces its window's dates. -#}
 with
 
 page_views as (
@@ -32,7 +32,9 @@ aggregated as (
             as exit_rate_pct,
         case
             when count(milliseconds_on_page) > 0
-                then {{ weblogs.exact_round2('sum(milliseconds_on_page)', '1000 * count(milliseconds_on_page)') }}
+                then {{ weblogs.exact_round2(
+                    'sum(milliseconds_on_page)', '1000 * count(milliseconds_on_page)'
+                ) }}
         end as avg_time_on_page_seconds
     from page_views
     group by session_date, page_path

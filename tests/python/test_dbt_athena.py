@@ -52,6 +52,8 @@ EVENT_READERS = (
     "marts/session_anomalies",
     "marts/loyalty_metrics",
     "marts/loyalty_by_tier",
+    "marts/acquisition_metrics",
+    "marts/page_metrics",
 )
 
 
@@ -132,7 +134,7 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 6
+    assert len(materialised) == 8
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
@@ -143,6 +145,8 @@ def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: Dbt
         ("engagement_metrics", "session_date"),
         ("session_metrics", "session_date"),
         ("session_anomalies", "report_date"),
+        ("acquisition_metrics", "session_date"),
+        ("page_metrics", "session_date"),
     ):
         config = manifest["nodes"][f"model.weblogs.{mart}"]["config"]
         assert config["materialized"] == "incremental"
@@ -221,7 +225,7 @@ def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart
     assert '"awsdatacatalog"."analytics"."engagement_metrics"' in mart
     assert "table_type='hive'" in mart and "format='parquet'" in mart
     assert "partitioned_by=ARRAY['session_date']" in mart
-    assert re.search(r"loyalty_interactions,\s*session_date\s+from final", mart), mart
+    assert re.search(r"purchases,\s*session_date\s+from final", mart), mart
 
 
 def test_incremental_rerun_on_athena_first_clears_the_window_partitions(

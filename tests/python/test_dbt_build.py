@@ -36,7 +36,9 @@ MART_COLUMNS = {
         "session_id", "user_id", "device_type", "browser", "session_date", "session_start",
         "session_end", "session_duration_seconds", "total_events", "unique_pages", "page_views",
         "entry_event_type", "entry_page", "exit_event_type", "exit_page", "is_bounce",
-        "engagement_score", "loyalty_interactions",
+        "engagement_score", "loyalty_interactions", "landing_page_path", "referrer_host",
+        "utm_source", "utm_medium", "utm_campaign", "channel", "reached_add_to_cart",
+        "reached_checkout", "converted", "purchases",
     ],
     "session_metrics": [
         "session_date", "device_type", "browser", "sessions", "users", "bounce_rate_pct",
@@ -52,6 +54,15 @@ MART_COLUMNS = {
         "loyalty_tier", "users", "loyalty_members", "loyalty_member_pct",
         "avg_engagement_score", "loyalty_rate_pct", "avg_rating",
     ],
+    "acquisition_metrics": [
+        "session_date", "channel", "sessions", "users", "bounce_rate_pct", "avg_engagement_score",
+        "add_to_cart_sessions", "checkout_sessions", "converted_sessions", "conversion_rate_pct",
+        "purchases",
+    ],
+    "page_metrics": [
+        "session_date", "page_path", "page_views", "sessions", "entrances", "exits",
+        "exit_rate_pct", "avg_time_on_page_seconds",
+    ],
 }  # fmt: skip
 KEYS = {
     "engagement_metrics": ("session_id", "session_date"),
@@ -59,7 +70,7 @@ KEYS = {
     "loyalty_metrics": ("user_id",),
     "loyalty_by_tier": ("loyalty_tier",),
 }
-INCREMENTAL = ("engagement_metrics", "session_metrics")
+INCREMENTAL = ("engagement_metrics", "session_metrics", "acquisition_metrics", "page_metrics")
 
 
 @pytest.fixture(scope="module")

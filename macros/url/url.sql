@@ -2,7 +2,8 @@
     URL parsing for acquisition and pages (docs/contract.md, section 4), one
     macro per part, each dispatched: `default__` is DuckDB, `athena__` is plain
     Trino SQL (Athena engine 3 and Trino run the same text). Every argument is
-    an SQL expression; names and lists come checked from macros/vars.sql.
+    an SQL expression; names and lists come checked from macros/vars/vars.sql.
+    Lambdas are written `x -> ...`, which DuckDB and Trino both read.
 -#}
 
 {#- The scheme and `://` of an absolute URL; the scheme is case-insensitive. -#}
@@ -79,14 +80,20 @@
 
 {% macro default__url_query_items_kept(query, names) -%}
     array_to_string(
-        list_filter(string_split({{ query }}, '&'), lambda item: split_part(item, '=', 1) in {{ weblogs.sql_name_list(names) }}),
+        list_filter(
+            string_split({{ query }}, '&'),
+            item -> split_part(item, '=', 1) in {{ weblogs.sql_name_list(names) }}
+        ),
         '&'
     )
 {%- endmacro %}
 
 {% macro athena__url_query_items_kept(query, names) -%}
     array_join(
-        filter(split({{ query }}, '&'), item -> split_part(item, '=', 1) in {{ weblogs.sql_name_list(names) }}),
+        filter(
+            split({{ query }}, '&'),
+            item -> split_part(item, '=', 1) in {{ weblogs.sql_name_list(names) }}
+        ),
         '&'
     )
 {%- endmacro %}
@@ -101,16 +108,25 @@
 {% endmacro %}
 
 {% macro default__url_query_parameter(query, name) -%}
-    list_transform(
-        list_filter(string_split({{ query }}, '&'), lambda item: split_part(item, '=', 1) = {{ weblogs.sql_string(name) }}),
-        lambda item: case when strpos(item, '=') > 0 then substr(item, strpos(item, '=') + 1) else '' end
-    )[1]
+    list_extract(
+        list_transform(
+            list_filter(
+                string_split({{ query }}, '&'),
+                item -> split_part(item, '=', 1) = {{ weblogs.sql_string(name) }}
+            ),
+            item -> case when strpos(item, '=') > 0 then substr(item, strpos(item, '=') + 1) else '' end
+        ),
+        1
+    )
 {%- endmacro %}
 
 {% macro athena__url_query_parameter(query, name) -%}
     element_at(
         transform(
-            filter(split({{ query }}, '&'), item -> split_part(item, '=', 1) = {{ weblogs.sql_string(name) }}),
+            filter(
+                split({{ query }}, '&'),
+                item -> split_part(item, '=', 1) = {{ weblogs.sql_string(name) }}
+            ),
             item -> case when strpos(item, '=') > 0 then substr(item, strpos(item, '=') + 1) else '' end
         ),
         1
@@ -133,13 +149,14 @@
         encode(split_part({{ text }}, '%', 1))
         || list_reduce(
             list_transform(
-                string_split({{ text }}, '%')[2:],
-                lambda part: case
-                    when regexp_matches(part, '^[0-9A-Fa-f]{2}') then unhex(substr(part, 1, 2)) || encode(substr(part, 3))
+                list_slice(string_split({{ text }}, '%'), 2, -1),
+                part -> case
+                    when regexp_matches(part, '^[0-9A-Fa-f]{2}')
+                        then unhex(substr(part, 1, 2)) || encode(substr(part, 3))
                     else encode('%' || part)
                 end
             ),
-            lambda acc, part: acc || part,
+            (acc, part) -> acc || part,
             encode('')
         )
     ))
@@ -159,11 +176,11 @@
 {%- endmacro %}
 
 
-{#- A campaign parameter: decoded, trimmed of spaces, tabs, CR and LF, lower-cased, empty is null. -#}
-{% macro url_campaign_value(query, name) -%}
+{#- A campaign parameter's raw value decoded, trimmed of spaces, tabs, CR and LF, lower-cased; empty is null. -#}
+{% macro url_campaign_value(raw_value) -%}
     nullif(
         lower(trim(
-            {{ weblogs.url_percent_decode(weblogs.url_query_parameter(query, name)) }},
+            {{ weblogs.url_percent_decode(raw_value) }},
             ' ' || chr(9) || chr(10) || chr(13)
         )),
         ''
