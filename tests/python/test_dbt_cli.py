@@ -49,6 +49,9 @@ def test_models_command_builds_and_prints_every_mart(tmp_path: Path) -> None:
     for tier in expected["loyalty_by_tier"]:
         row = next(line for line in tiers.splitlines() if line.startswith(tier["loyalty_tier"]))
         assert row.split()[1] == str(tier["users"])
+    channels = out.split("acquisition_metrics (by channel")[1].split("\n\n")[0].splitlines()[3:]
+    assert sum(int(line.split()[1]) for line in channels) == sessions
+    assert "page_metrics (top 10 pages" in out
     assert database.is_file()
 
 

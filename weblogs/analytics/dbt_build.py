@@ -236,11 +236,33 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                  when 'bronze' then 3 else 4 end
         """,
     ),
+    (
+        "acquisition_metrics (by channel, over the window's days)",
+        """
+        select channel, sum(sessions) as sessions,
+               sum(add_to_cart_sessions) as add_to_cart, sum(checkout_sessions) as checkout,
+               sum(converted_sessions) as converted,
+               round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
+               sum(purchases) as purchases
+        from main.acquisition_metrics where session_date between ? and ?
+        group by channel order by sessions desc, channel
+        """,
+    ),
+    (
+        "page_metrics (top 10 pages by views, over the window's days)",
+        """
+        select page_path, sum(page_views) as page_views, sum(entrances) as entrances,
+               sum(exits) as exits,
+               round(100.0 * sum(exits) / sum(page_views), 2) as exit_pct
+        from main.page_metrics where session_date between ? and ?
+        group by page_path order by page_views desc, page_path limit 10
+        """,
+    ),
 )
 
 
 def report(duckdb_path: Path, window: tuple[str, str]) -> str:
-    """The headline figures of the four marts, as text tables."""
+    """The headline figures of the marts, as text tables."""
     import duckdb
 
     parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
