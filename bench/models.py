@@ -311,9 +311,9 @@ def add_late_events(con: duckdb.DuckDBPyConnection, lake: Path, day: date) -> in
                 strftime(event_timestamp - to_days(3 * (1 + abs(hash(session_id)) % 5)), '%d') as day,
                 strftime(event_timestamp, '%H') as hour
             from read_parquet('{lake}/events/*/*/*/*/*.parquet', hive_partitioning = true)
-                  using sample 1 percent (bernoulli, 11)
             where year = '{day:%Y}' and month = '{day:%m}' and day = '{day:%d}'
               and cast(event_timestamp as date) = date '{day}'
+            using sample 1 percent (bernoulli, 11)
         ) to '{lake / "events"}' (format parquet, compression snappy,
             partition_by (year, month, day, hour), filename_pattern 'late-{{i}}', overwrite_or_ignore)
         """
