@@ -299,21 +299,21 @@ def write_arrivals(
 
 def add_late_events(con: duckdb.DuckDBPyConnection, lake: Path, day: date) -> int:
     """1% of `day`'s events, as new events dated 3, 6, 9, 12 and 15 days earlier."""
+    back = "to_days(cast(3 * (1 + hash(session_id) % 5) as integer))"
     con.execute(
         f"""
         copy (
-            select * replace (
+            select * exclude (year, month, day, hour) replace (
                     'late-' || event_id as event_id, 'late-' || session_id as session_id,
-                    cast(event_timestamp - to_days(3 * (1 + abs(hash(session_id)) % 5)) as timestamp_ms)
-                        as event_timestamp),
-                strftime(event_timestamp - to_days(3 * (1 + abs(hash(session_id)) % 5)), '%Y') as year,
-                strftime(event_timestamp - to_days(3 * (1 + abs(hash(session_id)) % 5)), '%m') as month,
-                strftime(event_timestamp - to_days(3 * (1 + abs(hash(session_id)) % 5)), '%d') as day,
+                    cast(event_timestamp - {back} as timestamp_ms) as event_timestamp),
+                strftime(event_timestamp - {back}, '%Y') as year,
+                strftime(event_timestamp - {back}, '%m') as month,
+                strftime(event_timestamp - {back}, '%d') as day,
                 strftime(event_timestamp, '%H') as hour
             from read_parquet('{lake}/events/*/*/*/*/*.parquet', hive_partitioning = true)
-                  using sample 1 percent (bernoulli, 11)
             where year = '{day:%Y}' and month = '{day:%m}' and day = '{day:%d}'
               and cast(event_timestamp as date) = date '{day}'
+            using sample 1 percent (bernoulli, 11)
         ) to '{lake / "events"}' (format parquet, compression snappy,
             partition_by (year, month, day, hour), filename_pattern 'late-{{i}}', overwrite_or_ignore)
         """

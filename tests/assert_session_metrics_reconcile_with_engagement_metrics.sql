@@ -1,7 +1,7 @@
 {#-
     Every session_metrics row is the aggregate of its engagement_metrics sessions
     (all dates). The mean is compared rounded to rounded, by the rounding
-    rule (macros/rounding.sql), so a mean that lands exactly on a half cent (65 / 8 = 8.125) matches.
+    rule (macros/sql/rounding.sql), so a mean that lands exactly on a half cent (65 / 8 = 8.125) matches.
 -#}
 with
 

@@ -13,7 +13,7 @@
     rebuilt. Built after every mart (the refs below), so dbt skips it when a
     model or an error-level test failed: the next scheduled run then counts
     the same arrivals again. Its latest `arrivals_to` is the watermark the
-    next scheduled run starts from (macros/scheduled.sql). Range runs add nothing.
+    next scheduled run starts from (macros/window/scheduled.sql). Range runs add nothing.
 -#}
 -- depends_on: {{ ref('engagement_metrics') }}
 -- depends_on: {{ ref('session_metrics') }}
