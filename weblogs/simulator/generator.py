@@ -29,15 +29,17 @@ from weblogs.simulator.population import (
     DEFAULT_START,
     DEVICES,
     EVENT_GAP_MEAN_S,
-    EXTERNAL_REFERRERS,
     EXTRA_FIELDS,
     MALFORMED_KINDS,
     RECENT_FOR_DUPLICATES,
     SEARCH_TERMS,
     SESSION_ARRIVAL_MEAN_S,
     SITE,
+    SOURCE_WEIGHTS,
+    SOURCES,
     TIMESTAMP_ENCODINGS,
     Session,
+    Source,
     User,
     crm_rows,
     encode_timestamp,
@@ -157,7 +159,8 @@ class TrafficGenerator:
         kind = rng.choices(("registered", "anonymous", "login", "signup"), weights=(60, 25, 10, 5))[
             0
         ]
-        length = 1 if rng.random() < 0.15 else min(40, 2 + int(rng.expovariate(1 / 7.0)))
+        source = rng.choices(SOURCES, weights=SOURCE_WEIGHTS)[0]
+        length = 1 if rng.random() < source.bounce else min(40, 2 + int(rng.expovariate(1 / 7.0)))
         user: User | None = None
         if kind in ("registered", "login"):
             user = rng.choices(self.users, cum_weights=self._user_cum_weights)[0]
@@ -197,22 +200,54 @@ class TrafficGenerator:
             login_type="signup" if kind == "signup" else "login",
             member=bool(user and user.tier != "none"),
             pad_session_id=rng.random() < 0.02,
-            referrer=rng.choice((*EXTERNAL_REFERRERS, None, None)),
+            referrer=self._referrer(source),
+            source=source.name,
+            intent=source.intent,
+            page=self._landing(source),
         )
 
+    def _token(self) -> str:
+        """A click id or short-link slug: opaque, as ad platforms and shorteners make them."""
+        return f"{self._rng.getrandbits(64):016x}"
+
+    def _referrer(self, source: Source) -> str | None:
+        referrer = weighted(self._rng, source.referrers)
+        return referrer.replace("{id}", self._token()) if referrer else referrer
+
+    def _landing(self, source: Source) -> str:
+        """The first page of a visit from `source`: its kind of page, tagged as it tags."""
+        rng = self._rng
+        kind = weighted(rng, source.landings)
+        url = self._page() if kind == "any" else self._base_page(kind)
+        query = weighted(rng, source.queries).replace("{id}", self._token())
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        if rng.random() < 0.04:
+            url += "#reviews" if "/products/" in url else "#top"
+        return url
+
     def _page(self) -> str:
+        """A page of the walk through the site."""
         rng = self._rng
         kind = rng.choices(
             ("home", "category", "product", "search", "account", "loyalty", "blog"),
             weights=(15, 20, 40, 10, 5, 5, 5),
         )[0]
+        url = self._base_page(kind)
+        if kind == "product" and rng.random() < 0.05:
+            url += "?utm_source=newsletter"  # a shared link, tagged, opened mid-visit
+        return url
+
+    def _base_page(self, kind: str) -> str:
+        rng = self._rng
         if kind == "home":
             return f"{SITE}/"
         if kind == "category":
             return f"{SITE}/category/{rng.choice(CATEGORIES)}"
+        if kind == "sale":
+            return f"{SITE}/category/sale"
         if kind == "product":
-            url = f"{SITE}/products/{rng.randint(1, 250)}"
-            return url + ("?utm_source=newsletter" if rng.random() < 0.05 else "")
+            return f"{SITE}/products/{rng.randint(1, 250)}"
         if kind == "search":
             return f"{SITE}/search?q={rng.choice(SEARCH_TERMS).replace(' ', '+')}"
         if kind == "blog":
@@ -223,20 +258,20 @@ class TrafficGenerator:
         rng = self._rng
         registered = s.user_id is not None
         last = s.step == s.length - 1
-        if s.checked_out and rng.random() < 0.6:
+        if s.checked_out and rng.random() < min(0.9, 0.45 + 0.15 * s.intent):
             return "purchase"
         if last and registered and rng.random() < 0.25:
             return "logout"
-        choices = {
+        choices: dict[str, float] = {
             "page_view": 45,
             "click": 15,
             "scroll": 10,
             "search": 6,
-            "add_to_cart": 6,
+            "add_to_cart": 6 * s.intent,
             "video_play": 3,
             "form_submit": 2,
             "remove_from_cart": 2 if s.cart else 0,
-            "checkout": 5 if s.cart else 0,
+            "checkout": 5 * s.intent if s.cart else 0,
             "loyalty_redeem": 3 if registered and s.member else 0,
             "review": 2 if registered else 0,
             "loyalty_signup": 2 if registered and not s.member else 0,
@@ -248,7 +283,7 @@ class TrafficGenerator:
         rng = self._rng
         referrer: str | None
         if s.step == 0:
-            event_type, s.page, referrer = "page_view", self._page(), s.referrer
+            event_type, referrer = "page_view", s.referrer  # lands on the source's page
         elif s.login_at is not None and s.step == s.login_at:
             event_type, referrer = s.login_type, s.page
             s.page = f"{SITE}/{'signup' if s.login_type == 'signup' else 'login'}"
