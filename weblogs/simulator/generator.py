@@ -199,7 +199,6 @@ class TrafficGenerator:
             member=bool(user and user.tier != "none"),
             pad_session_id=rng.random() < 0.02,
             referrer=self._referrer(source),
-            source=source.name,
             intent=source.intent,
             page=self._landing(source),
         )

@@ -66,7 +66,6 @@ MALFORMED_KINDS = (
     "unknown_event_type",
 )
 
-
 # Session shape: mean seconds between session starts and between a session's events.
 SESSION_ARRIVAL_MEAN_S = 12.0
 EVENT_GAP_MEAN_S = 20.0
@@ -143,7 +142,6 @@ class Session:
     checked_out: bool = False
     pad_session_id: bool = False
     referrer: str | None = None
-    source: str = "direct"
     intent: float = 1.0  # how readily this visit buys: its source's `Source.intent`
     extras: dict[str, Any] = field(default_factory=dict)
 
