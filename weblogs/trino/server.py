@@ -88,14 +88,14 @@ def _sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(artifact: Artifact, into: Path) -> Path:
+def fetch(artifact: Artifact, into: Path, repository: str | None = None) -> Path:
     """The verified artifact in `into`, downloaded only when it is not there yet."""
     target = into / artifact.name
     if target.exists():
         return target
     into.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    url = f"{MAVEN_REPOSITORY}/{artifact.path}"
+    url = f"{repository or MAVEN_REPOSITORY}/{artifact.path}"
     print(f"trino: downloading {url} ({artifact.size // 2**20} MiB)", file=sys.stderr)
     try:
         with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:

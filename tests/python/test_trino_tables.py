@@ -1,0 +1,215 @@
+"""The local Trino itself: the pinned download, the server, and the lake's tables.
+
+The tables must be the Glue tables of deploy/template.yaml (same columns,
+types, partitioning), and partitions are added the way the s3toathena Lambda
+adds them: only those of the objects handed over, each key parsed strictly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import pytest
+from cfnlint.decode import decode
+from trino_helpers import TrinoLake
+
+from lambdas.partitions import Partition
+from weblogs.trino import server, tables
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "template.yaml"
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def glue_table(logical_id: str) -> dict:
+    parsed, problems = decode(str(TEMPLATE))
+    assert not problems, problems
+    return parsed["Resources"][logical_id]["Properties"]["TableInput"]
+
+
+def columns(table_input: dict) -> list[tuple[str, str]]:
+    return [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
+
+
+def test_trino_tables_declare_the_glue_tables_of_the_template() -> None:
+    events = glue_table("EventsTable")
+    assert columns(events) == list(tables.EVENTS_COLUMNS)
+    keys = [(k["Name"], k["Type"]) for k in events["PartitionKeys"]]
+    assert keys == [(key, "string") for key in tables.EVENTS_PARTITION_KEYS]
+    for logical_id, name in (("CustomersTable", "customers"), ("RatingsTable", "ratings")):
+        crm = glue_table(logical_id)
+        assert crm["Name"] == name
+        assert columns(crm) == list(tables.CRM_TABLES[name])
+        assert crm["Parameters"]["skip.header.line.count"] == "1"
+        serde = crm["StorageDescriptor"]["SerdeInfo"]
+        assert serde["SerializationLibrary"].endswith("OpenCSVSerde")
+        assert (serde["Parameters"]["separatorChar"], serde["Parameters"]["quoteChar"]) == (
+            ",",
+            '"',
+        )
+        assert serde["Parameters"]["escapeChar"] == "\\"
+
+
+def test_trino_serves_those_columns_types_and_partitions(trino_lake: TrinoLake) -> None:
+    described = trino_lake.query("describe events")
+    expected = [*tables.EVENTS_COLUMNS, *((k, "string") for k in tables.EVENTS_PARTITION_KEYS)]
+    assert [(row[0], row[1]) for row in described] == [
+        (name, tables.TRINO_TYPES[kind]) for name, kind in expected
+    ]
+    assert [row[0] for row in described if row[2] == "partition key"] == list(
+        tables.EVENTS_PARTITION_KEYS
+    )
+    for name, cols in tables.CRM_TABLES.items():
+        got = [(row[0], row[1]) for row in trino_lake.query(f"describe {name}")]
+        assert got == [(column, "varchar") for column, _ in cols], name
+    # Every row of the lake is visible, with its values as the files hold them.
+    assert trino_lake.registration.added and not trino_lake.registration.rejected
+    assert trino_lake.query("select count(*) from events")[0][0] == 57
+    assert trino_lake.query("select count(*) from customers")[0][0] == 7
+    first = trino_lake.query(
+        "select event_timestamp, year, month, day, hour from events where event_id = 'B-tie'"
+    )
+    assert first == [[datetime(2026, 10, 2, 8, 0), "2026", "10", "02", "08"]]
+
+
+def test_partitions_are_added_for_new_objects_only_and_hostile_keys_never_reach_sql(
+    trino_lake: TrinoLake,
+) -> None:
+    """A second table over the same lake, fed key by key as the Lambda would be."""
+    cursor = trino_lake.cursor()
+    cursor.execute("create schema if not exists hive.registration")
+    cursor.fetchall()
+    cursor.execute(tables.events_table_sql("hive", "registration"))
+    cursor.fetchall()
+    keys = list(tables.lake_keys(trino_lake.lake))
+    day_two = [k for k in keys if "/month=10/day=02/" in k]
+    assert day_two and len(day_two) < len(keys)
+
+    def register(batch: list[str]) -> tables.Registration:
+        return tables.register_partitions(cursor, batch, schema="registration", now=NOW)
+
+    first = register(day_two)
+    hours = {Partition(2026, 10, 2, int(k.split("hour=")[1][:2])) for k in day_two}
+    assert sorted(first.added) == sorted(hours) and first.already == 0
+    # Only the registered day is visible, whatever else the folder holds.
+    days = trino_lake.query("select distinct day from events", "registration")
+    assert days == [["02"]]
+    # The same objects again (a retried notification): nothing added.
+    again = register(day_two)
+    assert (again.added, again.already) == ([], len(hours))
+    hostile = [
+        "events/year=2026/month=10/day=03/hour=10/../../../../../x.parquet",
+        "events/year=2026/month=02/day=30/hour=10/a.parquet",
+        "events/year=2026/month=10/day=03/hour=1\u0661/a.parquet",
+        "events/year=2026/month=10/day=03/hour=10/a'); drop table events; --.parquet",
+        "events/year=2099/month=01/day=01/hour=00/a.parquet",
+        "crm/customers.csv",
+    ]
+    rejected = register(hostile)
+    assert rejected.added == [] and sum(rejected.rejected.values()) == len(hostile)
+    assert set(rejected.rejected) == {
+        "key_pattern_mismatch",
+        "not_a_calendar_hour",
+        "partition_out_of_range",
+    }
+    assert trino_lake.query("select count(*) from events") == [[57]]
+    rest = register(keys)
+    folders = {key.rsplit("/", 1)[0] for key in keys}
+    assert (len(rest.added), rest.already) == (len(folders) - len(hours), len(hours))
+    total = trino_lake.query('select count(*) from "events$partitions"', "registration")[0][0]
+    assert total == len(trino_lake.registration.added)
+
+
+def test_the_server_listens_on_loopback_only_and_a_second_start_reuses_it(
+    trino_lake: TrinoLake,
+) -> None:
+    state = Path(trino_lake.server.state_dir)
+    assert server.start(state, trino_lake.lake) == trino_lake.server
+    listening = [
+        c
+        for c in psutil.Process(trino_lake.server.pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
+    assert listening
+    assert {c.laddr.ip.removeprefix("::ffff:") for c in listening} == {"127.0.0.1"}
+    with pytest.raises(server.TrinoError, match="already runs"):
+        server.start(state, trino_lake.lake.parent / "another-lake")
+
+
+def test_every_query_stays_inside_the_catalog_root(trino_lake: TrinoLake) -> None:
+    """A table placed outside the catalog's root (the lake and its own folders) cannot be read."""
+    with pytest.raises(Exception, match=r"(?i)outside|not.*within|root|invalid"):
+        trino_lake.query(
+            "create table hive.weblogs.escape (x varchar) with "
+            "(external_location = 'local:///../../../../etc', format = 'CSV')"
+        )
+
+
+@pytest.fixture
+def maven(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTP server standing in for Maven Central, serving files of `tmp_path`."""
+    root = tmp_path / "repo"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_download_is_kept_only_when_its_sha1_is_the_pinned_one(
+    maven: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = maven
+    good = b"the real artifact"
+    artifact = server.Artifact(
+        "io/trino/x/1/x-1.zip", hashlib.sha1(good, usedforsecurity=False).hexdigest(), len(good)
+    )
+    (root / "io/trino/x/1").mkdir(parents=True)
+    (root / artifact.path).write_bytes(b"tampered bytes")
+    cache = tmp_path / "cache"
+    with pytest.raises(server.TrinoError, match="SHA-1"):
+        server.fetch(artifact, cache, repository=url)
+    assert list(cache.iterdir()) == []
+    (root / artifact.path).write_bytes(good)
+    fetched = server.fetch(artifact, cache, repository=url)
+    assert fetched.read_bytes() == good
+    # Cached: a second call does not ask the repository again.
+    (root / artifact.path).unlink()
+    assert server.fetch(artifact, cache, repository=url) == fetched
+
+
+def test_missing_artifact_is_one_clear_error(maven: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = maven
+    artifact = server.Artifact("io/trino/none/1/none-1.zip", "0" * 40, 1)
+    with pytest.raises(server.TrinoError, match=r"cannot download .*none-1\.zip.*404"):
+        server.fetch(artifact, tmp_path / "cache", repository=url)
+
+
+def test_the_pinned_release_is_cached_and_a_recent_java_is_found() -> None:
+    home = server.install()
+    assert (home / ".complete").read_text().strip() == server.TRINO_VERSION
+    assert (home / "plugin" / "hive").is_dir()
+    assert sorted(p.name for p in (home / "plugin").iterdir()) == ["hive"]
+    for artifact in server.ARTIFACTS:
+        assert (server.cache_dir() / "downloads" / artifact.name).stat().st_size == artifact.size
+    java = server.java_home()
+    assert (server._java_major(java) or 0) >= server.MIN_JAVA
