@@ -67,7 +67,7 @@ ARTIFACTS = (
 )
 #: The JVM heap: a third of nothing else running, sized for a 2-core, 24 GB machine
 #: that also runs dbt, DuckDB and the tests.
-DEFAULT_HEAP = "3G"
+DEFAULT_HEAP = os.environ.get("WEBLOGS_TRINO_HEAP", "3G")
 START_TIMEOUT_SECONDS = 180.0
 
 
@@ -249,8 +249,12 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
                 "discovery.uri": f"http://127.0.0.1:{port}",
                 "catalog.config-dir": str(etc / "catalog"),
                 "web-ui.enabled": "false",
-                "query.max-memory": "1GB",
-                "query.max-memory-per-node": "1GB",
+                # A query may take 60% of the heap (Trino keeps 30% as headroom);
+                # past that, joins, aggregations and windows spill to disk.
+                "query.max-memory": query_memory(heap),
+                "query.max-memory-per-node": query_memory(heap),
+                "spill-enabled": "true",
+                "spiller-spill-path": str(state_dir / "spill"),
             }
         ),
         encoding="utf-8",
@@ -279,6 +283,15 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
         encoding="utf-8",
     )
     return etc
+
+
+def query_memory(heap: str) -> str:
+    """60% of a heap given as `<n>G` or `<n>M`, in MB."""
+    found = re.fullmatch(r"([1-9][0-9]{0,5})([GM])", heap)
+    if found is None:
+        raise TrinoError(f"heap must look like 3G or 3072M, got {heap!r}")
+    megabytes = int(found.group(1)) * (1024 if found.group(2) == "G" else 1)
+    return f"{megabytes * 6 // 10}MB"
 
 
 def jvm_options(heap: str) -> list[str]:
