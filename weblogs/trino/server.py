@@ -94,7 +94,7 @@ def fetch(artifact: Artifact, into: Path, repository: str | None = None) -> Path
     if target.exists():
         return target
     into.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
     url = f"{repository or MAVEN_REPOSITORY}/{artifact.path}"
     print(f"trino: downloading {url} ({artifact.size // 2**20} MiB)", file=sys.stderr)
     try:
@@ -128,11 +128,15 @@ def install(cache: Path | None = None) -> Path:
         members = [
             m
             for m in archive.getmembers()
-            if m.name.startswith(prefix + "lib/") and (m.isfile() or m.isdir())
+            if m.name.startswith(prefix + "lib/")
+            and (m.isfile() or m.isdir())
+            and ".." not in Path(m.name).parts
         ]
         for member in members:
             member.name = member.name[len(prefix) :]
-        archive.extractall(staging, members=members, filter="data")
+        # The "data" filter (Python >= 3.11.4) also refuses links and odd modes.
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        archive.extractall(staging, members=members, **safe)  # type: ignore[arg-type]
     with zipfile.ZipFile(hive) as archive:
         plugin_dir = staging / "plugin"
         for info in archive.infolist():
@@ -144,7 +148,10 @@ def install(cache: Path | None = None) -> Path:
             with archive.open(info) as src, target.open("wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
     (staging / ".complete").write_text(TRINO_VERSION + "\n", encoding="utf-8")
-    shutil.rmtree(home, ignore_errors=True)
+    if marker.exists():  # another process finished first: keep its copy, it may be running
+        shutil.rmtree(staging, ignore_errors=True)
+        return home
+    shutil.rmtree(home, ignore_errors=True)  # a half-unpacked leftover, never a complete one
     staging.rename(home)
     return home
 
