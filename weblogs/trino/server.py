@@ -378,9 +378,15 @@ def start(
     port = port or free_port()
     etc = write_config(state_dir, port, lake, heap)
     log_path = state_dir / "server.log"
+    # Class data sharing: the first start records the classes it loaded into an
+    # archive in the cache (per JDK), the next starts map it instead of loading.
+    tag = hashlib.sha1(str(jdk.resolve()).encode(), usedforsecurity=False).hexdigest()[:12]
+    archive = home / f"classes-{tag}.jsa"
     command = [
         str(jdk / "bin" / "java"),
         *jvm_options(heap),
+        f"-XX:SharedArchiveFile={archive}",
+        "-XX:+AutoCreateSharedArchive",
         "-cp",
         str(home / "lib" / "*"),
         f"-Dconfig={etc / 'config.properties'}",
