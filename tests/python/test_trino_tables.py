@@ -223,3 +223,19 @@ def test_the_pinned_release_is_cached_and_a_recent_java_is_found() -> None:
         assert (server.cache_dir() / "downloads" / artifact.name).stat().st_size == artifact.size
     java = server.java_home()
     assert (server._java_major(java) or 0) >= server.MIN_JAVA
+
+
+def test_query_memory_follows_the_heap_and_a_bad_heap_is_one_clear_error() -> None:
+    assert server.query_memory("3G") == "1843MB"
+    assert server.query_memory("2048M") == "1228MB"
+    for bad in ("3", "0G", "3 G", "3G; rm -rf /", "-1G"):
+        with pytest.raises(server.TrinoError, match="heap must look like"):
+            server.query_memory(bad)
+
+
+@pytest.mark.parametrize("schema", ["Weblogs", "a.b", "x; drop schema weblogs", "", "a" * 256])
+def test_a_schema_name_that_needs_quoting_never_reaches_sql(schema: str) -> None:
+    with pytest.raises(ValueError, match="schema must match"):
+        tables.events_table_sql("hive", schema)
+    with pytest.raises(ValueError, match="schema must match"):
+        tables.crm_table_sql("hive", schema, "customers")
