@@ -1,7 +1,7 @@
 """Benchmark: the dbt marts on DuckDB next to one hand-written DuckDB query (the floor).
 
     .venv/bin/python bench/models.py [--events 10000000] [--days 30] [--repeat 2] [--day-repeat 5]
-                                     [--keep DIR] [--dir D]
+                                     [--keep DIR] [--dir D] [--target trino]
 
 1. Generates a lake of 10M events by default (--events, at least 5M: on 5M,
    dbt's fixed cost per run weighs twice as much in the one-day ratio; see
@@ -24,6 +24,11 @@
    (rendering, metadata queries, renames, commits) and the CRM files, which
    every run reads whatever its window. The one-day run is also reported net
    of that fixed part, next to the full build net of it.
+
+6. With `--target trino`: the same full build and one-day run with the Athena
+   SQL on the local Trino (weblogs.trino: one JVM, the lake as Hive tables),
+   over the same lake, next to DuckDB's figures (ratio Trino / DuckDB), and
+   the rows Trino read for the one day (its query statistics).
 
 The lake and both DuckDB files go to /dev/shm (RAM-backed) when it exists, as
 in bench/consume.py: on a VM that reclaims the page cache, reading the lake back
@@ -281,10 +286,10 @@ def partition_predicate(start: date, end: date) -> str:
 
 
 class Dbt:
-    """dbt on the local target with a throw-away profile; keeps each run's results."""
+    """dbt on the local target (or `env`'s) with a throw-away profile; keeps each run's results."""
 
-    def __init__(self, work: Path, lake: Path) -> None:
-        (work / "profiles").mkdir()
+    def __init__(self, work: Path, lake: Path, env: dict[str, str] | None = None) -> None:
+        (work / "profiles").mkdir(parents=True)
         shutil.copy(ROOT / "profiles.yml.example", work / "profiles" / "profiles.yml")
         self.database = work / "bench.duckdb"
         self.target = work / "target"
@@ -296,6 +301,7 @@ class Dbt:
             "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(work / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **(env or {}),
         }
 
     def run(self, *args: str, lake: Path | None = None) -> dict[str, Any]:
@@ -366,6 +372,65 @@ def files_read(sql_path: Path, lake: Path) -> tuple[int, int]:
     return int(read.group(1)), len(list((lake / "events").rglob("*.parquet")))
 
 
+def bench_trino(
+    work: Path, lake: Path, window: str, one_day_vars: str, repeat: int, day_repeat: int
+) -> dict[str, Any]:
+    """The full build and the one-day run on the local Trino over the same lake.
+
+    Trino starts once (start-up apart) with the lake declared and its partitions
+    registered; it is stopped at the end. The rows the one-day run read from the
+    events table come from Trino's query statistics (EXPLAIN ANALYZE of the
+    compiled staging model).
+    """
+    import trino
+
+    from weblogs.trino import server, tables
+
+    state = work / "trino"
+    began = time.perf_counter()
+    running = server.start(state, lake)
+    try:
+        cursor = trino.dbapi.connect(
+            host="127.0.0.1", port=running.port, user="weblogs", catalog="hive"
+        ).cursor()
+        registration = tables.declare_lake(cursor, lake, running.root)
+        started = time.perf_counter() - began
+        dbt = Dbt(
+            work / "dbt-trino",
+            lake,
+            env={
+                "WEBLOGS_DBT_TARGET": "trino",
+                "WEBLOGS_TRINO_PORT": str(running.port),
+                "WEBLOGS_TRINO_SCHEMA": "bench",
+            },
+        )
+        full = min(
+            (dbt.run("run", "--full-refresh", "--vars", window) for _ in range(repeat)),
+            key=lambda r: r["models"],
+        )
+        one_day = min(
+            (dbt.run("run", "--vars", one_day_vars) for _ in range(day_repeat)),
+            key=lambda r: r["models"],
+        )
+        stg = dbt.target / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
+        cursor.execute("explain analyze " + stg.read_text())
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        scan = r"(?:TableScan|ScanFilter\w*)\[table = hive:\w+:events\b.*?\n\s*Input: (\d+) rows"
+        read = sum(int(n) for n in re.findall(scan, plan, re.S))
+        cursor.execute("select count(*) from hive.weblogs.events")
+        total = cursor.fetchone()[0]
+    finally:
+        server.stop(state)
+    return {
+        "started": started,
+        "partitions": len(registration.added),
+        "full": full,
+        "one_day": one_day,
+        "rows_read": read,
+        "rows_total": total,
+    }
+
+
 def per_model(run: dict[str, Any]) -> str:
     """Each model's execution time of one run, in run order."""
     return ", ".join(f"{name} {seconds:.2f}" for name, seconds in run["per_model"].items())
@@ -391,13 +456,22 @@ def main() -> int:
         "--day-repeat", type=int, default=5,
         help="runs of the one-day and of the one-hour run (about a second each); the best counts",
     )  # fmt: skip
+    parser.add_argument(
+        "--target",
+        choices=("local", "trino"),
+        default="local",
+        help="trino: also run the full build and the one-day run on the local Trino (same lake)",
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="weblogs-bench-models-", dir=args.dir))
     work.mkdir(parents=True, exist_ok=True)
     lake = work / "lake"
     if lake.exists():
         shutil.rmtree(lake)
-    for stale in ("profiles", "target", "logs", "one-hour-lake", "bench.duckdb", "floor.duckdb"):
+    for stale in (
+        "profiles", "target", "logs", "one-hour-lake", "bench.duckdb", "floor.duckdb",
+        "trino", "dbt-trino",
+    ):  # fmt: skip
         path = work / stale
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     try:
@@ -487,6 +561,22 @@ def main() -> int:
             f"{full['models'] - fixed['models']:.2f} s = "
             f"{(one_day['models'] - fixed['models']) / (full['models'] - fixed['models']):.3f}"
         )
+        if args.target == "trino":
+            on_trino = bench_trino(work, lake, window, one_day_vars, args.repeat, args.day_repeat)
+            t_full, t_day = on_trino["full"], on_trino["one_day"]
+            print(f"Trino (the Athena SQL, one JVM on this machine), same lake: started with "
+                  f"{on_trino['partitions']} partitions registered in {on_trino['started']:.1f} s")  # fmt: skip
+            print(f"  full build, best of {args.repeat}: model execution {t_full['models']:.2f} s "
+                  f"(start-up apart: {t_full['startup']:.2f} s), "
+                  f"{t_full['models'] / full['models']:.2f}x DuckDB's {full['models']:.2f} s")  # fmt: skip
+            print(f"  per model: {per_model(t_full)}")
+            print(f"  one-day run ({day}), best of {args.day_repeat}: model execution "
+                  f"{t_day['models']:.2f} s, {t_day['models'] / one_day['models']:.2f}x DuckDB's "
+                  f"{one_day['models']:.2f} s; one day / full build "
+                  f"{t_day['models'] / t_full['models']:.3f}")  # fmt: skip
+            print(f"  per model: {per_model(t_day)}")
+            print(f"  rows of events read by the one-day staging query: {on_trino['rows_read']:,} "
+                  f"of {on_trino['rows_total']:,}")  # fmt: skip
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
