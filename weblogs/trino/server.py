@@ -86,10 +86,7 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
     (etc / "catalog").mkdir(parents=True, exist_ok=True)
     root = state_dir / "fs"
     (root / "metastore").mkdir(parents=True, exist_ok=True)
-    link = root / "lake"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(lake.resolve(), target_is_directory=True)
+    _link_lake(root / "lake", lake)
     (etc / "config.properties").write_text(
         _properties(
             {
@@ -132,11 +129,15 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
         encoding="utf-8",
     )
     (etc / "log.properties").write_text("io.trino=WARN\nio.airlift=WARN\n", encoding="utf-8")
-    (etc / "jvm.config").write_text(
-        "\n".join(jvm_options(heap)) + "\n",
-        encoding="utf-8",
-    )
+    (etc / "jvm.config").write_text("\n".join(jvm_options(heap)) + "\n", encoding="utf-8")
     return etc
+
+
+def _link_lake(link: Path, lake: Path) -> None:
+    """The catalog reaches the lake only through this link inside its own root."""
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(lake.resolve(), target_is_directory=True)
 
 
 def query_memory(heap: str) -> str:
@@ -225,22 +226,7 @@ def start(
     port = port or free_port()
     etc = write_config(state_dir, port, lake, heap)
     log_path = state_dir / "server.log"
-    # Class data sharing: the first start records the classes it loaded into an
-    # archive in the cache (per JDK), the next starts map it instead of loading.
-    tag = hashlib.sha1(str(jdk.resolve()).encode(), usedforsecurity=False).hexdigest()[:12]
-    archive = home / f"classes-{tag}.jsa"
-    command = [
-        str(jdk / "bin" / "java"),
-        *jvm_options(heap),
-        f"-XX:SharedArchiveFile={archive}",
-        "-XX:+AutoCreateSharedArchive",
-        "-cp",
-        str(home / "lib" / "*"),
-        f"-Dconfig={etc / 'config.properties'}",
-        f"-Dlog.levels-file={etc / 'log.properties'}",
-        f"-Dplugin.dir={home / 'plugin'}",
-        "io.trino.server.TrinoServer",
-    ]
+    command = _command(home, jdk, etc, heap)
     env = {**os.environ, "JAVA_HOME": str(jdk)}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -267,6 +253,26 @@ def start(
         time.sleep(0.5)
     stop(state_dir)
     raise TrinoError(f"Trino did not answer on {server.url} within {timeout:.0f} s; log {log_path}")
+
+
+def _command(home: Path, jdk: Path, etc: Path, heap: str) -> list[str]:
+    """The JVM command line of the single-node server."""
+    # Class data sharing: the first start records the classes it loaded into an
+    # archive in the cache (per JDK), the next starts map it instead of loading.
+    tag = hashlib.sha1(str(jdk.resolve()).encode(), usedforsecurity=False).hexdigest()[:12]
+    archive = home / f"classes-{tag}.jsa"
+    return [
+        str(jdk / "bin" / "java"),
+        *jvm_options(heap),
+        f"-XX:SharedArchiveFile={archive}",
+        "-XX:+AutoCreateSharedArchive",
+        "-cp",
+        str(home / "lib" / "*"),
+        f"-Dconfig={etc / 'config.properties'}",
+        f"-Dlog.levels-file={etc / 'log.properties'}",
+        f"-Dplugin.dir={home / 'plugin'}",
+        "io.trino.server.TrinoServer",
+    ]
 
 
 def stop(state_dir: Path, timeout: float = 30.0) -> bool:
