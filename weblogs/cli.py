@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "ingestion.consumer",
     "weblogs.replay",
     "weblogs.analytics",
+    "weblogs.crm_load",
+    "weblogs.compact",
 )
 
 
