@@ -267,8 +267,14 @@ class _Deletions:
     """Inputs waiting for their grace period, oldest first; memory holds only the keys
     written in the last `grace` seconds."""
 
-    def __init__(self, store: Store, grace: float, sleep: Callable[[float], None]) -> None:
-        self.store, self.grace, self.sleep = store, grace, sleep
+    def __init__(
+        self,
+        store: Store,
+        grace: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.store, self.grace, self.sleep, self.clock = store, grace, sleep, clock
         self.queue: list[tuple[float, int, list[str]]] = []
         self.count = 0
         self._seq = 0
@@ -280,7 +286,7 @@ class _Deletions:
     def due(self, *, wait: bool = False) -> None:
         while self.queue:
             ready, _seq, keys = self.queue[0]
-            delay = ready - time.monotonic()
+            delay = ready - self.clock()
             if delay > 0:
                 if not wait:
                     return
@@ -384,13 +390,14 @@ def compact(
     min_part_bytes: int = DEFAULT_MIN_PART_BYTES,
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     progress: Callable[[str], None] = lambda line: None,
 ) -> CompactStats:
     """Compact every closed hour of the lake; see the module docstring for the guarantees."""
     now = now or datetime.now(UTC)
     stats = CompactStats()
     hours, stats.foreign_keys = group_hours(store.list(EVENTS_PREFIX))
-    deletions = _Deletions(store, grace_seconds, sleep)
+    deletions = _Deletions(store, grace_seconds, sleep, clock)
     for hour in hours:
         deletions.due()
         if not is_closed(hour, now, min_age):
@@ -406,7 +413,7 @@ def compact(
             if not dry_run:
                 newest = max(o.modified for o in hour.objects if name_of(o.key) not in leftovers)
                 age = (datetime.now(UTC) - newest).total_seconds()
-                deletions.add(time.monotonic() - age, [hour.folder + n for n in sorted(leftovers)])
+                deletions.add(clock() - age, [hour.folder + n for n in sorted(leftovers)])
             continue
         parts = split_parts(hour.objects, min_part_bytes)
         keys = output_keys(hour, group_id(hour.objects), len(parts))
@@ -427,7 +434,7 @@ def compact(
         stats.objects_written += len(done)
         stats.written += done
         stats.hours_compacted += 1
-        deletions.add(time.monotonic(), [o.key for o in hour.objects if o.key not in keys])
+        deletions.add(clock(), [o.key for o in hour.objects if o.key not in keys])
         progress(f"compacted {hour.folder}: {len(hour.objects)} objects -> {len(keys)}")
     deletions.due(wait=True)
     stats.objects_deleted = deletions.count
