@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -285,3 +287,35 @@ def test_load_to_s3_replaces_the_glue_folders_and_keeps_snapshots(
         keys["events/year=2026/month=10/day=02/hour=10/x.parquet"]
         == before["events/year=2026/month=10/day=02/hour=10/x.parquet"]
     )
+
+
+def test_source_freshness_is_the_time_of_the_last_load(lake: Path, tmp_path: Path) -> None:
+    """Fresh after a load; a warning once the files are older than the configured days;
+    a bad value of the setting stops the check with one clear line."""
+    c = write(tmp_path / "c.csv", as_csv(CUSTOMERS))
+    r = write(tmp_path / "r.csv", as_csv(GOOD_RATINGS))
+    assert crm_load(lake, "--customers", str(c), "--ratings", str(r)).returncode == 0
+    project = DbtProject(tmp_path / "dbt", lake)
+
+    def statuses(*extra: str) -> list[str]:
+        project.run("source", "freshness", "--select", "source:crm", *extra)
+        results = json.loads((project.target_path / "sources.json").read_text())["results"]
+        return sorted(f"{r['unique_id'].rsplit('.', 1)[1]}:{r['status']}" for r in results)
+
+    assert statuses() == ["customers:pass", "ratings:pass"]
+    ten_days_ago = time.time() - 10 * 86_400
+    os.utime(lake / "crm" / "customers.csv", (ten_days_ago, ten_days_ago))
+    assert statuses() == ["customers:warn", "ratings:pass"]
+    assert statuses("--vars", "{crm_freshness_warn_days: 11}") == [
+        "customers:pass",
+        "ratings:pass",
+    ]
+    done = project.run(
+        "source", "freshness", "--select", "source:crm", "--vars", "{crm_freshness_warn_days: 0}",
+        check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "var crm_freshness_warn_days must be a whole number of days from 1 to 9999, got '0'" in (
+        done.stdout
+    )
+    assert "Traceback" not in done.stdout + done.stderr
