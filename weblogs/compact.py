@@ -354,6 +354,11 @@ def _write_part(
         path.unlink(missing_ok=True)
 
 
+#: The contract's columns (name, type); files written by other tools may differ in nullability.
+_COLUMNS = [(f.name, f.type) for f in ARROW_SCHEMA]
+_REQUIRED = [f.name for f in ARROW_SCHEMA if not f.nullable]
+
+
 class _NotEvents(Exception):
     """An object in an hour folder that is not an events file: the hour is left alone."""
 
@@ -366,9 +371,12 @@ def _batches(store: Store, obj: LakeObject) -> Iterator[pa.RecordBatch]:
     except (OSError, pa.ArrowException) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise _NotEvents(f"{obj.key}: unreadable Parquet ({reason})") from None
-    if not schema.remove_metadata().equals(ARROW_SCHEMA):
+    if [(f.name, f.type) for f in schema] != _COLUMNS:
         raise _NotEvents(f"{obj.key}: its columns are not the events contract's")
     for batch in source.iter_batches(batch_size=65_536):
+        for name in _REQUIRED:  # a file from another writer may declare them nullable
+            if batch.column(name).null_count:
+                raise _NotEvents(f"{obj.key}: nulls in the required column {name}")
         yield pa.RecordBatch.from_arrays(batch.columns, schema=ARROW_SCHEMA)
 
 
