@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/models.py [--events 10000000] [--days 30] [--repeat 2] [--day-repeat 5]
                                      [--keep DIR] [--dir D]
+    .venv/bin/python bench/models.py --compaction [--events-per-day 1000000] [--days 7]
+                                     [--batch-rows 100]
 
 1. Generates a lake of 10M events by default (--events, at least 5M: on 5M,
    dbt's fixed cost per run weighs twice as much in the one-day ratio; see
@@ -24,6 +26,14 @@
    (rendering, metadata queries, renames, commits) and the CRM files, which
    every run reads whatever its window. The one-day run is also reported net
    of that fixed part, next to the full build net of it.
+
+With --compaction it measures compaction instead (no floor): one lake of
+--events-per-day (1M) x --days (7) written as the Lambda writes it, one object per
+Kinesis batch of --batch-rows (100) records per hour partition (~10,000 objects a
+day); full build and one-day run, `weblogs compact` (timed), the same runs again;
+objects per day partition, objects and bytes the one-day run opens (DuckDB's EXPLAIN
+ANALYZE), and the marts before and after compared (to 0.01). Targets: objects opened
+drop >= 50x, the one-day run no slower.
 
 The lake and both DuckDB files go to /dev/shm (RAM-backed) when it exists, as
 in bench/consume.py: on a VM that reclaims the page cache, reading the lake back

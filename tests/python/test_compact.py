@@ -282,6 +282,30 @@ def test_an_hour_with_a_foreign_file_is_left_alone_with_one_line(tmp_path: Path)
     assert all(len(v) == 1 for k, v in after.items() if k not in folders[:2])
 
 
+def test_files_declaring_required_columns_nullable_are_merged_unless_they_hold_nulls(
+    tmp_path: Path,
+) -> None:
+    """Another writer (DuckDB, Spark) may declare every column nullable: fine while the
+    contract's required columns hold no null; a null there leaves the hour alone."""
+    lake = tmp_path / "lake"
+    write_small_batches(LocalLake(lake))
+    folders = [k for k, v in hour_files(lake).items() if len(v) > 1]
+    loose = pa.schema([f.with_nullable(True) for f in ARROW_SCHEMA])
+    for folder, event_id in ((folders[0], "x-1"), (folders[1], None)):
+        table = pq.read_table(lake / folder / hour_files(lake)[folder][0]).slice(0, 1)
+        table = table.cast(loose).set_column(0, "event_id", pa.array([event_id], pa.string()))
+        pq.write_table(table, lake / folder / "zz-loose.parquet")
+    expected = rows(lake)
+    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    assert stats.problems == [
+        f"{folders[1]}/: left as it is: {folders[1]}/zz-loose.parquet: "
+        "nulls in the required column event_id"
+    ]
+    assert len(hour_files(lake)[folders[0]]) == 1
+    assert "zz-loose.parquet" in hour_files(lake)[folders[1]]
+    assert rows(lake) == expected
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
