@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import hashlib
 import heapq
+import io
 import json
 import os
 import re
@@ -120,9 +121,11 @@ class LocalStore:
 class S3Store:
     """A bucket; outputs are written to a local temporary file, then uploaded (one put)."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, *, whole_object_bytes: int = 16 * 1024**2) -> None:
         self.client = client
         self.bucket = bucket
+        #: Objects up to this size are read in one GET; bigger ones by ranges.
+        self.whole_object_bytes = whole_object_bytes
         self._work = tempfile.TemporaryDirectory(prefix="weblogs-compact-")
 
     def __str__(self) -> str:
@@ -134,15 +137,19 @@ class S3Store:
             for item in page.get("Contents", []):
                 yield LakeObject(item["Key"], item["Size"], item["LastModified"])
 
-    def _get(self, key: str) -> pa.BufferReader:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return pa.BufferReader(body)
-
     def open(self, key: str) -> pq.ParquetFile:
-        return pq.ParquetFile(self._get(key))
+        """A small object in one GET; a big one (an earlier run's part) read by ranges, so
+        memory holds a row group, not the object."""
+        reader = _RangeReader(self.client, self.bucket, key)
+        if reader.size <= self.whole_object_bytes:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return pq.ParquetFile(pa.BufferReader(body))
+        return pq.ParquetFile(pa.PythonFile(reader, mode="r"))
 
     def metadata(self, key: str) -> dict[bytes, bytes]:
-        return pq.read_metadata(self._get(key)).metadata or {}
+        """The footer only (two ranged GETs), whatever the object's size."""
+        reader = _RangeReader(self.client, self.bucket, key)
+        return pq.read_metadata(pa.PythonFile(reader, mode="r")).metadata or {}
 
     def temp_path(self, key: str) -> Path:
         return Path(self._work.name) / key.replace("/", "_")
@@ -158,6 +165,40 @@ class S3Store:
 
 
 Store = LocalStore | S3Store
+
+
+class _RangeReader(io.RawIOBase):
+    """A read-only, seekable view of one S3 object through ranged GETs."""
+
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+        self.size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self.position + size)
+        if end <= self.position:
+            return b""
+        response = self.client.get_object(
+            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end - 1}"
+        )
+        data = response["Body"].read()
+        self.position += len(data)
+        return data
 
 
 def open_store(lake: str, *, s3_client: Any = None) -> Store:

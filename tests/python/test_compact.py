@@ -436,3 +436,29 @@ def test_compaction_on_s3(moto_server: Any, tmp_path: Path) -> None:
     again = compact(S3Store(s3, "lake"), grace_seconds=0)
     assert again.objects_written == again.objects_deleted == 0
     assert listing() == after
+
+    # Late data in a compacted hour, read by ranges (as a big part would be): merged.
+    folder = next(k.rsplit("/", 1)[0] for k in after if "/compacted-" in k)
+    (merged,) = [k for k in after if k.startswith(folder + "/")]
+    body = s3.get_object(Bucket="lake", Key=merged)["Body"].read()
+    late = pq.read_table(pa.BufferReader(body)).slice(0, 1)
+    sink = pa.BufferOutputStream()
+    pq.write_table(late, sink)
+    s3.put_object(
+        Bucket="lake", Key=f"{folder}/shardId-late.parquet", Body=sink.getvalue().to_pybytes()
+    )
+    expected = s3_rows()
+
+    def crash(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    ranged = S3Store(s3, "lake", whole_object_bytes=0)
+    with pytest.raises(KeyboardInterrupt):
+        compact(ranged, grace_seconds=60, sleep=crash)
+    halfway = [k for k in listing() if k.startswith(folder + "/")]
+    assert len(halfway) == 3  # the new object is there before the old ones go
+    finished = compact(S3Store(s3, "lake", whole_object_bytes=0), grace_seconds=0)
+    assert finished.hours_finished == 1 and finished.objects_written == 0
+    (final,) = [k for k in listing() if k.startswith(folder + "/")]
+    assert final not in (merged, f"{folder}/shardId-late.parquet")
+    assert s3_rows() == expected
