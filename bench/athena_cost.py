@@ -3,7 +3,7 @@
     .venv/bin/python bench/athena_cost.py [--events 200000] [--batch 116]
 
 Measures Parquet bytes per event by writing simulator traffic through the
-project's own transformation (`weblogs.transform.transform_records` +
+project's own transformation (`weblogs.core.transform.transform_records` +
 `parquet_bytes`, i.e. exactly what the Lambda writes), in two file regimes:
 
 - Lambda batches: one object per partition per Kinesis batch. At 1M events/day
@@ -11,12 +11,12 @@ project's own transformation (`weblogs.transform.transform_records` +
 - hourly files: one object per hour (~41,700 records), e.g. after compaction.
 
 It also writes the sample the Lambda's way into a throw-away lake (one object per
-batch per hour, `write_result`) and runs `weblogs compact` on it (`weblogs.compact`),
+batch per hour, `write_result`) and runs `weblogs compact` on it (`weblogs.adapters.compaction`),
 to count the objects per hour partition and a daily run opens, before and after.
 
 Then it prices the dbt run's scan of the events table at Athena's list price
 ($5 per TB scanned, 10 MB minimum per query): the run reads startdate - 1 to
-enddate + 1 (SPEC section 3) when the partition filter prunes, and the whole
+enddate + 1 (docs/contract.md#3-the-analytics-tables) when the partition filter prunes, and the whole
 history when it does not. The headline is a ratio, pruned / unpruned, measured
 in the same process (no timings are involved).
 """
@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow.parquet as pq  # noqa: E402
 
-from ingestion.simulator import TrafficGenerator  # noqa: E402
-from weblogs.compact import LocalStore, compact  # noqa: E402
-from weblogs.lake import LocalLake, write_result  # noqa: E402
-from weblogs.transform import parquet_bytes, transform_records  # noqa: E402
+from weblogs.adapters.compaction import LocalStore, compact  # noqa: E402
+from weblogs.adapters.lake import LocalLake, write_result  # noqa: E402
+from weblogs.core.transform import parquet_bytes, transform_records  # noqa: E402
+from weblogs.simulator import TrafficGenerator  # noqa: E402
 
 EVENTS_PER_DAY = 1_000_000
 PRICE_PER_TB = 5.0  # USD, Athena SQL, us-east-1 list price

@@ -32,18 +32,12 @@ from dbt_helpers import (
     write_csv,
 )
 
-from weblogs.compact import (
-    COMPACTED_PREFIX,
-    LakeObject,
-    LocalStore,
-    S3Store,
-    compact,
-    group_hours,
-    split_parts,
-)
-from weblogs.contract import ARROW_SCHEMA
-from weblogs.lake import LocalLake, S3Lake, write_result
-from weblogs.transform import transform_records
+from weblogs.adapters.compaction import LocalStore, S3Store, compact
+from weblogs.adapters.lake import LocalLake, S3Lake, write_result
+from weblogs.core.compaction import LakeObject, group_hours, split_parts
+from weblogs.core.contract import ARROW_SCHEMA
+from weblogs.core.layout import COMPACTED_PREFIX
+from weblogs.core.transform import transform_records
 
 NOW = datetime(2026, 10, 20, tzinfo=UTC)
 FIRST_INGEST = datetime(2026, 10, 6, 12, tzinfo=UTC)

@@ -27,7 +27,7 @@ from dbt_helpers import (
     reference_marts,
 )
 
-from weblogs.crm_load import COLUMNS, parse_iso8601
+from weblogs.core.crm import COLUMNS, parse_iso8601
 
 GOOD_RATINGS = [r for r in RATINGS if r[2] not in ("0", "6") and r[1] != "not a date"]
 
