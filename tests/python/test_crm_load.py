@@ -137,6 +137,10 @@ def test_every_problem_is_one_line_with_file_and_line_and_nothing_changes(
         (b"", "is empty (no header line)"),
         (b"user_id,customer_id,loyalty_tier,signup_date\n", "1: missing column is_loyalty_member"),
         (
+            b"user_id,customer_id,loyalty_tier,signup_date\nu-1,C-1,gold,2024-01-01\n",
+            "1: missing column is_loyalty_member",
+        ),
+        (
             b"user_id,customer_id,loyalty_tier,is_loyalty_member,signup_date,User_ID\n",
             "1: column user_id appears twice in the header",
         ),

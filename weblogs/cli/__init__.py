@@ -24,7 +24,7 @@ COMMANDS = (
     "consume",
     "replay",
     "models",
-    "crm",
+    "crm_load",
     "compact",
 )
 

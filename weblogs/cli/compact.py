@@ -16,6 +16,7 @@ from weblogs.core.compaction import (
     MIN_PART_BYTES_FLOOR,
 )
 from weblogs.core.errors import UsageError
+from weblogs.core.layout import EVENTS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -72,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if not MIN_PART_BYTES_FLOOR <= args.min_part_mb * 1024**2 <= 64 * 1024**3:
         raise UsageError(f"--min-part-mb must be between 128 and 65536, got {args.min_part_mb:g}")
     store = open_store(str(args.lake or default_lake_root()))
-    if isinstance(store, LocalStore) and not (store.root / "events").is_dir():
-        raise UsageError(f"no events/ folder in the lake {store.root}")
+    if isinstance(store, LocalStore) and not (store.root / EVENTS).is_dir():
+        raise UsageError(f"no {EVENTS}/ folder in the lake {store.root}")
     stats = compact(
         store,
         min_age=timedelta(hours=args.min_age_hours),

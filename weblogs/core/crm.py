@@ -143,6 +143,23 @@ class ExtractChecker:
         self.problems += 1
         self.report(Problem(self.name, line, message))
 
+    def _header(self, number: int, row: list[str], positions: dict[str, int]) -> bool:
+        """Find the contract's columns by name (any order, any case); fills `positions`."""
+        columns = COLUMNS[self.kind]
+        before = self.problems
+        for index, title in enumerate(row):
+            key = title.strip().lower()
+            if key in positions:
+                self.problem(number, f"column {key} appears twice in the header")
+            elif key in columns:
+                positions[key] = index
+            else:
+                self.dropped_columns.append(title.strip())
+        for column in columns:
+            if column not in positions:
+                self.problem(number, f"missing column {column}")
+        return self.problems == before
+
     def canonical_rows(self, lines: Iterable[tuple[int, bytes | None]]) -> Iterator[list[str]]:
         """`lines`: (physical line number, the line without its line end, or None when
         it was longer than MAX_LINE_BYTES)."""
@@ -171,21 +188,8 @@ class ExtractChecker:
                 self.problem(number, f"unreadable CSV: {exc}")
                 continue
             if not header_seen:
-                header_seen = True
-                width = len(row)
-                before = self.problems
-                for index, title in enumerate(row):
-                    key = title.strip().lower()
-                    if key in positions:
-                        self.problem(number, f"column {key} appears twice in the header")
-                    elif key in columns:
-                        positions[key] = index
-                    else:
-                        self.dropped_columns.append(title.strip())
-                for column in columns:
-                    if column not in positions:
-                        self.problem(number, f"missing column {column}")
-                header_ok = self.problems == before
+                header_seen, width = True, len(row)
+                header_ok = self._header(number, row, positions)
                 if header_ok:
                     yield list(columns)
                 continue

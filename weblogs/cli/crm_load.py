@@ -10,11 +10,12 @@ from pathlib import Path
 from weblogs.adapters.crm import load, open_store
 from weblogs.adapters.lake import default_lake_root
 from weblogs.core.errors import UsageError
+from weblogs.core.layout import CRM
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     crm = subparsers.add_parser(
-        "crm",
+        CRM,
         help="CRM extracts: check and load customers.csv / ratings.csv",
         description="Work with the CRM extracts the loyalty marts join.",
     )
