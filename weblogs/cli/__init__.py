@@ -24,6 +24,8 @@ COMMANDS = (
     "consume",
     "replay",
     "models",
+    "crm_load",
+    "compact",
 )
 
 
