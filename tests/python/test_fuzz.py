@@ -6,6 +6,7 @@ whatever it finds is added to FINDINGS below so it can never come back.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -64,8 +65,6 @@ def test_contract_on_arbitrary_bytes(data: bytes) -> None:
 @BOUNDED
 @given(st.dictionaries(FIELD_NAMES, JSON | NUMERIC_TEXT, max_size=6))
 def test_contract_on_events_with_odd_values(changes: dict) -> None:
-    import json
-
     event = {**BASE, **changes}
     contract_object(b"")  # the target's own builder, on its default event
     try:
@@ -78,8 +77,6 @@ def test_contract_on_events_with_odd_values(changes: dict) -> None:
 @BOUNDED
 @given(NUMERIC_TEXT)
 def test_contract_on_numeric_looking_timestamps(value: str) -> None:
-    import json
-
     contract_bytes(json.dumps({**BASE, "timestamp": value}, ensure_ascii=False).encode())
 
 
@@ -92,8 +89,6 @@ def test_contract_object_builder(data: bytes) -> None:
 @BOUNDED
 @given(st.lists(JSON | NUMERIC_TEXT.map(lambda t: {**BASE, "timestamp": t}), max_size=6))
 def test_page_splitter(items: list) -> None:
-    import json
-
     body = json.dumps(items, ensure_ascii=False, indent=1).encode("utf-8", "surrogatepass")
     page(body)
 
@@ -105,7 +100,7 @@ def test_page_splitter_on_bytes(data: bytes) -> None:
 
 
 @BOUNDED
-@given(st.binary(max_size=256) | JSON.map(lambda v: __import__("orjson").dumps(v)))
+@given(st.binary(max_size=256) | JSON.map(lambda v: json.dumps(v).encode()))
 def test_kinesis_record_decoder(data: bytes) -> None:
     kinesis_record(data)
 

@@ -18,9 +18,9 @@ import pytest
 from awsfixtures import free_port
 from hostile_server import HostileServer, wait_until
 from test_hostile_consumer import consume_process, reap
-from weblogs.redact import redact
 
 from ingestion.config import ConfigError, load_config
+from weblogs.redact import redact
 
 KEY = "SECRETKEY4711"
 USER = "SECRETUSER0815"
