@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench fuzz clean lint-python lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo test pytest lint docs browser bench fuzz clean lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -34,11 +34,15 @@ DOCKERFILES := $(wildcard deploy/[Dd]ockerfile*)
 CFN_TEMPLATE := $(wildcard deploy/template.yaml deploy/template.yml)
 WORKFLOWS   := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
-lint: venv lint-python lint-sql lint-docker lint-cfn lint-workflows
+lint: venv lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 lint-python:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The layers (pyproject.toml [tool.importlinter]): nothing imports a layer above it.
+lint-imports:
+	$(BIN)/lint-imports --no-cache
 
 # The dbt templater renders on the local target; an in-memory DuckDB keeps lint
 # off data/weblogs.duckdb (no lock, no data needed).
@@ -99,4 +103,4 @@ fuzz: venv
 	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) target logs data .pytest_cache .hypothesis fuzz/corpus
+	rm -rf $(VENV) target logs data .pytest_cache .hypothesis .import_linter_cache fuzz/corpus

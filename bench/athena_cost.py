@@ -3,7 +3,7 @@
     .venv/bin/python bench/athena_cost.py [--events 200000] [--batch 116]
 
 Measures Parquet bytes per event by writing simulator traffic through the
-project's own transformation (`weblogs.transform.transform_records` +
+project's own transformation (`weblogs.core.transform.transform_records` +
 `parquet_bytes`, i.e. exactly what the Lambda writes), in two file regimes:
 
 - Lambda batches: one object per partition per Kinesis batch. At 1M events/day
@@ -12,7 +12,7 @@ project's own transformation (`weblogs.transform.transform_records` +
 
 Then it prices the dbt run's scan of the events table at Athena's list price
 ($5 per TB scanned, 10 MB minimum per query): the run reads startdate - 1 to
-enddate + 1 (SPEC section 3) when the partition filter prunes, and the whole
+enddate + 1 (docs/contract.md#3-the-analytics-tables) when the partition filter prunes, and the whole
 history when it does not. The headline is a ratio, pruned / unpruned, measured
 in the same process (no timings are involved).
 """
@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingestion.simulator import TrafficGenerator  # noqa: E402
-from weblogs.transform import parquet_bytes, transform_records  # noqa: E402
+from weblogs.core.transform import parquet_bytes, transform_records  # noqa: E402
+from weblogs.simulator import TrafficGenerator  # noqa: E402
 
 EVENTS_PER_DAY = 1_000_000
 PRICE_PER_TB = 5.0  # USD, Athena SQL, us-east-1 list price

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from ingestion.config import ConsumerConfig  # noqa: E402
 from ingestion.consumer import Consumer, parse_page  # noqa: E402
-from ingestion.simulator import TrafficGenerator  # noqa: E402
-from weblogs.contract import screen, to_epoch_ms, validate  # noqa: E402
+from weblogs.core.contract import screen, to_epoch_ms, validate  # noqa: E402
+from weblogs.simulator import TrafficGenerator  # noqa: E402
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 DEFAULT_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None

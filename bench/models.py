@@ -7,7 +7,7 @@
    dbt's fixed cost per run weighs twice as much in the one-day ratio; see
    docs/analytics.md, Benchmark) over 30 days in the production layout
    and schema (events/year=/month=/day=/hour=/*.parquet, Snappy, the columns of
-   weblogs.contract.ARROW_SCHEMA; ~1% duplicate deliveries, ~30% anonymous
+   weblogs.core.contract.ARROW_SCHEMA; ~1% duplicate deliveries, ~30% anonymous
    sessions, sessions across midnight) plus CRM CSVs. It is written straight
    by DuckDB for speed; the schema is checked against the contract.
 2. Full build: `dbt run --full-refresh` of every model for the 30 days. Model
@@ -55,7 +55,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from weblogs.contract import ARROW_SCHEMA  # noqa: E402
+from weblogs.core.contract import ARROW_SCHEMA  # noqa: E402
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 FIRST_DAY = date(2026, 9, 1)
@@ -334,7 +334,7 @@ KEYS = {
 
 
 def compare(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[int, int]:
-    """(rows, rows that differ) between dbt's mart and the floor's; numbers to 0.01 (SPEC 3)."""
+    """(rows, rows that differ) between dbt's mart and the floor's; numbers to 0.01 (docs/contract.md#3-the-analytics-tables)."""
     floor = "h_sessions" if mart == "engagement_metrics" else f"h_{mart}"
     described = con.execute(f"describe dbt.main.{mart}").fetchall()
     keys = KEYS[mart]

@@ -116,10 +116,11 @@ def baseline(records: list[dict[str, Any]], out: Path) -> int:
 
 
 def handler_path(records: list[dict[str, Any]], out: Path) -> int:
-    from lambdas.transformation import Notifier, metrics, process_batch
-    from weblogs.lake import LocalLake
+    from lambdas.transformation import metrics, process_batch
+    from weblogs.adapters.lake import LocalLake
+    from weblogs.adapters.notify import LogNotifier
 
-    response = process_batch(records, LocalLake(out), Notifier(None, None), str(out))
+    response = process_batch(records, LocalLake(out), LogNotifier(), str(out))
     assert not response["batchItemFailures"], response
     metrics.clear_metrics()  # the handler's decorator flushes them after each invocation
     return len(records)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the two Lambda artifacts deploy/template.yaml expects:
-#   build/lambda/lambda-code.zip   the weblogs/ and lambdas/ packages (both handlers)
+#   build/lambda/lambda-code.zip   weblogs/core, weblogs/adapters and lambdas/ (both handlers)
 #   build/lambda/lambda-layer.zip  requirements-lambda.txt (pyarrow, orjson, msgspec, powertools)
 # pyarrow's compiled wheels must match Lambda's OS and CPU, so pip fetches the
 # manylinux wheels for the chosen architecture instead of what this machine runs.
@@ -33,8 +33,12 @@ rm -rf "$OUT/layer/python/pyarrow/include" "$OUT/layer/python/pyarrow/src" \
 find "$OUT/layer/python" \( -name '__pycache__' -o -name '*.pyx' -o -name '*.pxd' \) -prune \
   -exec rm -rf {} +
 
-# Code: only the packages the handlers import, no caches.
-cp -R weblogs lambdas "$OUT/code/"
+# Code: only the layers the handlers import (no simulator, CLI or dbt runner), no caches.
+CODE_PATHS=(weblogs/__init__.py weblogs/core weblogs/adapters lambdas)
+for path in "${CODE_PATHS[@]}"; do
+  mkdir -p "$OUT/code/$(dirname "$path")"
+  cp -R "$path" "$OUT/code/$path"
+done
 find "$OUT/code" -name '__pycache__' -prune -exec rm -rf {} +
 
 (cd "$OUT/layer" && zip -qr9X ../lambda-layer.zip python)

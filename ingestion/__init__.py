@@ -1,1 +1,1 @@
-"""The web-traffic API consumer and its simulator."""
+"""The web-traffic API consumer: the deployable unit of the API image (core + adapters)."""

@@ -2,6 +2,6 @@
 
 import sys
 
-from ingestion.consumer import main
+from ingestion.main import main
 
 sys.exit(main())

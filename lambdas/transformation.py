@@ -1,7 +1,8 @@
 """Transformation Lambda: a Kinesis batch becomes hive-partitioned Snappy Parquet on S3.
 
-Env: `S3_BUCKET`, `SNS_TOPIC_ARN`, `REGION`. The work is the shared core
-(`weblogs.transform`); this module only adapts Kinesis, S3 and SNS to it.
+Settings: `TransformationSettings` below (S3_BUCKET, SNS_TOPIC_ARN, REGION). The
+work is the shared core (`weblogs.core.transform`); this module only adapts
+Kinesis, S3 and SNS to it.
 
 Retries never duplicate: object names come from the shard id and the batch's
 first/last sequence numbers, `now` and `ingested_at` come from the records'
@@ -15,6 +16,7 @@ import binascii
 import os
 import sys
 from base64 import b64decode
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -23,67 +25,98 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import BasePartialProcessor
 
-from weblogs.lake import Lake, S3Lake, discard, write_result
-from weblogs.transform import TransformResult, transform_records
+from weblogs.adapters import aws
+from weblogs.adapters.lake import Lake, S3Lake, discard, write_result
+from weblogs.adapters.notify import LogNotifier, Notifier, SnsNotifier
+from weblogs.core import layout
+from weblogs.core import settings as declared
+from weblogs.core.settings import setting
+from weblogs.core.transform import TransformResult, transform_records
+
+__all__ = ["Batch", "SnsNotifier", "TransformationSettings", "WholeBatchProcessor", "handler"]
 
 STAGE = "transformation"
-FAILED_PREFIX = "failed_transformation_records"
+FAILED_PREFIX = layout.FAILED_TRANSFORMATION_RECORDS
 
 logger = Logger(service="weblogs-transformation")
 metrics = Metrics(namespace="weblogs", service="transformation")
 
 
-class Notifier:
-    """Publishes one failure summary per batch to SNS (never one per record)."""
+@dataclass(frozen=True)
+class TransformationSettings:
+    """The function's environment."""
 
-    def __init__(self, client: Any, topic_arn: str | None) -> None:
-        self.client = client
-        self.topic_arn = topic_arn
+    bucket: str = setting(env="S3_BUCKET", required=True, help="the lake bucket")
+    sns_topic_arn: str | None = setting(
+        env="SNS_TOPIC_ARN", help="SNS topic for failure summaries; unset: only logged"
+    )
+    region: str | None = setting(
+        env="REGION", help="AWS region (else AWS_REGION, else AWS_DEFAULT_REGION)"
+    )
 
-    def batch_failed(self, batch: str, result: TransformResult, location: str) -> None:
-        if not self.topic_arn:
-            logger.warning("SNS_TOPIC_ARN is not set; failure summary only logged")
-            return
-        message = {
-            "stage": STAGE,
-            "batch": batch,
-            "failed": result.failed,
-            "records_in": result.records_in,
-            "reasons": result.reasons(),
-            "failed_records": location,
-        }
-        self.client.publish(
-            TopicArn=self.topic_arn,
-            Subject=f"weblogs: {result.failed} of {result.records_in} records failed transformation",
-            Message=orjson.dumps(message).decode(),
-        )
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TransformationSettings:
+        values = declared.load(cls, env)
+        values["region"] = aws.region(values.get("region"), env)
+        return cls(**values)
 
 
-class WholeBatchProcessor(BatchProcessor):
-    """Powertools' Kinesis processor, plus a way to fail the whole batch after the fact.
+class WholeBatchProcessor(BasePartialProcessor):
+    """A custom partial processor (powertools' documented extension point) for Kinesis.
 
-    Records are only collected per item; the write happens once per batch, so an
-    S3 or SNS error must turn every collected record into a reported failure.
+    Records are only collected per item (`handler`); the write happens once per
+    batch in `_clean`, and if it fails every collected record becomes a reported
+    failure, so Lambda retries the whole batch (ReportBatchItemFailures).
     """
 
+    def __init__(self, write: Callable[[], None]) -> None:
+        super().__init__()
+        self.write = write
+
+    def _prepare(self) -> None:
+        self.success_messages.clear()
+        self.fail_messages.clear()
+        self.exceptions.clear()
+
     def _process_record(self, record: dict[str, Any]) -> Any:
-        """Hand the raw record dict to the collector: a data-class wrapper per record
-        costs ~1 µs and the collector reads three keys. Failures still get one."""
+        """Hand the raw record dict to the collector (no data-class wrapper per record)."""
         try:
             return self.success_handler(record=record, result=self.handler(record))
         except Exception:
-            data = self._to_batch_type(record=record, event_type=self.event_type)
-            return self.failure_handler(record=data, exception=sys.exc_info())
+            return self.failure_handler(record=record, exception=sys.exc_info())
 
-    def fail_all(self) -> None:
-        exc_info = sys.exc_info()
-        for raw in self.success_messages:
-            self.failure_handler(
-                record=self._to_batch_type(raw, self.event_type), exception=exc_info
-            )
-        self.success_messages.clear()
+    async def _async_process_record(self, record: dict[str, Any]) -> Any:
+        raise NotImplementedError("the transformation processes Kinesis batches synchronously")
+
+    def _clean(self) -> None:
+        if not self.success_messages:
+            return
+        try:
+            self.write()
+        except Exception:
+            logger.exception("batch not stored; reporting every record for retry")
+            metrics.add_metric("BatchesRetried", MetricUnit.Count, 1)
+            exc_info = sys.exc_info()
+            for record in self.success_messages:
+                self.failure_handler(record=record, exception=exc_info)
+            self.success_messages.clear()
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        """The partial-batch response: the sequence number of every failed record."""
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": _sequence_number(record)} for record in self.fail_messages
+            ]
+        }
+
+
+def _sequence_number(record: Any) -> str:
+    try:
+        return str(record["kinesis"]["sequenceNumber"])
+    except (KeyError, TypeError):
+        return ""  # Lambda retries the whole batch for an unknown identifier
 
 
 @dataclass
@@ -97,7 +130,7 @@ class Batch:
 
     @property
     def name(self) -> str:
-        """Object name: shard id and first/last sequence number, as SPEC section 2 asks."""
+        """Object name: shard id and first/last sequence number, as the lake layout asks (docs/contract.md#2-the-lake)."""
         return f"{self.shard_id}-{self.sequence_numbers[0]}-{self.sequence_numbers[-1]}"
 
     def add(self, record: dict[str, Any]) -> None:
@@ -118,21 +151,28 @@ def process_batch(
     records: list[dict[str, Any]], lake: Lake, notifier: Notifier, bucket_uri: str
 ) -> dict[str, Any]:
     """Validate, write and report one Kinesis batch; returns the partial-failure response."""
-    processor = WholeBatchProcessor(
-        event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
-    )
     batch = Batch([], [], [])
+    processor = WholeBatchProcessor(lambda: write_batch(batch, lake, notifier, bucket_uri))
     metrics.add_metric("Batches", MetricUnit.Count, 1)
     with processor(records=records, handler=batch.add):
         processor.process()
-        if batch.payloads:
-            try:
-                write_batch(batch, lake, notifier, bucket_uri)
-            except Exception:
-                logger.exception("batch not stored; reporting every record for retry")
-                metrics.add_metric("BatchesRetried", MetricUnit.Count, 1)
-                processor.fail_all()
     return processor.response()
+
+
+def notify_failures(notifier: Notifier, batch: str, result: TransformResult, location: str) -> None:
+    """One failure summary per batch (never one per record)."""
+    message = {
+        "stage": STAGE,
+        "batch": batch,
+        "failed": result.failed,
+        "records_in": result.records_in,
+        "reasons": result.reasons(),
+        "failed_records": location,
+    }
+    notifier.notify(
+        f"weblogs: {result.failed} of {result.records_in} records failed transformation",
+        orjson.dumps(message).decode(),
+    )
 
 
 def write_batch(batch: Batch, lake: Lake, notifier: Notifier, bucket_uri: str) -> None:
@@ -148,7 +188,7 @@ def write_batch(batch: Batch, lake: Lake, notifier: Notifier, bucket_uri: str) -
     keys = write_result(lake, result, name=batch.name, failed_prefix=FAILED_PREFIX)
     if result.failures:
         try:
-            notifier.batch_failed(batch.name, result, f"{bucket_uri}/{keys[-1]}")
+            notify_failures(notifier, batch.name, result, f"{bucket_uri}/{keys[-1]}")
         except Exception:
             discard(lake, keys)  # roll back so a retry with other boundaries adds no copies
             raise
@@ -171,13 +211,12 @@ def write_batch(batch: Batch, lake: Lake, notifier: Notifier, bucket_uri: str) -
 @cache
 def _adapters() -> tuple[S3Lake, Notifier, str]:
     """Clients built once per container; boto3 honours AWS_ENDPOINT_URL (tests use moto)."""
-    import boto3
-
-    bucket = os.environ["S3_BUCKET"]
-    region = os.environ.get("REGION") or os.environ.get("AWS_REGION")
-    session = boto3.session.Session(region_name=region)
-    notifier = Notifier(session.client("sns"), os.environ.get("SNS_TOPIC_ARN"))
-    return S3Lake(session.client("s3"), bucket), notifier, f"s3://{bucket}"
+    config = TransformationSettings.from_env(os.environ)
+    notifier: Notifier = LogNotifier(level=30)  # WARNING: no topic is worth noticing
+    if config.sns_topic_arn:
+        notifier = SnsNotifier(aws.client("sns", config.region), config.sns_topic_arn)
+    lake = S3Lake(aws.client("s3", config.region), config.bucket)
+    return lake, notifier, f"s3://{config.bucket}"
 
 
 @logger.inject_lambda_context

@@ -1,1 +1,5 @@
-"""weblogs: the pure core (event contract, transformation) and the CLI."""
+"""weblogs: the library behind the pipeline, in layers (docs/contributing.md).
+
+`core` (pure rules) < `adapters` (AWS and local I/O) < the deployable units
+(`ingestion`, `lambdas`) and the dev tools (`simulator`, `analytics`) < `cli`.
+"""

@@ -1,7 +1,8 @@
-"""Helpers for the dbt tests: fixture events, CRM files, a dbt runner, and a SPEC 3 reference.
+"""Helpers for the dbt tests: fixture events, CRM files, a dbt runner, and a reference
+implementation of the analytics tables (docs/contract.md#3-the-analytics-tables).
 
-The fixture events are raw API events (SPEC section 1) crafted so that every
-session rule of SPEC section 3 is exercised; the lake is written from them by
+The fixture events are raw API events (docs/contract.md#1-the-event) crafted so that
+every session rule of docs/contract.md#3-the-analytics-tables is exercised; the lake is written from them by
 `weblogs transform`, exactly as in production. `reference_marts` recomputes
 the four marts in plain Python straight from the Parquet lake, independently of
 the SQL, so a test can compare the two on the same data.
@@ -424,7 +425,7 @@ class DbtProject:
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-# --- SPEC section 3 in plain Python ---------------------------------------------------
+# --- the analytics tables in plain Python ---------------------------------------------------
 
 
 def r2(value: float | Decimal) -> float:
@@ -448,7 +449,7 @@ def read_events(lake: Path) -> list[dict[str, Any]]:
 
 
 def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str, Any]]]:
-    """The four marts for [start, end], computed from the lake by SPEC 3's words."""
+    """The four marts for [start, end], computed from the lake by the contract's words."""
     d0, d1 = date.fromisoformat(start), date.fromisoformat(end)
     copies: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in read_events(lake):

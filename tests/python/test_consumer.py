@@ -31,10 +31,10 @@ from ingestion.consumer import (
     chunk_records,
     parse_page,
 )
-from ingestion.local_run import run_local_pipeline
-from ingestion.simulator import SimulatorServer, TrafficGenerator
-from weblogs.contract import payload_bytes
-from weblogs.lake import LocalLake
+from weblogs.adapters.lake import LocalLake
+from weblogs.cli.local_pipeline import run_local_pipeline
+from weblogs.core.contract import payload_bytes
+from weblogs.simulator import SimulatorServer, TrafficGenerator
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -140,7 +140,7 @@ def test_invalid_settings_are_refused_with_a_clear_message(
         load_config(env)
 
 
-def test_config_defaults_follow_the_seed() -> None:
+def test_config_defaults() -> None:
     config = load_config(
         {
             "API_URL": "http://api.example.com/events",

@@ -1,5 +1,6 @@
-"""The consumer's container: Dockerfile lint and hygiene, pinned image requirements, and
-the ECS task definition checked against the RegisterTaskDefinition input shape."""
+"""The images (the consumer's, the dbt run's): Dockerfile lint and hygiene, requirements
+pinned and hashed, and the ECS task definition checked against the RegisterTaskDefinition
+input shape."""
 
 from __future__ import annotations
 
@@ -12,16 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+import pytest
 from awsfixtures import MotoServer
 from botocore.validate import ParamValidator
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "deploy" / "dockerfile-api"
+DBT_DOCKERFILE = REPO / "deploy" / "dockerfile-dbt"
 TASKDEF = REPO / "deploy" / "api_taskdefinition.json"
 REQUIREMENTS = REPO / "deploy" / "requirements-api.txt"
-SEED_ENV = {
-    "API_URL",
+DBT_REQUIREMENTS = REPO / "deploy" / "requirements-dbt.txt"
+# What each image's code imports directly; the requirements file must be its closure.
+RUNTIME = {"pyarrow", "orjson", "msgspec", "boto3", "requests", "aws-lambda-powertools", "urllib3"}
+IMAGES = {
+    "api": (DOCKERFILE, REQUIREMENTS, RUNTIME),
+    "dbt": (DBT_DOCKERFILE, DBT_REQUIREMENTS, RUNTIME | {"dbt-core", "dbt-athena"}),
+}
+# The base image: by digest, given literally or through the PYTHON_DIGEST build arg.
+BASE = re.compile(r"FROM python:3\.11-slim-bookworm@(sha256:[0-9a-f]{64}|\$\{PYTHON_DIGEST\})")
+API_ENV = {
     "KINESIS_STREAM_NAME",
     "S3_BUCKET",
     "FAILED_RECORDS_SNS_ARN",
@@ -38,40 +49,129 @@ def _name(text: str) -> str:
     return re.sub(r"[-_.]+", "-", text).lower()
 
 
-def image_pins() -> dict[str, str]:
-    pins = {}
-    for line in REQUIREMENTS.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"not pinned: {line}"
-            pins[_name(name)] = version
+def hashed_pins(path: Path = REQUIREMENTS) -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, sha256 list) of a `pip --require-hashes` requirements file."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    current = ""
+    for raw in path.read_text().splitlines():
+        line = raw.split("#")[0].strip().removesuffix("\\").strip()
+        if not line:
+            continue
+        if line.startswith("--hash="):
+            assert current, f"hash before any pin: {raw}"
+            algorithm, _, digest = line.removeprefix("--hash=").partition(":")
+            assert algorithm == "sha256" and re.fullmatch(r"[0-9a-f]{64}", digest), raw
+            pins[current][1].append(digest)
+            continue
+        name, _, version = line.partition("==")
+        assert version and " " not in version, f"not pinned: {raw}"
+        current = _name(name)
+        pins[current] = (version, [])
     return pins
 
 
-def test_hadolint_is_clean() -> None:
+def image_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
+    return {name: version for name, (version, _) in hashed_pins(path).items()}
+
+
+def instructions(dockerfile: Path) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_hadolint_is_clean(image: str) -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
-    proc = subprocess.run([str(hadolint), str(DOCKERFILE)], capture_output=True, text=True)
+    dockerfile = IMAGES[image][0]
+    proc = subprocess.run([str(hadolint), str(dockerfile)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == ""
 
 
-def test_dockerfile_is_slim_non_root_pinned_and_secret_free() -> None:
-    text = DOCKERFILE.read_text()
-    instructions = [line for line in text.splitlines() if line and not line.startswith("#")]
-    base = next(line for line in instructions if line.startswith("FROM "))
-    assert re.fullmatch(r"FROM python:3\.1[1-9][.\w-]*-slim[\w.-]*", base)
-    users = [line.split()[1] for line in instructions if line.startswith("USER ")]
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_dockerfile_is_slim_non_root_pinned_and_secret_free(image: str) -> None:
+    dockerfile, requirements, _ = IMAGES[image]
+    text = dockerfile.read_text()
+    lines = instructions(dockerfile)
+    (base,) = [line for line in lines if line.startswith("FROM ")]
+    assert BASE.fullmatch(base), base
+    if "${PYTHON_DIGEST}" in base:
+        # Declared without a default: a build without the digest fails, never floats.
+        assert lines.index("ARG PYTHON_DIGEST") < lines.index(base)
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
-    assert "--no-deps" in text and "requirements-api.txt" in text  # exactly the pinned tree
-    assert 'ENTRYPOINT ["python", "-m", "ingestion"]' in text
-    assert "STOPSIGNAL SIGTERM" in text
+    (install,) = [line for line in lines if "pip install" in line]
+    for flag in ("--no-deps", "--require-hashes", "--only-binary=:all:"):
+        assert flag in install, flag
+    assert f"-r /tmp/{requirements.name}" in install  # exactly the pinned, hashed tree
     assert not SECRETS.search(text) and not ACCOUNT_ID.search(text)
     assert not re.search(r"^\s*(ENV|ARG)\s+AWS_", text, re.M)
+    assert not re.search(r":latest\b", text)
 
 
-def test_image_requirements_match_the_lock_and_are_complete() -> None:
-    pins = image_pins()
+def test_dockerfile_entry_points() -> None:
+    api = instructions(DOCKERFILE)
+    assert 'ENTRYPOINT ["python", "-m", "ingestion"]' in api
+    assert "STOPSIGNAL SIGTERM" in api
+    dbt = instructions(DBT_DOCKERFILE)
+    assert 'ENTRYPOINT ["python", "-m", "weblogs"]' in dbt
+    assert 'CMD ["models"]' in dbt  # the scheduled run; the compaction task passes `compact`
+    env = " ".join(line for line in dbt if line.startswith("ENV "))
+    assert "WEBLOGS_DBT_TARGET=athena" in env and "DBT_PROFILES_DIR=/app/profiles" in env
+    # Everything dbt writes goes to /tmp: the task's root file system is read-only.
+    assert "DBT_TARGET_PATH=/tmp/" in env and "DBT_LOG_PATH=/tmp/" in env and "HOME=/tmp" in env
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_every_copied_path_exists(image: str) -> None:
+    copies = [
+        line.split()[1:] for line in instructions(IMAGES[image][0]) if line.startswith("COPY ")
+    ]
+    assert copies
+    for args in copies:
+        sources = [a for a in args[:-1] if not a.startswith("--")]
+        for source in sources:
+            assert list(REPO.glob(source.rstrip("/"))), f"COPY {source}: nothing in the repository"
+    if image == "dbt":
+        copied = {a.rstrip("/") for args in copies for a in args[:-1]}
+        assert {
+            "dbt_project.yml",
+            "models",
+            "macros",
+            "tests/*.sql",
+            "weblogs",
+            "ingestion",
+        } <= copied
+        assert "profiles.yml.example" in copied
+
+
+def closure(direct: set[str]) -> set[str]:
+    """The distributions `direct` needs, following the extras a requirement asks for
+    (dbt-athena wants boto3-stubs[athena,glue,...], dbt-core mashumaro[msgpack])."""
+    needed: set[tuple[str, str]] = set()
+    todo = [(name, "") for name in direct]
+    while todo:
+        name, extra = todo.pop()
+        if (name, extra) in needed:
+            continue
+        needed.add((name, extra))
+        for spec in md.requires(name) or []:
+            req = Requirement(spec)
+            if req.marker is None or req.marker.evaluate({"extra": extra}):
+                todo.append((_name(req.name), ""))
+                todo += [(_name(req.name), wanted) for wanted in req.extras]
+    return {name for name, _ in needed}
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_image_requirements_match_the_lock_are_hashed_and_complete(image: str) -> None:
+    _, requirements, direct = IMAGES[image]
+    hashed = hashed_pins(requirements)
+    for name, (_, digests) in hashed.items():
+        assert digests, f"{requirements.name}: {name} has no --hash"
+        assert len(set(digests)) == len(digests), name
+    pins = image_pins(requirements)
     lock = {}
     for line in (REPO / "requirements-lock.txt").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
@@ -79,21 +179,41 @@ def test_image_requirements_match_the_lock_and_are_complete() -> None:
             lock[_name(name)] = version
     for name, version in pins.items():
         assert lock.get(name) == version, f"{name}=={version} differs from the lock"
-    # The closure of what the consumer needs: nothing missing for --no-deps.
-    direct = {"pyarrow", "orjson", "msgspec", "boto3", "requests", "aws-lambda-powertools"}
-    direct.add("urllib3")
-    needed: set[str] = set()
-    todo = list(direct)
-    while todo:
-        name = todo.pop()
-        if name in needed:
-            continue
-        needed.add(name)
-        for spec in md.requires(name) or []:
-            req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(_name(req.name))
+    # The closure of what the image's code needs: nothing missing for --no-deps.
+    needed = closure(direct)
     assert needed == set(pins), needed ^ set(pins)
+
+
+def test_the_dbt_image_runs_what_it_has() -> None:
+    """The weblogs command line and dbt with the Athena adapter import from the dbt pins."""
+    # Each imported module file -> the distributions that ship it (namespace packages
+    # such as dbt/__init__.py are shipped by every dbt adapter, dbt-duckdb included).
+    code = (
+        "import sys, os, json, importlib.metadata as md\n"
+        "from weblogs.cli import build_parser\n"
+        "build_parser()\n"
+        "import dbt.cli.main, dbt.adapters.athena\n"
+        "owners = {}\n"
+        "for d in md.distributions():\n"
+        "    for f in d.files or []:\n"
+        "        owners.setdefault(os.path.realpath(d.locate_file(f)), set()).add(d.metadata['Name'])\n"
+        "files = {os.path.realpath(m.__file__) for m in list(sys.modules.values())"
+        " if getattr(m, '__file__', None)}\n"
+        "print(json.dumps(sorted({tuple(sorted(owners[f])) for f in files if f in owners})))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    # Imported when present in the dev venv, optional for their importers:
+    # requests prefers charset-normalizer, jsonschema's format checkers skip these.
+    optional = {"chardet", "setuptools", "weblogs", "jsonpointer", "rfc3339-validator"}
+    pins = set(image_pins(DBT_REQUIREMENTS))
+    missing = [
+        owners
+        for owners in json.loads(proc.stdout)
+        if not {_name(o) for o in owners} & (pins | optional)
+    ]
+    assert not missing, missing
 
 
 def test_the_consumer_imports_only_what_the_image_has() -> None:
@@ -142,7 +262,10 @@ def test_task_definition_settings() -> None:
     assert container["name"] == "api-container" and container["essential"]
     assert container["logConfiguration"]["logDriver"] == "awslogs"
     env = {e["name"]: e["value"] for e in container["environment"]}
-    assert set(env) >= SEED_ENV
+    assert set(env) >= API_ENV
+    # The API URL (and any key in it) comes from Secrets Manager or SSM, never in clear.
+    assert container["secrets"] == [{"name": "API_URL", "valueFrom": "<API_URL_SECRET_ARN>"}]
+    assert not {name for name in env if re.search(r"URL|KEY|TOKEN|SECRET", name, re.I)}
     # Fargate allows at most 120 s; the consumer needs its flush budget plus one request.
     assert container["stopTimeout"] <= 120
     assert (
@@ -158,7 +281,10 @@ def test_task_definition_registers_on_ecs(moto_server: MotoServer) -> None:
         .replace("<ACCOUNT_ID>", "123456789012")
         .replace("<REGION>", "us-east-1")
         .replace("<IMAGE_TAG>", "test")
-        .replace("<API_URL>", "https://api.example.com/events")
+        .replace(
+            "<API_URL_SECRET_ARN>",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-Ab12Cd",
+        )
         .replace("<S3_BUCKET>", "weblogs-bucket")
     )
     assert "<" not in text

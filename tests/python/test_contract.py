@@ -1,4 +1,4 @@
-"""Every rule and failure reason of SPEC.md section 1."""
+"""Every rule and failure reason of the event contract (docs/contract.md#1-the-event)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weblogs.contract import (
+from weblogs.core.contract import (
     ALLOWED_EVENT_TYPES,
     ARROW_SCHEMA,
     EVENT_COLUMNS,

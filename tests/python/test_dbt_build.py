@@ -1,4 +1,4 @@
-"""dbt for real on DuckDB, over a lake written by `weblogs transform` (SPEC section 3).
+"""dbt for real on DuckDB, over a lake written by `weblogs transform` (docs/contract.md#3-the-analytics-tables).
 
 One `dbt build` over the fixture window is shared by most tests; the
 incremental tests use a second database and run the models day by day.
@@ -27,11 +27,11 @@ from dbt_helpers import (
     write_jsonl,
 )
 
-from weblogs.contract import ARROW_SCHEMA, EVENT_COLUMNS, PARTITION_COLUMNS
+from weblogs.core.contract import ARROW_SCHEMA, EVENT_COLUMNS, PARTITION_COLUMNS
 
 pytestmark = pytest.mark.slow
 
-SPEC_COLUMNS = {
+MART_COLUMNS = {
     "engagement_metrics": [
         "session_id", "user_id", "device_type", "browser", "session_date", "session_start",
         "session_end", "session_duration_seconds", "total_events", "unique_pages", "page_views",
@@ -111,13 +111,13 @@ def test_build_runs_every_model_unit_test_and_data_test(built: DbtProject) -> No
 
 
 def test_marts_have_exactly_the_spec_columns(built: DbtProject) -> None:
-    for mart, columns in SPEC_COLUMNS.items():
+    for mart, columns in MART_COLUMNS.items():
         got = [row[0] for row in built.query(f"describe main.{mart}")]
         assert got == columns, mart
 
 
 def test_marts_agree_with_spec_reference(built: DbtProject, lake: Path) -> None:
-    """Every number of every mart equals the plain-Python reading of SPEC 3 (to 0.01)."""
+    """Every number of every mart equals the plain-Python reading of the contract's metric definitions (to 0.01)."""
     expected = reference_marts(lake, START, END)
     for mart in MARTS:
         assert expected[mart], mart
@@ -276,7 +276,7 @@ def test_window_days_without_files_are_left_out(
 
 
 def test_event_source_columns_are_the_contract(built: DbtProject, lake: Path) -> None:
-    """One source of truth: the dbt source = weblogs.contract (+ partitions), same types."""
+    """One source of truth: the dbt source = weblogs.core.contract (+ partitions), same types."""
     manifest = json.loads((built.target_path / "manifest.json").read_text())
     source = manifest["sources"]["source.weblogs.weblogs.events"]
     declared = {name: col["data_type"] for name, col in source["columns"].items()}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from dbt_helpers import END, START, WEBLOGS, build_fixture_lake, reference_marts
 
-from weblogs.analytics import check_window, format_table
-from weblogs.errors import UsageError
+from weblogs.analytics import check_window, default_window, format_table
+from weblogs.analytics.dbt_build import PROJECT_DIR
+from weblogs.core.errors import UsageError
 
 
 def weblogs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -78,6 +81,20 @@ def test_window_check_matches_the_dbt_rule() -> None:
     for bad in (("2026-1-01", "2026-10-02"), ("2026-10-01", "2026-13-01")):
         with pytest.raises(UsageError):
             check_window(*bad)
+
+
+def test_default_window_is_computed_once_from_the_projects_var() -> None:
+    """Without dates, Python picks the window dbt would (the last N complete UTC days)
+    and passes it as vars."""
+    days = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][
+        "default_window_days"
+    ]
+    start, end = default_window(date(2026, 10, 8))
+    assert end == "2026-10-07"
+    assert date.fromisoformat(end) - date.fromisoformat(start) == timedelta(days=days - 1)
+    assert (
+        "built_window" not in (PROJECT_DIR / "weblogs" / "analytics" / "dbt_build.py").read_text()
+    )
 
 
 def test_format_table_aligns_numbers_and_shows_missing_values() -> None:

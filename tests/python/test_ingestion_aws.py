@@ -31,7 +31,7 @@ from awsfixtures import REGION, MotoServer
 
 from ingestion.config import ConsumerConfig
 from ingestion.consumer import Consumer
-from ingestion.simulator import SimulatorServer, TrafficGenerator
+from weblogs.simulator import SimulatorServer, TrafficGenerator
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 2, 9, 7, 30, tzinfo=UTC)

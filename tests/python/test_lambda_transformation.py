@@ -20,7 +20,7 @@ from awsfixtures import FaultProxy, FaultRule, MotoServer
 from eventfactory import mixed_lines
 
 from lambdas import transformation
-from weblogs.lake import S3Lake
+from weblogs.adapters.lake import S3Lake
 
 BUCKET = "weblogs-test-bucket"
 CONTEXT = SimpleNamespace(
@@ -184,7 +184,7 @@ def test_s3_failure_reports_the_batch_and_leaves_nothing_half_written(
     proxy.rules.append(FaultRule(third_object, status=503))
     try:
         lake = S3Lake(moto_server.client("s3", endpoint=proxy.endpoint), BUCKET)
-        notifier = transformation.Notifier(moto_server.client("sns"), aws["topic"])
+        notifier = transformation.SnsNotifier(moto_server.client("sns"), aws["topic"])
         response = transformation.process_batch(event["Records"], lake, notifier, f"s3://{BUCKET}")
     finally:
         proxy.stop()

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from awsfixtures import MotoServer
 
+from weblogs.adapters.lake import LocalLake, S3Lake, write_result
 from weblogs.cli import main
-from weblogs.contract import ALLOWED_EVENT_TYPES, failed_record
-from weblogs.lake import LocalLake, S3Lake, write_result
-from weblogs.transform import transform_records
+from weblogs.core.contract import ALLOWED_EVENT_TYPES, failed_record
+from weblogs.core.transform import transform_records
 
 FAILED_AT = datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
 OLD_TYPES = tuple(t for t in ALLOWED_EVENT_TYPES if t != "review")  # the "old contract"

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdas.partitions import (
+from lambdas.s3toathena import ConfigError, Settings, partitions_from_event
+from weblogs.core.partitions import (
     Partition,
     Rejected,
     add_partitions_sql,
@@ -17,7 +18,6 @@ from lambdas.partitions import (
     validate_bucket,
     validate_identifier,
 )
-from lambdas.s3toathena import ConfigError, Settings, partitions_from_event
 
 NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)
 BUCKET = "weblogs-bucket-test"

@@ -16,8 +16,8 @@ from urllib.error import HTTPError
 
 import pytest
 
-from ingestion.simulator import DEFAULT_START, SimulatorServer, TrafficGenerator
-from weblogs.contract import Invalid, Valid, validate
+from weblogs.core.contract import Invalid, Valid, validate
+from weblogs.simulator import DEFAULT_START, SimulatorServer, TrafficGenerator
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -37,7 +37,7 @@ def test_traffic_is_realistic_and_mixes_every_kind() -> None:
     results = [validate(item, now=NOW) for item in items]
     valid = [r for r in results if isinstance(r, Valid)]
     invalid = [r for r in results if isinstance(r, Invalid)]
-    # ~2% malformed by default, every one with a SPEC reason.
+    # ~2% malformed by default, every one with a contract reason.
     assert 0.01 < len(invalid) / len(items) < 0.035
     reasons = Counter(r.reason.split(":")[0] for r in invalid)
     assert {"not_an_object", "missing_field", "invalid_timestamp", "unknown_event_type"} <= set(
@@ -67,7 +67,7 @@ def test_traffic_is_realistic_and_mixes_every_kind() -> None:
             assert flags == sorted(flags, reverse=True)
     assert logged_in_mid_session > 20
 
-    # Timestamps: every encoding SPEC allows, moving forward from the start.
+    # Timestamps: every encoding the contract allows, moving forward from the start.
     kinds = Counter(
         type(item["timestamp"]).__name__
         + (

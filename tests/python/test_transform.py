@@ -17,8 +17,8 @@ from eventfactory import NOW, mixed_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weblogs.contract import ARROW_SCHEMA, payload_bytes
-from weblogs.transform import partition_of, transform_records
+from weblogs.core.contract import ARROW_SCHEMA, payload_bytes
+from weblogs.core.transform import partition_of, transform_records
 
 WEBLOGS = [sys.executable, "-m", "weblogs"]
 
@@ -63,7 +63,7 @@ def test_no_record_is_lost_for_arbitrary_bytes(payloads: list[bytes]) -> None:
 
 
 def _valid_payloads(payloads: list[bytes]) -> list[bytes]:
-    from weblogs.contract import Valid, validate
+    from weblogs.core.contract import Valid, validate
 
     return [p for p in payloads if isinstance(validate(p, now=NOW), Valid)]
 
@@ -116,7 +116,7 @@ def test_cli_writes_exactly_the_valid_records_and_every_failure(tmp_path: Path) 
 
 
 def _is_valid(line: bytes) -> bool:
-    from weblogs.contract import Valid, validate
+    from weblogs.core.contract import Valid, validate
 
     return isinstance(validate(line, now=datetime.now(UTC)), Valid)
 

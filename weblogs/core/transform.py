@@ -1,6 +1,6 @@
 """Raw records in, Arrow tables per hour partition and failed-store lines out.
 
-Pure and shared: the transformation Lambda, `weblogs transform` and
+Pure (no lake, no clock of its own) and shared: the transformation Lambda, `weblogs transform` and
 `weblogs replay` all call `transform_records`, so the S3 lake and the local
 lake get the same rows from the same input.
 """
@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from weblogs.contract import (
-    _DEFAULT_TYPES,
+from weblogs.core.contract import (
     ARROW_SCHEMA,
+    DEFAULT_TYPES,
     Invalid,
     failed_record,
     to_epoch_ms,
     validate,
 )
+from weblogs.core.layout import HivePartition, partition_of
 
-Partition = tuple[str, str, str, str]
+Partition = HivePartition
 HOUR_MS = 3_600_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -54,12 +54,6 @@ class TransformResult:
         return dict(sorted(counts.items()))
 
 
-def partition_of(hour_bucket: int) -> Partition:
-    """Zero-padded (year, month, day, hour) of an epoch-hour number."""
-    moment = _EPOCH + timedelta(hours=hour_bucket)
-    return (f"{moment.year:04d}", f"{moment.month:02d}", f"{moment.day:02d}", f"{moment.hour:02d}")
-
-
 def transform_records(
     payloads: Iterable[bytes],
     *,
@@ -68,7 +62,7 @@ def transform_records(
     ingested_at: datetime | None = None,
     ingested_at_ms: Sequence[int] | None = None,
     record_ids: Sequence[str] | None = None,
-    event_types: frozenset[str] | tuple[str, ...] = _DEFAULT_TYPES,
+    event_types: frozenset[str] | tuple[str, ...] = DEFAULT_TYPES,
     **context: Any,
 ) -> TransformResult:
     """Validate raw JSON records and group the valid rows by the hour of their timestamp.
@@ -133,3 +127,15 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="snappy")
     return sink.getvalue().to_pybytes()
+
+
+__all__ = [
+    "HOUR_MS",
+    "Partition",
+    "TransformResult",
+    "nonblank_chunks",
+    "parquet_bytes",
+    "partition_of",
+    "transform_records",
+    "values_to_table",
+]

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from weblogs.errors import UsageError
-from weblogs.lake import LakeError, LocalLake, default_lake_root, open_lake, write_result
-from weblogs.transform import nonblank_chunks, transform_records
+from weblogs.adapters.lake import LakeError, LocalLake, default_lake_root, open_lake, write_result
+from weblogs.core import layout
+from weblogs.core.errors import UsageError
+from weblogs.core.transform import nonblank_chunks, transform_records
 
 STAGE = "transformation"
-FAILED_PREFIX = "failed_transformation_records"
+FAILED_PREFIX = layout.FAILED_TRANSFORMATION_RECORDS
 #: Records per output object: bounds memory on big inputs, like a Kinesis batch does.
 CHUNK_RECORDS = 50_000
 
@@ -25,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Feed raw events (one JSON object per line, as the API sends them) through "
             "the transformation: valid events become Snappy Parquet under "
-            "events/year=/month=/day=/hour=/, failed ones go with their reason to "
-            "failed_transformation_records/. Re-running on the same input overwrites, "
+            f"{layout.partition_prefix(('YYYY', 'MM', 'DD', 'HH'))}, failed ones go with their reason to "
+            f"{FAILED_PREFIX}/. Re-running on the same input overwrites, "
             "never duplicates. Blank lines are not records."
         ),
     )
@@ -104,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"transform: {records_in} records in, {written} written, {failed} failed "
-        f"-> {lake} (events/, {FAILED_PREFIX}/)"
+        f"-> {lake} ({layout.EVENTS}/, {FAILED_PREFIX}/)"
     )
     return 0

@@ -11,25 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-# Lower bound of the event contract (SPEC section 1): nothing older can be in the lake.
-MIN_PARTITION_HOUR = datetime(2000, 1, 1, tzinfo=UTC)
-# Upper bound: the contract accepts events up to one day after processing time.
-MAX_FUTURE = timedelta(days=1)
+from weblogs.core import layout
+from weblogs.core.layout import PARTITION_KEYS
 
-# [0-9], not \d: \d also matches non-ASCII digits such as U+0661 or U+FF11.
-_KEY_RE = re.compile(
-    r"events/year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/hour=([0-9]{2})/"
-    r"([A-Za-z0-9][A-Za-z0-9_.=+-]{0,254})\.parquet",
-    re.ASCII,
-)
 # Glue lower-cases names; we only accept what needs no quoting at all.
 _IDENTIFIER_RE = re.compile(r"[a-z0-9_]{1,255}", re.ASCII)
 # S3 bucket naming rules (virtual-host style, no dots at the edges).
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
-
-PARTITION_KEYS = ("year", "month", "day", "hour")
 
 
 @dataclass(frozen=True, order=True)
@@ -49,8 +39,7 @@ class Partition:
     @property
     def prefix(self) -> str:
         """Key prefix of the partition inside the bucket, with trailing slash."""
-        parts = "/".join(f"{k}={v}" for k, v in zip(PARTITION_KEYS, self.values, strict=True))
-        return f"events/{parts}/"
+        return layout.partition_prefix(self.values)
 
     def location(self, bucket: str) -> str:
         """S3 URI of the partition directory (the bucket must already be validated)."""
@@ -83,24 +72,22 @@ def parse_partition_key(
 ) -> Partition | Rejected:
     """Parse an already URL-decoded object key of the events table.
 
-    Accepts only `events/year=YYYY/month=MM/day=DD/hour=HH/<file>.parquet` in the
-    expected bucket, for a real calendar hour between 2000-01-01 and now + 1 day.
+    Accepts only keys `layout.event_key` could have written, in the expected bucket,
+    for a real calendar hour within the contract's bounds (`layout.partition_in_bounds`).
     """
     if bucket != expected_bucket:
         return Rejected("unexpected_bucket")
     if not isinstance(key, str):
         return Rejected("key_not_text")
-    match = _KEY_RE.fullmatch(key)
-    if match is None or ".." in key:
+    parsed = layout.parse_event_key(key)
+    if parsed is None:
         return Rejected("key_pattern_mismatch")
-    year, month, day, hour = (int(match.group(i)) for i in range(1, 5))
-    try:
-        start = datetime(year, month, day, hour, tzinfo=UTC)
-    except ValueError:
+    start = layout.partition_hour(parsed[0])
+    if start is None:
         return Rejected("not_a_calendar_hour")
-    if start < MIN_PARTITION_HOUR or start > now + MAX_FUTURE:
+    if not layout.partition_in_bounds(start, now):
         return Rejected("partition_out_of_range")
-    return Partition(year, month, day, hour)
+    return Partition(start.year, start.month, start.day, start.hour)
 
 
 def unique_partitions(partitions: Iterable[Partition]) -> list[Partition]:

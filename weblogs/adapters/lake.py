@@ -1,7 +1,7 @@
 """The lake's two homes, S3 and a local folder, behind one small interface.
 
-SPEC section 2 fixes one layout for both, so the transformation writes through
-`write_result` and never knows which one it has.
+Both hold the one layout of `weblogs.core.layout` (docs/contract.md#2-the-lake),
+so the transformation writes through `write_result` and never knows which one it has.
 """
 
 from __future__ import annotations
@@ -16,10 +16,22 @@ from typing import Any, Protocol
 
 import orjson
 
-from weblogs.errors import UsageError
-from weblogs.transform import TransformResult, parquet_bytes
+from weblogs.core import layout
+from weblogs.core.errors import LakeError
+from weblogs.core.transform import TransformResult, parquet_bytes
 
-EVENTS_PREFIX = "events"
+__all__ = [
+    "Lake",
+    "LakeError",
+    "LocalLake",
+    "S3Lake",
+    "default_lake_root",
+    "discard",
+    "json_lines",
+    "open_lake",
+    "write_atomically",
+    "write_result",
+]
 
 
 class Lake(Protocol):
@@ -33,7 +45,7 @@ class Lake(Protocol):
 
 def default_lake_root() -> Path:
     """`$WEBLOGS_LAKE_ROOT`, else `data/lake` (relative to the working directory)."""
-    return Path(os.environ.get("WEBLOGS_LAKE_ROOT") or "data/lake")
+    return layout.lake_root(os.environ)
 
 
 _TEMP_NAMES = itertools.count()
@@ -64,10 +76,6 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-class LakeError(UsageError):
-    """The lake cannot be used (unwritable folder, missing bucket): a user-facing message."""
 
 
 class LocalLake:
@@ -151,20 +159,11 @@ def open_lake(uri: str | Path, *, s3_client: Any = None) -> LocalLake | S3Lake:
         if not bucket or "/" in bucket:
             raise LakeError(f"expected s3://BUCKET, got {text!r}")
         if s3_client is None:
-            import boto3
+            from weblogs.adapters import aws
 
-            s3_client = boto3.client("s3")
+            s3_client = aws.client("s3")
         return S3Lake(s3_client, bucket)
     return LocalLake(text)
-
-
-def event_key(partition: tuple[str, str, str, str], name: str) -> str:
-    year, month, day, hour = partition
-    return f"{EVENTS_PREFIX}/year={year}/month={month}/day={day}/hour={hour}/{name}.parquet"
-
-
-def failed_key(failed_prefix: str, result: TransformResult, name: str) -> str:
-    return f"{failed_prefix}/dt={result.processed_at:%Y-%m-%d}/{name}.jsonl"
 
 
 def json_lines(items: list[dict[str, Any]]) -> bytes:
@@ -184,11 +183,11 @@ def write_result(
     written: list[str] = []
     try:
         for partition, table in sorted(result.partitions.items()):
-            key = event_key(partition, name)
+            key = layout.event_key(partition, name)
             lake.put(key, parquet_bytes(table))
             written.append(key)
         if result.failures:
-            key = failed_key(failed_prefix, result, name)
+            key = layout.dated_key(failed_prefix, result.processed_at, name)
             lake.put(key, json_lines(result.failures))
             written.append(key)
     except Exception:

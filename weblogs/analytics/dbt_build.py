@@ -1,14 +1,14 @@
-"""`weblogs models`: build the dbt project on the local lake and print each mart's headline figures.
+"""The dbt runner behind `weblogs models` and the demo: build, test, report the marts.
 
-Analysts can run dbt directly; this command is the one-liner for the demo and for
+Analysts can run dbt directly; this is the one-liner for the demo and for
 operators: it checks the inputs first (so a missing lake or a bad date is one
-clear line, not a dbt stack), runs `dbt build` on the `local` target with a
-profile copied from `profiles.yml.example`, and reads the marts back from DuckDB.
+clear line, not a dbt stack), computes the run window once, runs `dbt build` on
+the `local` target with a profile copied from `profiles.yml.example`, passing the
+window and the lake root as vars, and reads the marts back from DuckDB.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -16,46 +16,45 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from weblogs.errors import UsageError
+import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from weblogs.core import layout
+from weblogs.core.errors import ModelsError, UsageError
+
+__all__ = [
+    "ModelsError",
+    "build_and_report",
+    "check_lake",
+    "check_window",
+    "default_duckdb_path",
+    "default_window",
+    "format_table",
+    "run_dbt_build",
+]
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DEFAULT_DUCKDB_PATH = Path("data/weblogs.duckdb")
 
 
-class ModelsError(Exception):
-    """dbt ran but the build failed (a model error or a failing data test)."""
+def default_duckdb_path(env: Mapping[str, str]) -> Path:
+    """`$WEBLOGS_DUCKDB_PATH`, else `data/weblogs.duckdb`; an empty value counts as unset."""
+    return Path(env.get("WEBLOGS_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "models",
-        help="build the dbt models on the local lake and print the marts' headline figures",
-        description=(
-            "Run `dbt build` (models and data tests) on the local DuckDB target for a window "
-            "of session dates, then print the headline figures of engagement_metrics, "
-            "session_metrics, loyalty_metrics and loyalty_by_tier. Without dates the "
-            "project's default window is used: the last 7 complete UTC days."
-        ),
-    )
-    parser.add_argument("--startdate", help="first session date, YYYY-MM-DD (UTC)")
-    parser.add_argument("--enddate", help="last session date, YYYY-MM-DD (UTC, inclusive)")
-    parser.add_argument(
-        "--lake", type=Path, help="lake folder (default: $WEBLOGS_LAKE_ROOT, else data/lake)"
-    )
-    parser.add_argument(
-        "--duckdb",
-        type=Path,
-        help="DuckDB file (default: $WEBLOGS_DUCKDB_PATH, else data/weblogs.duckdb)",
-    )
-    parser.add_argument(
-        "--full-refresh", action="store_true", help="rebuild the incremental marts from scratch"
-    )
-    parser.set_defaults(func=run)
+def default_window(today: date) -> tuple[str, str]:
+    """The project's default window: the last `default_window_days` complete UTC days.
+
+    The length is the dbt project's var, read from dbt_project.yml, so both agree.
+    """
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    days = int(project.get("vars", {}).get("default_window_days", 7))
+    return f"{today - timedelta(days=days):%Y-%m-%d}", f"{today - timedelta(days=1):%Y-%m-%d}"
 
 
 def check_window(startdate: str | None, enddate: str | None) -> tuple[str, str] | None:
@@ -79,17 +78,16 @@ def check_window(startdate: str | None, enddate: str | None) -> tuple[str, str] 
 
 def check_lake(lake: Path) -> None:
     """The local sources dbt will read; a clear line for what is missing."""
-    events = lake / "events"
-    if (
-        not events.is_dir()
-        or next(events.glob("year=*/month=*/day=*/hour=*/*.parquet"), None) is None
-    ):
+    events = lake / layout.EVENTS
+    if not events.is_dir() or next(events.glob(layout.EVENT_FILES_GLOB), None) is None:
         raise UsageError(
             f"no events in {events} (write some with `weblogs transform --input FILE --lake {lake}`)"
         )
-    for name in ("customers.csv", "ratings.csv"):
-        if not (lake / "crm" / name).is_file():
-            raise UsageError(f"missing CRM extract {lake / 'crm' / name} (SPEC section 2)")
+    for name in layout.CRM_FILES:
+        if not (lake / layout.CRM / name).is_file():
+            raise UsageError(
+                f"missing CRM extract {lake / layout.CRM / name} (docs/contract.md#2-the-lake)"
+            )
 
 
 def dbt_executable() -> str:
@@ -98,7 +96,7 @@ def dbt_executable() -> str:
 
 
 def run_dbt_build(
-    window: tuple[str, str] | None,
+    window: tuple[str, str],
     *,
     lake: Path,
     duckdb_path: Path,
@@ -118,9 +116,9 @@ def run_dbt_build(
             "DBT_PROFILES_DIR": profiles_dir,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
+        dbt_vars = {"startdate": window[0], "enddate": window[1], "lake_root": str(lake.resolve())}
         args = [dbt_executable(), "build", "--target", "local", "--project-dir", str(PROJECT_DIR)]
-        if window is not None:
-            args += ["--vars", json.dumps({"startdate": window[0], "enddate": window[1]})]
+        args += ["--vars", json.dumps(dbt_vars)]
         if full_refresh:
             args.append("--full-refresh")
         done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
@@ -231,14 +229,6 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def built_window(output: str) -> tuple[str, str]:
-    """The window dbt used (also when it chose the default), from its log line."""
-    found = re.search(r"sessions from (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", output)
-    if not found:
-        raise ModelsError("dbt did not report the run window")
-    return found.group(1), found.group(2)
-
-
 def build_and_report(
     startdate: str | None,
     enddate: str | None,
@@ -248,25 +238,9 @@ def build_and_report(
     full_refresh: bool = False,
 ) -> str:
     """Build and test every model for the window, then return the headline tables (for the demo)."""
-    window = check_window(startdate, enddate)
-    lake = lake or Path(os.environ.get("WEBLOGS_LAKE_ROOT", "data/lake"))
-    duckdb_path = duckdb_path or Path(os.environ.get("WEBLOGS_DUCKDB_PATH", "data/weblogs.duckdb"))
+    window = check_window(startdate, enddate) or default_window(datetime.now(UTC).date())
+    lake = lake or layout.lake_root(os.environ)
+    duckdb_path = duckdb_path or default_duckdb_path(os.environ)
     check_lake(lake)
-    output = run_dbt_build(window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh)
-    return report(duckdb_path, window or built_window(output))
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        text = build_and_report(
-            args.startdate,
-            args.enddate,
-            lake=args.lake,
-            duckdb_path=args.duckdb,
-            full_refresh=args.full_refresh,
-        )
-    except ModelsError as exc:
-        print(f"weblogs models: error: {exc}", file=sys.stderr)
-        return 1
-    print(text, end="")
-    return 0
+    run_dbt_build(window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh)
+    return report(duckdb_path, window)

@@ -14,7 +14,8 @@ from typing import Any
 
 from ingestion.config import ConsumerConfig
 from ingestion.consumer import Consumer
-from ingestion.simulator import SESSION_ARRIVAL_MEAN_S, SimulatorServer, TrafficGenerator
+from weblogs.core import layout
+from weblogs.simulator import SESSION_ARRIVAL_MEAN_S, SimulatorServer, TrafficGenerator
 
 #: Rough events per second of simulated time (sessions average ~8 events).
 _SIMULATED_EVENTS_PER_SECOND = 8 / SESSION_ARRIVAL_MEAN_S
@@ -47,41 +48,28 @@ def run_local_pipeline(
         raise ValueError(f"events must be at least 1, got {events}")
     lake_root, stream_dir = Path(lake_root), Path(stream_dir)
     generator = TrafficGenerator(seed, start=start or default_start(events))
-    generator.write_crm(lake_root / "crm")
-    config = ConsumerConfig(
-        api_url="http://127.0.0.1/events",  # replaced below once the port is known
-        backend="local",
-        lake_root=lake_root,
-        stream_dir=stream_dir,
-        poll_interval=0.05,
-        s3_batch_size=batch_size,
-        s3_batch_seconds=batch_seconds,
-        page_limit=500,
-        metrics=False,
-        max_events=events,
-        progress_seconds=3600,
-    )
+    generator.write_crm(lake_root / layout.CRM)
     with SimulatorServer(generator, host="127.0.0.1", port=0) as server:
-        config = ConsumerConfig(**{**config.__dict__, "api_url": server.url})
+        config = ConsumerConfig(
+            api_url=server.url,
+            backend="local",
+            lake_root=lake_root,
+            stream_dir=stream_dir,
+            poll_interval=0.05,
+            s3_batch_size=batch_size,
+            s3_batch_seconds=batch_seconds,
+            page_limit=500,
+            metrics=False,
+            max_events=events,
+            progress_seconds=3600,
+        )
         consumer = Consumer(config)
-        result: dict[str, Any] = {}
-
-        def run() -> None:
-            result["exit_code"] = consumer.run()
-
-        # The consumer runs in its own thread so this works from any thread; the
-        # max-events stop is the same path as SIGTERM (finish, flush, return).
-        thread = threading.Thread(target=run, name="consume", daemon=True)
-        thread.start()
-        thread.join(timeout=max(60.0, events / 200))
-        if thread.is_alive():
-            consumer.request_stop("timeout")
-            thread.join(timeout=120)
+        exit_code = _run_until_done(consumer, timeout=max(60.0, events / 200))
         served = server.served
     summary = consumer.stats.as_dict()
     summary.update(
         served=served,
-        exit_code=result.get("exit_code", 1),
+        exit_code=exit_code,
         run_id=consumer.run_id,
         lake_root=str(lake_root),
         stream_dir=str(stream_dir),
@@ -89,3 +77,20 @@ def run_local_pipeline(
         objects_written=len(consumer.keys_written),
     )
     return summary
+
+
+def _run_until_done(consumer: Consumer, *, timeout: float) -> int:
+    """Run the consumer in its own thread (so this works from any thread) until its
+    max-events stop, the same path as SIGTERM (finish, flush, return); 1 if it hangs."""
+    result: dict[str, int] = {}
+
+    def run() -> None:
+        result["exit_code"] = consumer.run()
+
+    thread = threading.Thread(target=run, name="consume", daemon=True)
+    thread.start()
+    thread.join(timeout=timeout)
+    if thread.is_alive():
+        consumer.request_stop("timeout")
+        thread.join(timeout=120)
+    return result.get("exit_code", 1)

@@ -1,6 +1,6 @@
 """`weblogs replay`: re-feed a failed store through the current contract after a fix.
 
-Every failed-store line keeps the original payload (SPEC section 1), so a record
+Every failed-store line keeps the original payload (docs/contract.md#2-the-lake), so a record
 rejected by an old contract or a bug can be run through `transform_records` again.
 What passes now is written to `events/` under a name derived from the failed
 object's key, so replaying twice overwrites instead of duplicating; what still
@@ -20,14 +20,15 @@ from datetime import UTC, datetime
 
 import orjson
 
-from weblogs.contract import payload_bytes, to_epoch_ms
-from weblogs.errors import UsageError
-from weblogs.lake import Lake, LakeError, LocalLake, open_lake, write_result
-from weblogs.transform import nonblank_chunks, transform_records
+from weblogs.adapters.lake import Lake, LakeError, LocalLake, open_lake, write_result
+from weblogs.core import layout
+from weblogs.core.contract import payload_bytes, to_epoch_ms
+from weblogs.core.errors import UsageError
+from weblogs.core.transform import nonblank_chunks, transform_records
 
 STAGE = "replay"
-DEFAULT_PREFIX = "failed_transformation_records/"
-FAILED_STORES = ("failed_transformation_records/", "failed_records/", "kinesis_failures/")
+FAILED_STORES = tuple(f"{prefix}/" for prefix in layout.FAILED_STORES)
+DEFAULT_PREFIX = FAILED_STORES[0]
 #: Lines per transform call: bounds memory on big failed objects.
 CHUNK_LINES = 50_000
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_=.-]+(?:/[A-Za-z0-9_=.-]+)*/?")
@@ -58,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read a failed store (JSON lines with the original payload, base64 when it "
             "was not UTF-8), validate every payload with the current contract and write "
-            "the records that now pass to events/ as Parquet. Object names derive from "
+            f"the records that now pass to {layout.EVENTS}/ as Parquet. Object names derive from "
             "the failed object's key, so running replay again overwrites, never "
             "duplicates. The failed store itself is not modified. Prints the counts."
         ),
@@ -90,8 +91,8 @@ def check_prefix(prefix: str) -> str:
             f"--prefix must be a relative key prefix like {DEFAULT_PREFIX}, got {prefix!r}"
         )
     normalised = prefix if prefix.endswith("/") else prefix + "/"
-    if normalised.startswith("events/"):
-        raise UsageError("--prefix must name a failed store, not events/")
+    if normalised.startswith(f"{layout.EVENTS}/"):
+        raise UsageError(f"--prefix must name a failed store, not {layout.EVENTS}/")
     return normalised
 
 
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"replay: {stats.read} read, {stats.now_valid} now valid, "
         f"{stats.still_failing} still failing ({stats.objects} objects under {prefix}) "
-        f"-> {target!r} events/"
+        f"-> {target!r} {layout.EVENTS}/"
     )
     if reasons:
         print(f"replay: still failing by reason: {reasons}")

@@ -14,21 +14,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from weblogs.errors import UsageError
-from weblogs.lake import default_lake_root
-from weblogs.transform_cli import FAILED_PREFIX, transform_input
+from weblogs.adapters.lake import default_lake_root
+from weblogs.cli.transform import transform_input
+from weblogs.core import layout
+from weblogs.core.errors import UsageError
 
 #: Written into a lake the demo created; only such a lake is wiped by the next demo run.
 MARKER = ".weblogs-demo"
-PREFIXES = (
-    "events",
-    "raw",
-    "extra_columns",
-    "failed_records",
-    "kinesis_failures",
-    FAILED_PREFIX,
-    "crm",
-)
+PREFIXES = layout.PREFIXES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -73,7 +66,7 @@ def prepare_lake(lake: Path) -> None:
 
 
 def lake_inventory(lake: Path) -> list[tuple[str, int, int]]:
-    """(prefix, objects, lines or rows) for each prefix of SPEC section 2."""
+    """(prefix, objects, lines or rows) for each prefix of the lake layout."""
     import pyarrow.parquet as pq
 
     rows = []
@@ -81,7 +74,7 @@ def lake_inventory(lake: Path) -> list[tuple[str, int, int]]:
         files = [
             p for p in (lake / prefix).rglob("*") if p.is_file() and not p.name.startswith(".")
         ]
-        if prefix == "events":
+        if prefix == layout.EVENTS:
             count = sum(pq.read_metadata(p).num_rows for p in files)
         else:
             count = sum(sum(1 for _ in p.open("rb")) for p in files)
@@ -90,15 +83,14 @@ def lake_inventory(lake: Path) -> list[tuple[str, int, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ingestion.local_run import default_start, run_local_pipeline
-    from weblogs.analytics import ModelsError, build_and_report
+    # Imported here: `weblogs --help` should not load the consumer, dbt's runner or YAML.
+    from weblogs.analytics import ModelsError, build_and_report, default_duckdb_path
+    from weblogs.cli.local_pipeline import default_start, run_local_pipeline
 
     if args.events < 1:
         raise UsageError("--events must be at least 1")
     lake = (args.lake or default_lake_root()).resolve()
-    duckdb_path = (
-        args.duckdb or Path(os.environ.get("WEBLOGS_DUCKDB_PATH") or "data/weblogs.duckdb")
-    ).resolve()
+    duckdb_path = (args.duckdb or default_duckdb_path(os.environ)).resolve()
     stream = lake.parent / (lake.name + "-stream")
     prepare_lake(lake)
     shutil.rmtree(stream, ignore_errors=True)
@@ -118,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         )
     )
 
-    print(f"2/4 transformation: {stream} -> {lake}/events (same code as the Lambda)")
+    print(f"2/4 transformation: {stream} -> {lake}/{layout.EVENTS} (same code as the Lambda)")
     records_in, written, failed, _ = transform_input(stream, lake)
     print(f"    {records_in} records in, {written} written, {failed} failed")
 

@@ -1,0 +1,1 @@
+"""Adapters over the core: the local and S3 lake, the stream, SNS, the Glue catalog, boto3."""

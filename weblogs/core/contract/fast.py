@@ -1,0 +1,123 @@
+"""`screen`: the contract's verdict on one event's JSON text, fast (the consumer's hot loop)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+import orjson
+
+from weblogs.core.contract.rules import Invalid, validate
+from weblogs.core.contract.schema import (
+    DAY_MS,
+    DEFAULT_TYPES,
+    KNOWN_FIELDS,
+    MAX_EVENT_ID_CHARS,
+    MAX_PAGE_URL_CHARS,
+    MAX_RECORD_BYTES,
+    MAX_SESSION_ID_CHARS,
+    MIN_TIMESTAMP_MS,
+)
+from weblogs.core.contract.timestamps import parse_timestamp
+
+#: What the consumer needs of a valid event: (session id, event time in epoch ms,
+#: whether it has extra fields). A plain tuple: `screen` runs once per event.
+Screened = tuple[str, int, bool]
+
+
+def screen(
+    raw: bytes,
+    *,
+    now_ms: int,
+    event_types: frozenset[str] | tuple[str, ...] = DEFAULT_TYPES,
+) -> Screened | Invalid:
+    """The verdict of `validate(raw, ...)` on one event's JSON text, fast.
+
+    The consumer forwards the text as it came and only needs the verdict, so the
+    common case (every field present with its usual type, nothing extra) is decoded
+    and type-checked in one call to msgspec's C decoder against `_FastEvent`, which
+    spells the rules of `_validate_object` that a type can carry; the few checks a
+    type cannot (trimming, the timestamp's range) follow here. Anything the fast
+    decoder refuses (a missing field, an odd type, an extra field, an upper-case
+    event type) goes to `validate`, which names the exact reason. So this adds no
+    rule of its own: a test checks it against `validate` on every contract case and
+    on generated events.
+    """
+    decoders = _FAST_DECODERS.get(event_types)
+    if decoders is None:
+        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
+    if len(raw) <= MAX_RECORD_BYTES:
+        has_extra = False
+        try:
+            event = decoders[0].decode(raw)
+        except _FAST_ERRORS as error:
+            # The same rules with unknown fields allowed: if this passes, the strict one
+            # failed only on them. msgspec skips their values unread, so orjson checks
+            # that they are JSON (UTF-8, no NaN) as `validate` would. Deeply nested
+            # extras are `validate`'s to judge (see its RecursionError). The message
+            # test only saves time: without it every failure would try this decoder.
+            event = None
+            if (
+                str(error).startswith("Object contains unknown field")
+                and raw.count(b"[") + raw.count(b"{") <= _FAST_MAX_BRACKETS
+            ):
+                try:
+                    event = decoders[1].decode(raw)
+                    orjson.loads(raw)
+                    has_extra = True
+                except _FAST_ERRORS:
+                    event = None
+        if event is not None:
+            timestamp = parse_timestamp(event.timestamp)
+            session_id = event.session_id.strip()
+            if (
+                session_id
+                and type(timestamp) is int
+                and MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS
+                and not event.page_url.isspace()
+            ):
+                return session_id, timestamp, has_extra
+    result = validate(raw, now=now_ms, event_types=event_types, lazy=True)
+    if type(result) is Invalid:
+        return result
+    return result.session_id, result.event_timestamp_ms, result.has_extra
+
+
+#: msgspec's errors are ValueErrors (so are bad UTF-8 and orjson's); deep nesting recurses.
+_FAST_ERRORS = (ValueError, RecursionError)
+_FAST_MAX_BRACKETS = 64
+_Decoders = tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]
+_FAST_DECODERS: dict[frozenset[str] | tuple[str, ...], _Decoders] = {}
+
+
+def _fast_decoders(event_types: frozenset[str] | tuple[str, ...]) -> _Decoders:
+    """Decoders for the common shape of a valid event, without and with extra fields.
+
+    Lengths are checked before trimming, so a value that only fits once trimmed
+    falls back to `validate`; so do event types that are not already lower-case.
+    """
+    kinds = tuple(sorted(t for t in event_types if t == t.strip().lower()))
+
+    def text(limit: int) -> Any:
+        return Annotated[str, msgspec.Meta(min_length=1, max_length=limit)]
+
+    optional = str | None
+    fields: list[tuple[str, Any, Any]] = [
+        ("session_id", text(MAX_SESSION_ID_CHARS), msgspec.NODEFAULT),
+        # An empty Literal cannot be spelled; no allowed type means every event falls back.
+        ("event_type", Literal[kinds] if kinds else Literal["\x00"], msgspec.NODEFAULT),
+        ("page_url", text(MAX_PAGE_URL_CHARS), msgspec.NODEFAULT),
+        ("timestamp", int | float | str, msgspec.NODEFAULT),
+        ("user_id", str | int | None, None),
+        ("event_id", Annotated[str, msgspec.Meta(max_length=MAX_EVENT_ID_CHARS)] | None, None),
+        ("referrer", optional, None),
+        ("device_type", optional, None),
+        ("browser", optional, None),
+        ("os", optional, None),
+        ("country", optional, None),
+    ]
+    assert {name for name, _, _ in fields} == KNOWN_FIELDS
+    # gc=False: the fields are scalars, so the collector need not track the instances.
+    strict = msgspec.defstruct("_FastEvent", fields, forbid_unknown_fields=True, gc=False)
+    loose = msgspec.defstruct("_FastEventWithExtras", fields, gc=False)
+    return msgspec.json.Decoder(strict), msgspec.json.Decoder(loose)

@@ -1,0 +1,77 @@
+"""Event timestamps: every encoding the contract accepts, as epoch milliseconds.
+
+Range checks are the caller's (they need the clock); see docs/contract.md#1-the-event.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_MS = timedelta(milliseconds=1)
+_NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def parse_timestamp(value: Any) -> int | str:
+    """Epoch milliseconds, or the failure reason (`invalid_type:timestamp`, ...).
+
+    Range checks are separate (see `validate`) because they need the clock.
+    """
+    kind = type(value)
+    if kind is int:  # the common case first: epoch seconds or milliseconds
+        return _epoch_to_ms(value)
+    if kind is str:
+        text = value.strip()
+        # An ISO-8601 date first: "dddd-" can never be a number, so skip the patterns.
+        if text[4:5] == "-" and text[:4].isdigit():
+            return _iso_to_ms(text)
+        if text.isdigit() and text.isascii():  # the plain case of _INTEGER, without a regex
+            return _epoch_to_ms(int(text))
+        if not text:
+            return "empty_field:timestamp"
+        if _INTEGER.fullmatch(text):
+            return _epoch_to_ms(int(text))
+        if _NUMERIC.fullmatch(text):
+            number = float(text)
+            return _epoch_to_ms(number) if math.isfinite(number) else "invalid_timestamp"
+        return _iso_to_ms(text)
+    if kind is float:
+        return _epoch_to_ms(value) if math.isfinite(value) else "invalid_timestamp"
+    if value is None:
+        return "missing_field:timestamp"
+    return "invalid_type:timestamp"  # bool, list, dict
+
+
+def _iso_to_ms(text: str) -> int | str:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return "invalid_timestamp"
+    return to_epoch_ms(moment)
+
+
+def _epoch_to_ms(value: float) -> int | str:
+    magnitude = abs(value)
+    if magnitude < 1e11:
+        if isinstance(value, int):
+            return value * 1000
+        return math.floor(round(value * 1000.0, 3))
+    if magnitude < 1e14:
+        return value if isinstance(value, int) else math.floor(round(value, 3))
+    return "invalid_timestamp"
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (naive ones are taken as UTC), truncating
+    sub-millisecond digits towards the past (floor division of timedeltas)."""
+    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 with a `Z`, millisecond precision: how the failed store writes times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,138 @@
+"""The lake layout: the only place a prefix or an object key format is written.
+
+Every writer (consumer, transformation, replay, demo), the partition registration
+and the deploy template's prefixes (checked by a test) use these names, so the
+layout described in docs/contract.md#2-the-lake has one home. `event_key` and
+`parse_event_key` are exact inverses; the partition bounds come from the event
+contract's timestamp bounds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from weblogs.core.contract.schema import DAY_MS, MIN_TIMESTAMP_MS, PARTITION_COLUMNS
+
+#: Valid events as hive-partitioned Snappy Parquet (one object per batch and hour).
+EVENTS = "events"
+#: The consumer's archive of every forwarded event, as received (JSON lines).
+RAW = "raw"
+#: The consumer's copy of events that carried fields outside the contract.
+EXTRA_COLUMNS = "extra_columns"
+#: The consumer's failed store: events (or whole responses) the contract rejected.
+FAILED_RECORDS = "failed_records"
+#: Events the contract accepted but Kinesis would not take after every retry.
+KINESIS_FAILURES = "kinesis_failures"
+#: The transformation's failed store.
+FAILED_TRANSFORMATION_RECORDS = "failed_transformation_records"
+#: The CRM extracts the models join (customers.csv, ratings.csv).
+CRM = "crm"
+CRM_FILES = ("customers.csv", "ratings.csv")
+
+#: Athena's query results (the deployment's; partition registration writes there too).
+ATHENA_OUTPUT = "athena_output"
+#: The analytics tables dbt builds on Athena.
+DBT = "dbt"
+#: Prefixes of the bucket that only the deployment and dbt use, not the pipeline's code.
+DEPLOY_PREFIXES = (ATHENA_OUTPUT, DBT)
+
+#: Every top-level prefix of the lake, in the order the demo reports them.
+PREFIXES = (
+    EVENTS,
+    RAW,
+    EXTRA_COLUMNS,
+    FAILED_RECORDS,
+    KINESIS_FAILURES,
+    FAILED_TRANSFORMATION_RECORDS,
+    CRM,
+)
+#: The failed stores `weblogs replay` reads (the transformation's first: the default).
+FAILED_STORES = (FAILED_TRANSFORMATION_RECORDS, FAILED_RECORDS, KINESIS_FAILURES)
+
+#: A zero-padded (year, month, day, hour) partition of the events table.
+HivePartition = tuple[str, str, str, str]
+#: The hive partition columns, in path order.
+PARTITION_KEYS = PARTITION_COLUMNS
+#: Relative to `events/`: every Parquet object of the events table.
+EVENT_FILES_GLOB = "year=*/month=*/day=*/hour=*/*.parquet"
+
+#: Object names inside a partition: ASCII, no path separators, at most 255 characters.
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.=+-]{0,254}"
+_NAME_RE = re.compile(_NAME, re.ASCII)
+# [0-9], not \d: \d also matches non-ASCII digits such as U+0661 or U+FF11.
+_EVENT_KEY_RE = re.compile(
+    EVENTS
+    + r"/year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/hour=([0-9]{2})/("
+    + _NAME
+    + r")\.parquet",
+    re.ASCII,
+)
+
+#: The earliest partition: the contract's earliest valid timestamp.
+MIN_PARTITION_HOUR = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=MIN_TIMESTAMP_MS)
+#: How far past processing time a partition may be: the contract's future tolerance.
+MAX_FUTURE = timedelta(milliseconds=DAY_MS)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Where the local lake lives when nothing says otherwise.
+DEFAULT_LAKE_ROOT = Path("data/lake")
+LAKE_ROOT_ENV = "WEBLOGS_LAKE_ROOT"
+
+
+def lake_root(env: Mapping[str, str]) -> Path:
+    """`$WEBLOGS_LAKE_ROOT`, else `data/lake`; an empty value counts as unset."""
+    return Path(env.get(LAKE_ROOT_ENV) or DEFAULT_LAKE_ROOT)
+
+
+def partition_of(hour_bucket: int) -> HivePartition:
+    """Zero-padded (year, month, day, hour) of an epoch-hour number."""
+    moment = _EPOCH + timedelta(hours=hour_bucket)
+    return (f"{moment.year:04d}", f"{moment.month:02d}", f"{moment.day:02d}", f"{moment.hour:02d}")
+
+
+def partition_prefix(partition: HivePartition) -> str:
+    """`events/year=YYYY/month=MM/day=DD/hour=HH/`: the partition's folder, with a slash."""
+    parts = "/".join(f"{k}={v}" for k, v in zip(PARTITION_KEYS, partition, strict=True))
+    return f"{EVENTS}/{parts}/"
+
+
+def event_key(partition: HivePartition, name: str) -> str:
+    """The key of one Parquet object of the events table; `parse_event_key` inverts it."""
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"not a valid object name: {name!r}")
+    return f"{partition_prefix(partition)}{name}.parquet"
+
+
+def parse_event_key(key: str) -> tuple[HivePartition, str] | None:
+    """(partition, name) of a key `event_key` could have written, else None.
+
+    Strict: ASCII digits of the exact widths, a name without path separators; the
+    calendar and the bounds are the caller's to check (`partition_hour`).
+    """
+    match = _EVENT_KEY_RE.fullmatch(key) if isinstance(key, str) else None
+    if match is None or ".." in key:
+        return None
+    year, month, day, hour, name = match.groups()
+    return (year, month, day, hour), name
+
+
+def partition_hour(partition: HivePartition) -> datetime | None:
+    """The partition's first instant, or None when it names no real calendar hour."""
+    try:
+        return datetime(*(int(value) for value in partition), tzinfo=UTC)  # type: ignore[misc]
+    except ValueError:
+        return None
+
+
+def partition_in_bounds(start: datetime, now: datetime) -> bool:
+    """Whether an hour can hold events the contract accepts at processing time `now`."""
+    return MIN_PARTITION_HOUR <= start <= now + MAX_FUTURE
+
+
+def dated_key(prefix: str, moment: datetime, name: str) -> str:
+    """A JSON-lines object under `prefix/dt=YYYY-MM-DD/` (archives and failed stores)."""
+    return f"{prefix}/dt={moment:%Y-%m-%d}/{name}.jsonl"
