@@ -16,7 +16,7 @@ import orjson
 
 from ingestion.consumer import parse_page
 from lambdas.transformation import Batch
-from weblogs.contract import Invalid, Valid, failed_record, payload_bytes, screen, validate
+from weblogs.core.contract import Invalid, Valid, failed_record, payload_bytes, screen, validate
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 NOW_MS = 1_791_201_600_000

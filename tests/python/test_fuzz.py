@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from fuzz.targets import TARGETS, contract_bytes, contract_object, kinesis_record, page
 
 BOUNDED = settings(
-    max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=600, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 #: JSON values of every type, nested a little: the shapes an API can send.

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from weblogs.contract import KNOWN_FIELDS, Invalid, Valid, screen, validate
+from weblogs.core.contract import KNOWN_FIELDS, Invalid, Valid, screen, validate
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 NOW_MS = 1_791_201_600_000

@@ -12,8 +12,8 @@ import orjson
 import pyarrow.parquet as pq
 from eventfactory import mixed_lines, valid_event
 
-from weblogs.contract import failed_record
-from weblogs.transform_cli import transform_input
+from weblogs.cli.transform import transform_input
+from weblogs.core.contract import failed_record
 
 REPO = Path(__file__).resolve().parents[2]
 POISON = "9" * 4400

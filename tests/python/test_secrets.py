@@ -20,7 +20,7 @@ from hostile_server import HostileServer, wait_until
 from test_hostile_consumer import consume_process, reap
 
 from ingestion.config import ConfigError, load_config
-from weblogs.redact import redact
+from weblogs.core.redact import redact
 
 KEY = "SECRETKEY4711"
 USER = "SECRETUSER0815"
@@ -106,7 +106,7 @@ def test_redact_keeps_ordinary_text() -> None:
 
 
 def test_the_redaction_is_applied_at_the_logging_layer(capsys: pytest.CaptureFixture[str]) -> None:
-    from ingestion.consumer import setup_logging
+    from ingestion.main import setup_logging
 
     setup_logging()
     try:

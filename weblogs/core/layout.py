@@ -136,3 +136,10 @@ def partition_in_bounds(start: datetime, now: datetime) -> bool:
 def dated_key(prefix: str, moment: datetime, name: str) -> str:
     """A JSON-lines object under `prefix/dt=YYYY-MM-DD/` (archives and failed stores)."""
     return f"{prefix}/dt={moment:%Y-%m-%d}/{name}.jsonl"
+
+
+def failed_key(prefix: str, name: str, day: datetime | None = None) -> str:
+    """Where a batch's failures go: named after the input (`name`), never after the day
+    of the run, so a re-run on another day finds its own object. `day` is for inputs
+    that carry one (a Kinesis batch's arrival time): then under `dt=YYYY-MM-DD/`."""
+    return dated_key(prefix, day, name) if day is not None else f"{prefix}/{name}.jsonl"
