@@ -6,8 +6,8 @@ Runs `python -m ingestion` (local backend) as a child process against the hostil
 server of the tests (tests/python/hostile_server.py) on loopback, once per case:
 
 - memory: the gzip bomb (408 KB inflating to 419 MB) and a 100 MB page, next to a
-  plain good page as the baseline; the child's peak RSS comes from `wait4`, after a
-  SIGTERM once the refused response is in the failed store.
+  plain good page as the baseline; the child's peak RSS is its own `VmHWM`, read
+  until it exits (SIGTERM once the refused response is in the failed store).
 - stop: one good page, then a dripping, endless or stalled body; SIGTERM in the middle
   of that read; the time to exit, the exit code and the raw lines flushed.
 
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 from hostile_server import HostileServer, bomb_body, wait_until  # noqa: E402
+from test_hostile_consumer import peak_rss_kb  # noqa: E402
 
 
 def start(lake: Path, url: str) -> subprocess.Popen[bytes]:
@@ -42,11 +43,13 @@ def start(lake: Path, url: str) -> subprocess.Popen[bytes]:
 
 def stop(proc: subprocess.Popen[bytes]) -> tuple[int, int, float]:
     """(exit code, peak RSS KiB, seconds to exit) after SIGTERM."""
+    peak = peak_rss_kb(proc.pid)
     proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss, time.monotonic() - started
+    while proc.poll() is None:
+        peak = max(peak, peak_rss_kb(proc.pid))
+        time.sleep(0.02)
+    return proc.returncode, peak, time.monotonic() - started
 
 
 def lines(folder: Path) -> int:
