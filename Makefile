@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -106,6 +106,13 @@ bench: venv
 	$(BIN)/python bench/consume.py
 	$(BIN)/python bench/models.py
 
+## Fuzz the contract, the page splitter and the Kinesis record decoder for
+## FUZZ_SECONDS (default one hour): atheris (coverage-guided) when it installs, else
+## hypothesis. Findings are saved under fuzz/findings/; each becomes a test.
+FUZZ_SECONDS ?= 3600
+fuzz: venv
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
+
 clean:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m weblogs.trino stop; fi
-	rm -rf $(VENV) target logs data .pytest_cache .hypothesis .import_linter_cache
+	rm -rf $(VENV) target logs data .pytest_cache .hypothesis .import_linter_cache fuzz/corpus

@@ -184,3 +184,10 @@ def compacted_group(name: str) -> str | None:
     if not name.startswith(COMPACTED_PREFIX):
         return None
     return name[len(COMPACTED_PREFIX) :].removesuffix(".parquet").split("-", 1)[0]
+
+
+def failed_key(prefix: str, name: str, day: datetime | None = None) -> str:
+    """Where a batch's failures go: named after the input (`name`), never after the day
+    of the run, so a re-run on another day finds its own object. `day` is for inputs
+    that carry one (a Kinesis batch's arrival time): then under `dt=YYYY-MM-DD/`."""
+    return dated_key(prefix, day, name) if day is not None else f"{prefix}/{name}.jsonl"
