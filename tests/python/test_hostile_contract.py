@@ -71,6 +71,14 @@ def test_non_ascii_digits_are_not_a_timestamp(value: str) -> None:
     assert screened == Invalid("invalid_timestamp")
 
 
+@pytest.mark.parametrize("value", ["+1791000000", "+1.791e9", "+ 1791000000", "--1791000000"])
+def test_only_a_leading_minus_is_a_sign(value: str) -> None:
+    """docs/contract.md#1-the-event: digits, one `.`, a leading `-`, an exponent."""
+    verdict, screened = both({**BASE, "timestamp": value})
+    assert verdict == Invalid("invalid_timestamp")
+    assert screened == Invalid("invalid_timestamp")
+
+
 @pytest.mark.parametrize(
     ("value", "ms"),
     [

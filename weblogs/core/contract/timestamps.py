@@ -16,8 +16,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_MS = timedelta(milliseconds=1)
 # ASCII digits only: `\d` and `int()` also take Arabic-Indic, full-width and other digits.
-_NUMERIC = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMERIC = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"-?[0-9]+")
 #: Longest timestamp text judged at all: an epoch in milliseconds with sign, fraction
 #: and exponent, or an ISO-8601 time with fraction and offset, fits in far less. Longer
 #: text is `invalid_timestamp` before any conversion (`int()` of 4,300+ digits raises).
