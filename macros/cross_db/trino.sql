@@ -65,3 +65,8 @@
 {% macro trino__iso8601_to_utc_timestamp(expression) -%}
     {{ weblogs.athena__iso8601_to_utc_timestamp(expression) }}
 {%- endmacro %}
+
+{#- Trino's Hive connector has the same `$file_modified_time` hidden column as Athena. -#}
+{% macro trino__crm_loaded_at(table_name) -%}
+    {{ return(weblogs.athena__crm_loaded_at(table_name)) }}
+{%- endmacro %}

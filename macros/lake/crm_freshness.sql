@@ -20,7 +20,7 @@
 {#- DuckDB: read_blob lists the file without reading its content when only its time is selected. -#}
 {% macro default__crm_loaded_at(table_name) -%}
     select max(last_modified) as loaded_at
-    from read_blob('{{ env_var('WEBLOGS_LAKE_ROOT', 'data/lake') }}/crm/{{ table_name }}.csv')
+    from read_blob({{ weblogs.sql_string(weblogs.lake_root() ~ '/crm/' ~ table_name ~ '.csv') }})
 {%- endmacro %}
 
 {#- Athena: the Glue table's objects carry their S3 modification time as a pseudo-column. -#}
