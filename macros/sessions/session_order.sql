@@ -39,3 +39,25 @@
         {%- for column in columns %}{{ column }} varchar{{ ', ' if not loop.last }}{% endfor -%}
     ))
 {%- endmacro %}
+
+
+{#-
+    The sessions of the run's window, for the models that read them. When this
+    invocation builds `int_run_sessions` (it is selected), it is that table:
+    computed once per run, before its readers (they depend on it). Otherwise
+    the ephemeral `int_sessions`, computed from the events by the reader
+    itself: a model built alone with `--select` never reads a table an earlier
+    run left with another window. Unit tests always get `int_sessions`.
+-#}
+{% macro run_sessions() %}
+    {%- if not execute -%}
+        {#- Parsing: record both dependencies (dbt orders int_run_sessions first). -#}
+        {%- do ref('int_run_sessions') -%}
+        {{ return(ref('int_sessions')) }}
+    {%- endif -%}
+    {%- set table_id = 'model.weblogs.int_run_sessions' -%}
+    {%- if model.resource_type != 'unit_test' and table_id in selected_resources -%}
+        {{ return(ref('int_run_sessions')) }}
+    {%- endif -%}
+    {{ return(ref('int_sessions')) }}
+{% endmacro %}

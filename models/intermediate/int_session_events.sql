@@ -18,6 +18,39 @@ events as (
 
 ),
 
+spans as (
+
+    -- A session_id whose events all lie within 24 hours is one session from its
+    -- first event: only the others need the event-by-event rule below.
+    select
+        session_id,
+        min(event_timestamp) as first_timestamp,
+        date_diff('millisecond', min(event_timestamp), max(event_timestamp)) >= 86400000
+            as is_long
+    from events
+    group by session_id
+
+),
+
+spanned as (
+
+    select
+        events.*,
+        spans.first_timestamp,
+        spans.is_long
+    from events
+    inner join spans
+        on events.session_id = spans.session_id
+
+),
+
+long_span_events as (
+
+    select * from spanned
+    where is_long
+
+),
+
 ordered as (
 
     select
@@ -26,10 +59,9 @@ ordered as (
             partition by session_id
             order by event_timestamp asc, event_id asc
         ) as previous_timestamp
-    from events
+    from long_span_events
 
 ),
-
 starts as (
 
     select
@@ -57,7 +89,7 @@ assigned as (
 
 ),
 
-final as (
+long_span_assigned as (
 
     select
         event_id,
@@ -74,6 +106,27 @@ final as (
             date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
         ) as in_session
     from assigned
+
+),
+
+final as (
+
+    select
+        event_id,
+        session_id,
+        user_id,
+        is_anonymous_user,
+        event_type,
+        page_url,
+        event_timestamp,
+        device_type,
+        browser,
+        first_timestamp as session_start_at,
+        true as in_session
+    from spanned
+    where not is_long
+    union all
+    select * from long_span_assigned
 
 )
 
