@@ -46,6 +46,7 @@ DEPLOY_PREFIXES = (ATHENA_OUTPUT, DBT)
 #: Every top-level prefix of the lake, in the order the demo reports them.
 PREFIXES = (
     EVENTS,
+    ARRIVALS,
     RAW,
     EXTRA_COLUMNS,
     FAILED_RECORDS,
