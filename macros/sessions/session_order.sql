@@ -41,23 +41,31 @@
 {%- endmacro %}
 
 
+
 {#-
-    The sessions of the run's window, for the models that read them. When this
-    invocation builds `int_run_sessions` (it is selected), it is that table:
-    computed once per run, before its readers (they depend on it). Otherwise
-    the ephemeral `int_sessions`, computed from the events by the reader
+    An intermediate model of the run's window, for the models that read it:
+    `name` is an ephemeral model (`int_sessions`, `int_session_events`) and
+    `int_run_<name without int_>` the table holding its rows for this run.
+    When this invocation builds that table (it is selected), the reader gets
+    the table: computed once per run, before its readers (they depend on it).
+    Otherwise the ephemeral model, computed from the events by the reader
     itself: a model built alone with `--select` never reads a table an earlier
-    run left with another window. Unit tests always get `int_sessions`.
+    run left with another window. Unit tests always get the ephemeral model.
 -#}
-{% macro run_sessions() %}
+{% macro run_relation(name) %}
+    {%- set table = 'int_run_' ~ name[4:] -%}
     {%- if not execute -%}
-        {#- Parsing: record both dependencies (dbt orders int_run_sessions first). -#}
-        {%- do ref('int_run_sessions') -%}
-        {{ return(ref('int_sessions')) }}
+        {#- Parsing: record both dependencies (dbt orders the table first). -#}
+        {%- do ref(table) -%}
+        {{ return(ref(name)) }}
     {%- endif -%}
-    {%- set table_id = 'model.weblogs.int_run_sessions' -%}
-    {%- if model.resource_type != 'unit_test' and table_id in selected_resources -%}
-        {{ return(ref('int_run_sessions')) }}
+    {%- if model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources -%}
+        {{ return(ref(table)) }}
     {%- endif -%}
-    {{ return(ref('int_sessions')) }}
+    {{ return(ref(name)) }}
+{% endmacro %}
+
+
+{% macro run_sessions() %}
+    {{ return(weblogs.run_relation('int_sessions')) }}
 {% endmacro %}

@@ -22,6 +22,8 @@ spans as (
 
     -- A session_id whose events all lie within 24 hours is one session from its
     -- first event: only the others need the event-by-event rule below.
+    -- Only session_ids with an event dated on a session date of the window can
+    -- have a session of the window or an excluded event the run reports.
     select
         session_id,
         min(event_timestamp) as first_timestamp,
@@ -29,6 +31,7 @@ spans as (
             as is_long
     from events
     group by session_id
+    having max(case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end) = 1
 
 ),
 
