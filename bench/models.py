@@ -82,8 +82,15 @@ from weblogs.core.contract import ARROW_SCHEMA  # noqa: E402
 DBT = str(Path(sys.executable).with_name("dbt"))
 FIRST_DAY = date(2026, 9, 1)
 MARTS = ("engagement_metrics", "session_metrics", "loyalty_metrics", "loyalty_by_tier")
-#: The incremental models (staging and intermediate models are ephemeral, inlined in each).
-INCREMENTAL_PATH = ("engagement_metrics", "session_metrics", "session_anomalies")
+#: The incremental marts and the per-run tables they read (the window's session events and
+#: sessions, computed once per run); staging is ephemeral, inlined in int_run_session_events.
+INCREMENTAL_PATH = (
+    "int_run_session_events",
+    "int_run_sessions",
+    "engagement_metrics",
+    "session_metrics",
+    "session_anomalies",
+)
 
 
 def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tuple[int, int]:
