@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench clean lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -90,10 +90,29 @@ browser:
 	  echo "installing Debian's chromium for the docs-site test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## A local Trino over the lake (the third engine; Athena's SQL, docs/analytics.md):
+## fetched from Maven Central on first use into ~/.cache/weblogs/trino, one JVM on
+## 127.0.0.1, the lake's tables declared and its partitions registered. It prints
+## the exports for `dbt build --target trino`; `make trino-stop` stops it.
+export WEBLOGS_TRINO_STATE_DIR ?= $(CURDIR)/data/trino
+trino: venv
+	$(BIN)/python -m weblogs.trino start
+
+trino-stop: venv
+	$(BIN)/python -m weblogs.trino stop
+
 bench: venv
 	$(BIN)/python bench/transform.py
 	$(BIN)/python bench/consume.py
 	$(BIN)/python bench/models.py
 
+## Fuzz the contract, the page splitter and the Kinesis record decoder for
+## FUZZ_SECONDS (default one hour): atheris (coverage-guided) when it installs, else
+## hypothesis. Findings are saved under fuzz/findings/; each becomes a test.
+FUZZ_SECONDS ?= 3600
+fuzz: venv
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) target logs data .pytest_cache .hypothesis .import_linter_cache
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m weblogs.trino stop; fi
+	rm -rf $(VENV) target logs data .pytest_cache .hypothesis .import_linter_cache fuzz/corpus

@@ -10,6 +10,10 @@ project's own transformation (`weblogs.core.transform.transform_records` +
   (11.6 events/s) and a 10 s batching window a batch holds ~116 records.
 - hourly files: one object per hour (~41,700 records), e.g. after compaction.
 
+It also writes the sample the Lambda's way into a throw-away lake (one object per
+batch per hour, `write_result`) and runs `weblogs compact` on it (`weblogs.adapters.compaction`),
+to count the objects per hour partition and a daily run opens, before and after.
+
 Then it prices the dbt run's scan of the events table at Athena's list price
 ($5 per TB scanned, 10 MB minimum per query): the run reads startdate - 1 to
 enddate + 1 (docs/contract.md#3-the-analytics-tables) when the partition filter prunes, and the whole
@@ -22,12 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pyarrow.parquet as pq  # noqa: E402
+
+from weblogs.adapters.compaction import LocalStore, compact  # noqa: E402
+from weblogs.adapters.lake import LocalLake, write_result  # noqa: E402
 from weblogs.core.transform import parquet_bytes, transform_records  # noqa: E402
 from weblogs.simulator import TrafficGenerator  # noqa: E402
 
@@ -73,6 +82,39 @@ def hourly_bytes(payloads: list[bytes]) -> tuple[int, dict[str, int]]:
                 name = chunk.path_in_schema
                 columns[name] = columns.get(name, 0) + chunk.total_compressed_size
     return total, columns
+
+
+def compacted(payloads: list[bytes], batch: int) -> dict[str, float]:
+    """The sample written as the Lambda writes it (one object per batch per hour, through
+    `write_result`) into a throw-away lake, then `weblogs compact` on it: objects per hour
+    partition and bytes per event, before and after."""
+    with tempfile.TemporaryDirectory(prefix="weblogs-bench-cost-") as root:
+        lake = LocalLake(root)
+        for number, start in enumerate(range(0, len(payloads), batch)):
+            result = transform_records(payloads[start : start + batch], stage="bench", now=NOW)
+            write_result(lake, result, name=f"batch-{number:06d}", failed_prefix="failed")
+
+        def objects() -> tuple[int, int, int]:
+            files = list((Path(root) / "events").rglob("*.parquet"))
+            hours = len({f.parent for f in files})
+            return len(files), sum(f.stat().st_size for f in files), hours
+
+        before, before_bytes, hours = objects()
+        # A day after NOW: the sample's latest valid hour (NOW + 1 day at most) is closed too.
+        stats = compact(LocalStore(Path(root)), now=NOW + timedelta(days=2), grace_seconds=0)
+        assert not stats.problems, stats.problems
+        after, after_bytes, _ = objects()
+        valid = sum(
+            pq.read_metadata(f).num_rows for f in (Path(root) / "events").rglob("*.parquet")
+        )
+    return {
+        "hours": hours,
+        "per_hour_before": before / hours,
+        "per_hour_after": after / hours,
+        "bytes_before": before_bytes / valid,
+        "bytes_after": after_bytes / valid,
+        "events_per_hour": valid / hours,
+    }
 
 
 def cost(nbytes: float) -> float:
@@ -139,6 +181,37 @@ def main() -> int:
             f"{cost(scanned):>9.4f} {30 * cost(scanned):>10.2f} {gets:>12,.0f} "
             f"{gets * GET_PRICE:>8.4f}"
         )
+    after = compacted(payloads, args.batch)
+    objects_after = 24 * after["per_hour_after"]  # one hour of 1M/day is ~2.5 MB: one part
+    # The sample's hours hold fewer events than an hour at 1M/day; bytes per event of a
+    # compacted hour at that rate are those of the hourly objects above.
+    day_after = day_hourly
+    print()
+    print(
+        f"compaction (measured on the sample: {after['hours']} hour partitions of "
+        f"~{after['events_per_hour']:,.0f} events, {after['per_hour_before']:.0f} objects each "
+        f"-> {after['per_hour_after']:.0f}; {after['bytes_before']:.1f} -> "
+        f"{after['bytes_after']:.1f} B/event; at 1M/day an hour is one object of "
+        f"{per_event_hourly:.1f} B/event):"
+    )
+    print(
+        f"{'1M events/day':34} {'objects/day':>12} {'daily run opens':>16} {'bytes opened':>13}"
+        f" {'S3 GETs/run':>12} {'USD/month':>10}"
+    )
+    for label, per_day, day_bytes in (
+        ("Lambda batches (as written)", objects_per_day, day_batch),
+        ("after weblogs compact", objects_after, day_after),
+    ):
+        gets = 3 * per_day * GETS_PER_OBJECT
+        print(
+            f"{label:34} {per_day:>12,.0f} {3 * per_day:>16,.0f} "
+            f"{3 * day_bytes / 1024**2:>9.0f} MiB {gets:>12,.0f} "
+            f"{30 * (gets * GET_PRICE + cost(3 * day_bytes)):>10.2f}"
+        )
+    print(
+        f"objects a daily run opens: {objects_per_day / objects_after:.0f}x fewer after "
+        f"compaction (target >= 50x); bytes {day_after / day_batch:.2f} of before"
+    )
     ratio = (3 * day_batch) / (365 * day_batch)
     print()
     print(f"ratio pruned/unpruned after a year: {ratio:.4f} (= 3/365; bytes per event cancel out)")

@@ -1,7 +1,9 @@
 """Benchmark: the dbt marts on DuckDB next to one hand-written DuckDB query (the floor).
 
     .venv/bin/python bench/models.py [--events 10000000] [--days 30] [--repeat 2] [--day-repeat 5]
-                                     [--keep DIR] [--dir D]
+                                     [--keep DIR] [--dir D] [--target trino]
+    .venv/bin/python bench/models.py --compaction [--events-per-day 1000000] [--days 7]
+                                     [--batch-rows 100]
 
 1. Generates a lake of 10M events by default (--events, at least 5M: on 5M,
    dbt's fixed cost per run weighs twice as much in the one-day ratio; see
@@ -31,6 +33,19 @@
    every run reads whatever its window. The one-day run is also reported net
    of that fixed part, next to the full build net of it.
 
+6. With `--target trino`: the same full build and one-day run with the Athena
+   SQL on the local Trino (weblogs.trino: one JVM, the lake as Hive tables),
+   over the same lake, next to DuckDB's figures (ratio Trino / DuckDB), and
+   the rows Trino read for the one day (its query statistics).
+
+With --compaction it measures compaction instead (no floor): one lake of
+--events-per-day (1M) x --days (7) written as the Lambda writes it, one object per
+Kinesis batch of --batch-rows (100) records per hour partition (~10,000 objects a
+day); full build and one-day run, `weblogs compact` (timed), the same runs again;
+objects per day partition, objects and bytes the one-day run opens (DuckDB's EXPLAIN
+ANALYZE), and the marts before and after compared (to 0.01). Targets: objects opened
+drop >= 50x, the one-day run no slower.
+
 The lake and both DuckDB files go to /dev/shm (RAM-backed) when it exists, as
 in bench/consume.py: on a VM that reclaims the page cache, reading the lake back
 from disk added 0.1-0.5 s of I/O wait to runs at random. `--dir` measures on a disk.
@@ -44,6 +59,7 @@ the full build and reading at most 3 days of partitions).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -66,12 +82,23 @@ from weblogs.core.contract import ARROW_SCHEMA  # noqa: E402
 DBT = str(Path(sys.executable).with_name("dbt"))
 FIRST_DAY = date(2026, 9, 1)
 MARTS = ("engagement_metrics", "session_metrics", "loyalty_metrics", "loyalty_by_tier")
-#: The incremental models (staging and intermediate models are ephemeral, inlined in each).
-INCREMENTAL_PATH = ("engagement_metrics", "session_metrics", "session_anomalies")
+#: The incremental marts and the per-run tables they read (the window's session events and
+#: sessions, computed once per run); staging is ephemeral, inlined in int_run_session_events.
+INCREMENTAL_PATH = (
+    "int_run_session_events",
+    "int_run_sessions",
+    "engagement_metrics",
+    "session_metrics",
+    "session_anomalies",
+)
 
 
-def generate_lake(lake: Path, events: int, days: int) -> tuple[int, int]:
-    """Write the events and CRM files; returns (events written, files written)."""
+def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tuple[int, int]:
+    """Write the events and CRM files; returns (events written, files written).
+
+    `batch_rows` > 0 writes the events as the transformation Lambda does: one object per
+    Kinesis batch of that many records (in ingestion order) per hour partition, named
+    `batch-N.parquet`; otherwise one object per hour."""
     sessions = events // 10  # 1..19 events per session, 10 on average
     users = max(1000, sessions // 10)
     con = duckdb.connect()
@@ -134,17 +161,20 @@ def generate_lake(lake: Path, events: int, days: int) -> tuple[int, int]:
     described = {r[0]: r[1] for r in con.execute("describe events").fetchall()}
     assert list(described) == ARROW_SCHEMA.names, described
     (lake / "events").mkdir(parents=True)
-    con.execute(
-        f"""
-        copy (
-            select *,
-                strftime(event_timestamp, '%Y') as year, strftime(event_timestamp, '%m') as month,
-                strftime(event_timestamp, '%d') as day, strftime(event_timestamp, '%H') as hour
-            from events
-        ) to '{lake / "events"}' (format parquet, compression snappy,
-            partition_by (year, month, day, hour), filename_pattern 'bench-{{i}}')
-        """
-    )
+    if batch_rows:
+        write_batches(con, lake, batch_rows)
+    else:
+        con.execute(
+            f"""
+            copy (
+                select *,
+                    strftime(event_timestamp, '%Y') as year, strftime(event_timestamp, '%m') as month,
+                    strftime(event_timestamp, '%d') as day, strftime(event_timestamp, '%H') as hour
+                from events
+            ) to '{lake / "events"}' (format parquet, compression snappy,
+                partition_by (year, month, day, hour), filename_pattern 'bench-{{i}}')
+            """
+        )
     (lake / "crm").mkdir()
     con.execute(
         f"""
@@ -170,6 +200,51 @@ def generate_lake(lake: Path, events: int, days: int) -> tuple[int, int]:
     )
     files = len(list((lake / "events").rglob("*.parquet")))
     return total, files
+
+
+def write_batches(con: duckdb.DuckDBPyConnection, lake: Path, batch_rows: int) -> None:
+    """The events as Kinesis batches: consecutive `batch_rows` records in arrival order,
+    one object per batch and hour partition (the layout the Lambda leaves before compaction).
+    Written by pyarrow a day at a time (DuckDB's partitioned COPY is slow on ~10,000
+    partitions a day)."""
+    import pyarrow.parquet as pq
+
+    con.execute(
+        f"""
+        create temp table batched as
+        select *,
+            strftime(event_timestamp, '%Y-%m-%d') as batch_day,
+            cast(strftime(event_timestamp, '%H') as integer) as batch_hour,
+            (row_number() over (order by event_timestamp, event_id) - 1) // {batch_rows} as batch
+        from events
+        """
+    )
+    days = [
+        r[0] for r in con.execute("select distinct batch_day from batched order by 1").fetchall()
+    ]
+    for day in days:
+        table = (
+            con.execute(
+                "select * from batched where batch_day = ? order by batch_hour, batch, event_id",
+                [day],
+            )
+            .arrow()
+            .read_all()
+        )
+        hours = table["batch_hour"].to_pylist()
+        batches = table["batch"].to_pylist()
+        keys = list(zip(hours, batches, strict=True))
+        bounds = [0, *(i for i in range(1, len(keys)) if keys[i] != keys[i - 1]), len(keys)]
+        events = table.select(ARROW_SCHEMA.names).cast(ARROW_SCHEMA)
+        year, month, dd = day.split("-")
+        for start, stop in itertools.pairwise(bounds):
+            folder = lake / "events" / f"year={year}/month={month}/day={dd}/hour={hours[start]:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(
+                events.slice(start, stop - start),
+                folder / f"batch-{batches[start]:07d}.parquet",
+                compression="snappy",
+            )
 
 
 #: The floor: the same four marts in one hand-written DuckDB script, straight from Parquet.
@@ -341,10 +416,10 @@ def partition_predicate(start: date, end: date) -> str:
 
 
 class Dbt:
-    """dbt on the local target with a throw-away profile; keeps each run's results."""
+    """dbt on the local target (or `env`'s) with a throw-away profile; keeps each run's results."""
 
-    def __init__(self, work: Path, lake: Path) -> None:
-        (work / "profiles").mkdir()
+    def __init__(self, work: Path, lake: Path, env: dict[str, str] | None = None) -> None:
+        (work / "profiles").mkdir(parents=True)
         shutil.copy(ROOT / "profiles.yml.example", work / "profiles" / "profiles.yml")
         self.database = work / "bench.duckdb"
         self.target = work / "target"
@@ -356,6 +431,7 @@ class Dbt:
             "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(work / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **(env or {}),
         }
 
     def run(self, *args: str, lake: Path | None = None) -> dict[str, Any]:
@@ -393,9 +469,10 @@ KEYS = {
 }
 
 
-def compare(con: duckdb.DuckDBPyConnection, mart: str) -> tuple[int, int]:
-    """(rows, rows that differ) between dbt's mart and the floor's; numbers to 0.01 (docs/contract.md#3-the-analytics-tables)."""
-    floor = "h_sessions" if mart == "engagement_metrics" else f"h_{mart}"
+def compare(con: duckdb.DuckDBPyConnection, mart: str, other: str = "") -> tuple[int, int]:
+    """(rows, rows that differ) between dbt's mart and the floor's (or `other`); numbers to 0.01
+    (docs/contract.md#3-the-analytics-tables)."""
+    floor = other or ("h_sessions" if mart == "engagement_metrics" else f"h_{mart}")
     described = con.execute(f"describe dbt.main.{mart}").fetchall()
     keys = KEYS[mart]
     checks = []
@@ -426,9 +503,153 @@ def files_read(sql_path: Path, lake: Path) -> tuple[int, int]:
     return int(read.group(1)), len(list((lake / "events").rglob("*.parquet")))
 
 
+def bench_trino(
+    work: Path, lake: Path, window: str, one_day_vars: str, repeat: int, day_repeat: int
+) -> dict[str, Any]:
+    """The full build and the one-day run on the local Trino over the same lake.
+
+    Trino starts once (start-up apart) with the lake declared and its partitions
+    registered; it is stopped at the end. The rows the one-day run read from the
+    events table come from Trino's query statistics (EXPLAIN ANALYZE of the
+    compiled staging model).
+    """
+    import trino
+
+    from weblogs.trino import server, tables
+
+    state = work / "trino"
+    began = time.perf_counter()
+    running = server.start(state, lake)
+    try:
+        cursor = trino.dbapi.connect(
+            host="127.0.0.1", port=running.port, user="weblogs", catalog="hive"
+        ).cursor()
+        registration = tables.declare_lake(cursor, lake, running.root)
+        started = time.perf_counter() - began
+        dbt = Dbt(
+            work / "dbt-trino",
+            lake,
+            env={
+                "WEBLOGS_DBT_TARGET": "trino",
+                "WEBLOGS_TRINO_PORT": str(running.port),
+                "WEBLOGS_TRINO_SCHEMA": "bench",
+            },
+        )
+        full = min(
+            (dbt.run("run", "--full-refresh", "--vars", window) for _ in range(repeat)),
+            key=lambda r: r["models"],
+        )
+        one_day = min(
+            (dbt.run("run", "--vars", one_day_vars) for _ in range(day_repeat)),
+            key=lambda r: r["models"],
+        )
+        stg = dbt.target / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
+        cursor.execute("explain analyze " + stg.read_text())
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        scan = r"(?:TableScan|ScanFilter\w*)\[table = hive:\w+:events\b.*?\n\s*Input: (\d+) rows"
+        read = sum(int(n) for n in re.findall(scan, plan, re.S))
+        cursor.execute("select count(*) from hive.weblogs.events")
+        total = cursor.fetchone()[0]
+    finally:
+        server.stop(state)
+    return {
+        "started": started,
+        "partitions": len(registration.added),
+        "full": full,
+        "one_day": one_day,
+        "rows_read": read,
+        "rows_total": total,
+    }
+
+
 def per_model(run: dict[str, Any]) -> str:
     """Each model's execution time of one run, in run order."""
     return ", ".join(f"{name} {seconds:.2f}" for name, seconds in run["per_model"].items())
+
+
+def day_objects(lake: Path, days: list[date]) -> tuple[int, int]:
+    """(objects, bytes) under the day partitions of `days`."""
+    files = [
+        path
+        for d in days
+        for path in (lake / "events" / f"year={d:%Y}/month={d:%m}/day={d:%d}").rglob("*.parquet")
+    ]
+    return len(files), sum(path.stat().st_size for path in files)
+
+
+def measure_runs(dbt: Dbt, lake: Path, args: argparse.Namespace, start: date, end: date) -> dict:
+    """Full build and one-day run (best of their repeats), and what the one-day run opens."""
+    window = f"{{startdate: '{start}', enddate: '{end}'}}"
+    day = start + (end - start) // 2
+    one_day_vars = f"{{startdate: '{day}', enddate: '{day}'}}"
+    fulls = [dbt.run("run", "--full-refresh", "--vars", window) for _ in range(args.repeat)]
+    ones = [dbt.run("run", "--vars", one_day_vars) for _ in range(args.day_repeat)]
+    stg = dbt.target / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
+    opened, _ = files_read(stg, lake)
+    read_days = [day - timedelta(days=1), day, day + timedelta(days=1)]
+    objects, nbytes = day_objects(lake, read_days)
+    assert opened == objects, (opened, objects)  # the run opens exactly the 3 days' objects
+    return {
+        "full": min(r["models"] for r in fulls),
+        "one_day": min(r["models"] for r in ones),
+        "per_day": day_objects(lake, [day])[0],
+        "opened": opened,
+        "opened_bytes": nbytes,
+    }
+
+
+def compaction_main(args: argparse.Namespace, work: Path, lake: Path) -> int:
+    """Item: the same lake before and after `weblogs compact` (see --compaction)."""
+    from weblogs.adapters.compaction import LocalStore, compact
+
+    days = args.days
+    began = time.perf_counter()
+    events, files = generate_lake(lake, args.events_per_day * days, days, args.batch_rows)
+    print(f"lake: {events:,} events over {days} days as Kinesis-like batches of "
+          f"{args.batch_rows} records: {files:,} objects "
+          f"(generated in {time.perf_counter() - began:.1f} s) at {lake}")  # fmt: skip
+    start, end = FIRST_DAY, FIRST_DAY + timedelta(days=days - 1)
+    dbt = Dbt(work, lake)
+    before = measure_runs(dbt, lake, args, start, end)
+    shutil.copy(dbt.database, work / "before.duckdb")
+
+    began = time.perf_counter()
+    stats = compact(LocalStore(lake), grace_seconds=0)
+    took = time.perf_counter() - began
+    if stats.problems:
+        sys.exit("compaction left hours alone:\n" + "\n".join(stats.problems[:5]))
+    after = measure_runs(dbt, lake, args, start, end)
+
+    con = duckdb.connect()
+    con.execute(f"attach '{dbt.database}' as dbt (read_only)")
+    con.execute(f"attach '{work / 'before.duckdb'}' as before (read_only)")
+    for mart in MARTS:
+        rows, differ = compare(con, mart, f"before.main.{mart}")
+        print(f"  {mart}: {rows:,} rows, {differ} differing after compaction")
+        if differ:
+            sys.exit(f"{mart}: compaction changed the mart")
+    con.close()
+
+    def row(label: str, a: float, b: float, fmt: str, ratio: str) -> None:
+        print(f"  {label:44} {format(a, fmt):>12} {format(b, fmt):>12} {ratio:>10}")
+
+    print()
+    print(f"compaction: {stats.objects_read:,} objects ({stats.bytes_read / 1024**2:,.0f} MiB) "
+          f"-> {stats.objects_written} in {took:.1f} s "
+          f"({stats.objects_read / took:,.0f} objects/s), {stats.hours_compacted} hours")  # fmt: skip
+    print(f"  {'':44} {'before':>12} {'after':>12} {'ratio':>10}")
+    row("objects per day partition", before["per_day"], after["per_day"], ",d",
+        f"{before['per_day'] / after['per_day']:.0f}x")  # fmt: skip
+    row("objects a daily run opens (3 days)", before["opened"], after["opened"], ",d",
+        f"{before['opened'] / after['opened']:.0f}x (target >= 50x)")  # fmt: skip
+    row("MiB a daily run opens", before["opened_bytes"] / 1024**2,
+        after["opened_bytes"] / 1024**2, ",.1f",
+        f"{after['opened_bytes'] / before['opened_bytes']:.2f}")  # fmt: skip
+    row(f"full build ({days} days), model execution s", before["full"], after["full"], ".2f",
+        f"{after['full'] / before['full']:.2f}")  # fmt: skip
+    row("one-day run, model execution s", before["one_day"], after["one_day"], ".2f",
+        f"{after['one_day'] / before['one_day']:.2f} (target <= 1)")  # fmt: skip
+    return 0
 
 
 def main() -> int:
@@ -436,7 +657,9 @@ def main() -> int:
     parser.add_argument(
         "--events", type=int, default=10_000_000, help="events to generate (at least 5M)"
     )
-    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--days", type=int, default=None, help="days of events (default 30; 7 with --compaction)"
+    )
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     parser.add_argument(
         "--dir",
@@ -451,16 +674,38 @@ def main() -> int:
         "--day-repeat", type=int, default=5,
         help="runs of the one-day and of the one-hour run (about a second each); the best counts",
     )  # fmt: skip
+    parser.add_argument(
+        "--target",
+        choices=("local", "trino"),
+        default="local",
+        help="trino: also run the full build and the one-day run on the local Trino (same lake)",
+    )
+    parser.add_argument(
+        "--compaction", action="store_true",
+        help="measure one lake of Kinesis-like batches before and after `weblogs compact` "
+        "(--events-per-day x --days events, default 1M x 7) instead of dbt against the floor",
+    )  # fmt: skip
+    parser.add_argument("--events-per-day", type=int, default=1_000_000)
+    parser.add_argument(
+        "--batch-rows", type=int, default=100,
+        help="records per Kinesis batch with --compaction (1M/day: ~10,000 objects a day)",
+    )  # fmt: skip
     args = parser.parse_args()
+    args.days = args.days or (7 if args.compaction else 30)
     work = args.keep or Path(tempfile.mkdtemp(prefix="weblogs-bench-models-", dir=args.dir))
     work.mkdir(parents=True, exist_ok=True)
     lake = work / "lake"
     if lake.exists():
         shutil.rmtree(lake)
-    for stale in ("profiles", "target", "logs", "one-hour-lake", "bench.duckdb", "floor.duckdb"):
+    for stale in (
+        "profiles", "target", "logs", "one-hour-lake", "bench.duckdb", "floor.duckdb",
+        "trino", "dbt-trino", "before.duckdb",
+    ):  # fmt: skip
         path = work / stale
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     try:
+        if args.compaction:
+            return compaction_main(args, work, lake)
         began = time.perf_counter()
         events, files = generate_lake(lake, args.events, args.days)
         print(f"lake: {events:,} events, {files} files, {args.days} days "
@@ -588,6 +833,22 @@ def main() -> int:
             f"{full['models'] - fixed['models']:.2f} s = "
             f"{(one_day['models'] - fixed['models']) / (full['models'] - fixed['models']):.3f}"
         )
+        if args.target == "trino":
+            on_trino = bench_trino(work, lake, window, one_day_vars, args.repeat, args.day_repeat)
+            t_full, t_day = on_trino["full"], on_trino["one_day"]
+            print(f"Trino (the Athena SQL, one JVM on this machine), same lake: started with "
+                  f"{on_trino['partitions']} partitions registered in {on_trino['started']:.1f} s")  # fmt: skip
+            print(f"  full build, best of {args.repeat}: model execution {t_full['models']:.2f} s "
+                  f"(start-up apart: {t_full['startup']:.2f} s), "
+                  f"{t_full['models'] / full['models']:.2f}x DuckDB's {full['models']:.2f} s")  # fmt: skip
+            print(f"  per model: {per_model(t_full)}")
+            print(f"  one-day run ({day}), best of {args.day_repeat}: model execution "
+                  f"{t_day['models']:.2f} s, {t_day['models'] / one_day['models']:.2f}x DuckDB's "
+                  f"{one_day['models']:.2f} s; one day / full build "
+                  f"{t_day['models'] / t_full['models']:.3f}")  # fmt: skip
+            print(f"  per model: {per_model(t_day)}")
+            print(f"  rows of events read by the one-day staging query: {on_trino['rows_read']:,} "
+                  f"of {on_trino['rows_total']:,}")  # fmt: skip
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

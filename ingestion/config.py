@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from weblogs.adapters.aws import region as resolve_region
 from weblogs.core import layout, settings
 from weblogs.core.errors import ConfigError
+from weblogs.core.redact import redact
 from weblogs.core.settings import setting
 
 __all__ = ["BACKENDS", "ConfigError", "ConsumerConfig", "load_config"]
@@ -155,6 +156,43 @@ class ConsumerConfig:
         maximum=3600,
         help="how long the final flush may retry S3",
     )
+    api_max_compressed_bytes: int = setting(
+        32 * 1024 * 1024,
+        env="API_MAX_COMPRESSED_BYTES",
+        minimum=1024,
+        maximum=1 << 30,
+        shown_default="`33554432` (32 MiB)",
+        help="most bytes one response may put on the wire",
+    )
+    api_max_response_bytes: int = setting(
+        32 * 1024 * 1024,
+        env="API_MAX_RESPONSE_BYTES",
+        minimum=1024,
+        maximum=1 << 30,
+        shown_default="`33554432` (32 MiB)",
+        help="most bytes one response may inflate to (gzip, deflate)",
+    )
+    api_response_seconds: float = setting(
+        60.0,
+        env="API_RESPONSE_SECONDS",
+        minimum=0.1,
+        maximum=3600,
+        help="deadline for a whole response, from the request to its last byte",
+    )
+    response_sample_bytes: int = setting(
+        64 * 1024,
+        env="RESPONSE_SAMPLE_BYTES",
+        minimum=0,
+        maximum=1 << 20,
+        help="bytes of a refused response kept in the failed store",
+    )
+    api_max_redirects: int = setting(
+        3,
+        env="API_MAX_REDIRECTS",
+        minimum=0,
+        maximum=10,
+        help="redirects followed, and only to the same scheme, host and port",
+    )
 
 
 def load_config(
@@ -178,11 +216,13 @@ def _check_api_url(api_url: str | None) -> None:
         )
     parts = urlsplit(str(api_url))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"API_URL must be an http(s) URL with a host, got {api_url!r}")
+        raise ConfigError(
+            f"API_URL must be an http(s) URL with a host, got {redact(str(api_url))!r}"
+        )
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ConfigError(f"API_URL has an invalid port: {api_url!r}") from None
+        raise ConfigError(f"API_URL has an invalid port: {redact(str(api_url))!r}") from None
 
 
 def _check_aws(values: dict[str, Any], env: Mapping[str, str]) -> None:

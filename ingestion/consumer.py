@@ -37,7 +37,7 @@ from ingestion.archive import ArchiveBuffer, Outbox, PendingObject
 from ingestion.backends import Backends, build_backends, stream_records
 from ingestion.config import ConsumerConfig
 from ingestion.forward import KINESIS_STAGE, Forwarder, chunk_records
-from ingestion.http import Poller, redact
+from ingestion.http import BadResponse, Poller, size_details
 from ingestion.metrics import Progress, Stats
 from ingestion.page import element_text, one_line, parse_page
 from weblogs.core import layout
@@ -49,6 +49,7 @@ from weblogs.core.contract import (
     screen,
     to_epoch_ms,
 )
+from weblogs.core.redact import redact_url
 
 __all__ = [
     "KINESIS_STAGE",
@@ -128,13 +129,18 @@ class Consumer:
         """What SIGTERM/SIGINT do: finish the page in hand, flush everything, return."""
         if not self.stop_event.is_set():
             self.stop_reason = reason
+            self.poller.stop_at = time.monotonic()
             self.stop_event.set()
+
+    def interrupt(self) -> None:
+        """From the stop signal's handler: a blocked read ends within seconds."""
+        self.poller.interrupt()
 
     def run(self) -> int:
         log.info(
             "started run %s: polling %s every %gs into %s",
             self.run_id,
-            redact(self.config.api_url),
+            redact_url(self.config.api_url),
             self.config.poll_interval,
             self.backends.description,
         )
@@ -190,35 +196,42 @@ class Consumer:
         if fetched is None or isinstance(fetched, str):
             return fetched
         body, status = fetched
+        if isinstance(body, BadResponse):
+            self._store_bad_response(body, status)
+            return None, 0
         items, reason = parse_page(body)
         if items is None:
             assert reason is not None
-            self._store_bad_response(body, reason, status)
+            sample = body[: self.config.response_sample_bytes]
+            details = size_details(len(body), len(body), sample)
+            self._store_bad_response(BadResponse(reason, sample, details), status)
             return None, 0
         return items, len(items)
 
-    def _store_bad_response(self, body: bytes, reason: str, status: int) -> None:
-        """A 2xx body that is not a JSON array: kept whole in the failed store, never fatal."""
+    def _store_bad_response(self, bad: BadResponse, status: int) -> None:
+        """A 2xx body that is not a JSON array, too large or too slow: a bounded sample of
+        it goes to the failed store with its sizes, never fatal."""
         now = self.clock()
         self.stats.bad_responses += 1
-        self.stats.reasons[f"response:{reason}"] += 1
+        self.stats.reasons[f"response:{bad.reason}"] += 1
         log.error(
-            "API returned a %s body (HTTP %d, %d bytes); stored in %s/",
-            reason,
+            "API returned a %s body (HTTP %d, %d bytes read); a sample is stored in %s/",
+            bad.reason,
             status,
-            len(body),
+            bad.details["bytes_read"],
             layout.FAILED_RECORDS,
         )
         line = failed_record(
-            body,
-            reason,
+            bad.sample,
+            bad.reason,
             "api_response",
             now,
             run_id=self.run_id,
             http_status=status,
+            **bad.details,
         )
         self._queue_failures(
-            layout.FAILED_RECORDS, "failed", [orjson.dumps(line)], Counter({reason: 1}), now
+            layout.FAILED_RECORDS, "failed", [orjson.dumps(line)], Counter({bad.reason: 1}), now
         )
 
     # ------------------------------------------------------------------ process

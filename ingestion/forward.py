@@ -25,6 +25,7 @@ from weblogs.adapters.stream import (
 )
 from weblogs.core import layout
 from weblogs.core.contract import failed_record
+from weblogs.core.redact import redact
 
 log = logging.getLogger("ingestion")
 
@@ -114,7 +115,7 @@ class Forwarder:
                             now,
                             run_id=self.run_id,
                             error_code=code,
-                            error_message=message[:500],
+                            error_message=redact(message[:500]),
                             attempts=attempt,
                             partition_key=records[i].partition_key,
                         )

@@ -19,6 +19,7 @@ from ingestion.consumer import Consumer
 from weblogs.adapters.lake import S3Lake
 from weblogs.core import settings
 from weblogs.core.errors import ConfigError, UsageError
+from weblogs.core.redact import RedactingFormatter, redact
 
 log = logging.getLogger("ingestion")
 
@@ -64,11 +65,16 @@ def check_aws(backends: Backends) -> None:
 
 
 def setup_logging() -> None:
+    """One stderr handler on the root logger, redacting: the consumer's lines and those of
+    the libraries (urllib3 logs the path and query of every retried request) alike."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("consume: %(message)s"))
-    log.handlers[:] = [handler]
+    handler.setFormatter(RedactingFormatter("consume: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.handlers.clear()
     log.setLevel(logging.INFO)
-    log.propagate = False
+    log.propagate = True
 
 
 def run_consume(args: argparse.Namespace) -> int:
@@ -87,6 +93,7 @@ def run_consume(args: argparse.Namespace) -> int:
         if consumer.stop_event.is_set():
             log.info("%s again: still flushing", name)
         consumer.request_stop(name)
+        consumer.interrupt()  # a blocking read in progress ends soon, not at its timeout
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -101,5 +108,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_consume(args)
     except UsageError as exc:
-        print(f"consume: error: {exc}", file=sys.stderr)
+        print(f"consume: error: {redact(str(exc))}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from weblogs.core.contract import exact_int
+
 _SPLIT_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 
 
@@ -22,8 +24,10 @@ def parse_page(body: bytes) -> tuple[list[bytes] | None, str | None]:
         texts = list(map(bytes, _SPLIT_ARRAY.decode(body)))
     except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
         try:
-            parsed = json.loads(body.decode("utf-8"))
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            # Bytes that are not UTF-8 are carried through as surrogates and written
+            # back as they came (`element_text`): only their element fails.
+            parsed = json.loads(body.decode("utf-8", "surrogateescape"), parse_int=exact_int)
+        except (ValueError, RecursionError):
             return None, "invalid_json"
         if not isinstance(parsed, list):
             return None, "not_a_list"
@@ -35,15 +39,22 @@ def parse_page(body: bytes) -> tuple[list[bytes] | None, str | None]:
 
 def element_text(item: Any) -> bytes:
     """A decoded element as compact JSON text, exact (the stdlib keeps integers past
-    64 bits). One no valid JSON can carry (NaN, a lone surrogate) is spelled as the
-    stdlib spells it all the same: the contract rejects it as `invalid_json` and the
-    failed store keeps it."""
+    64 bits; one too long to convert is kept as its digits, quoted, and fails alone).
+    One no valid JSON can carry (NaN, a lone surrogate) is spelled as the stdlib
+    spells it all the same: the contract rejects it as `invalid_json` and the failed
+    store keeps it."""
     try:
-        return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:  # a lone surrogate: as an escape in ASCII text
-        return json.dumps(item, separators=(",", ":")).encode()
+        text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
     except RecursionError:
         return repr(item).encode()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        pass
+    try:  # bytes that were not UTF-8 in the response: as they came
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate: as an escape in ASCII text
+        return json.dumps(item, separators=(",", ":")).encode()
 
 
 def one_line(text: bytes) -> bytes:
@@ -53,6 +64,6 @@ def one_line(text: bytes) -> bytes:
     not JSON stays as it is: the contract rejects it.
     """
     try:
-        return element_text(json.loads(text))
+        return element_text(json.loads(text, parse_int=exact_int))
     except (ValueError, RecursionError):
-        return text
+        return b" ".join(text.splitlines())

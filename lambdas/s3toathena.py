@@ -109,8 +109,12 @@ def partitions_from_event(
     event: S3Event | Mapping[str, Any], *, bucket: str, now: datetime
 ) -> ParsedEvent:
     """Collect the distinct valid partitions of an S3 notification; skip everything else."""
-    s3_event = event if isinstance(event, S3Event) else S3Event(dict(event))
     parsed = ParsedEvent()
+    raw = event.raw_event if isinstance(event, S3Event) else event
+    if not isinstance(raw, Mapping):  # a list, null, text: logged and counted, not raised
+        parsed.skipped.append(("", "not_an_s3_notification"))
+        return parsed
+    s3_event = event if isinstance(event, S3Event) else S3Event(dict(raw))
     if s3_event.get("Event") == "s3:TestEvent":
         return parsed
     if not isinstance(s3_event.get("Records"), list):

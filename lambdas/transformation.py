@@ -7,17 +7,22 @@ Kinesis, S3 and SNS to it.
 Retries never duplicate: object names come from the shard id and the batch's
 first/last sequence numbers, `now` and `ingested_at` come from the records'
 arrival times (so a retry computes identical rows), and a batch that cannot be
-fully written is rolled back and reported failed as a whole.
+fully written is rolled back and reported failed as a whole. A record is never
+reported for retry because of what it holds: bad content and malformed records go
+to the failed store, and an event that is not a Kinesis batch is logged and counted.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
+import math
 import os
 import sys
+import time
 from base64 import b64decode
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -32,10 +37,11 @@ from weblogs.adapters.lake import Lake, S3Lake, discard, write_result
 from weblogs.adapters.notify import LogNotifier, Notifier, SnsNotifier
 from weblogs.core import layout
 from weblogs.core import settings as declared
+from weblogs.core.contract import canonical_json, failed_record
 from weblogs.core.settings import setting
 from weblogs.core.transform import TransformResult, transform_records
 
-__all__ = ["Batch", "SnsNotifier", "TransformationSettings", "WholeBatchProcessor", "handler"]
+__all__ = ["Batch", "SnsNotifier", "TransformationSettings", "handler", "process_batch"]
 
 STAGE = "transformation"
 FAILED_PREFIX = layout.FAILED_TRANSFORMATION_RECORDS
@@ -63,99 +69,148 @@ class TransformationSettings:
         return cls(**values)
 
 
+@dataclass
+class Batch:
+    """The decoded records of one invocation, in order.
+
+    `add` never raises: a record whose envelope is unusable (not an object, no
+    `kinesis` part, no `data` text) is kept in `malformed` with the record as
+    received, and goes to the failed store like any rejected event. A missing or
+    odd arrival time only loses the `ingested_at` of that record, which then takes
+    the latest arrival time of the batch.
+    """
+
+    payloads: list[bytes] = field(default_factory=list)
+    arrivals_ms: list[int | None] = field(default_factory=list)
+    sequence_numbers: list[str | None] = field(default_factory=list)
+    shard_id: str = "shard"
+    malformed: list[Any] = field(default_factory=list)
+    #: Every record's sequence number in order, for the retry report.
+    all_sequence_numbers: list[str] = field(default_factory=list)
+    _names: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """Object name: shard id and first/last sequence number, as the lake layout asks
+        (docs/contract.md#2-the-lake); a record without one is named by the digest of
+        what it holds instead."""
+        return f"{self.shard_id}-{self._names[0]}-{self._names[-1]}"
+
+    @property
+    def records(self) -> int:
+        return len(self.payloads) + len(self.malformed)
+
+    def add(self, record: Any) -> None:
+        """Decode one Kinesis record; validation runs per batch."""
+        kinesis = record.get("kinesis") if isinstance(record, dict) else None
+        data = kinesis.get("data") if isinstance(kinesis, dict) else None
+        sequence = kinesis.get("sequenceNumber") if isinstance(kinesis, dict) else None
+        sequence = sequence if isinstance(sequence, str) and sequence else None
+        if sequence is not None:
+            self.all_sequence_numbers.append(sequence)
+        self._names.append(sequence or "x" + _digest(record))
+        if len(self._names) == 1 and isinstance(record, dict):
+            event_id = record.get("eventID")
+            if isinstance(event_id, str) and event_id:
+                self.shard_id = event_id.split(":", 1)[0]
+        if not isinstance(data, str):
+            self.malformed.append(record)
+            return
+        try:
+            self.payloads.append(b64decode(data, validate=True))
+        except (binascii.Error, ValueError):
+            self.payloads.append(data.encode("utf-8", "surrogatepass"))  # fails as invalid_json
+        self.arrivals_ms.append(_arrival_ms(kinesis.get("approximateArrivalTimestamp")))
+        self.sequence_numbers.append(sequence)
+
+
+def _digest(record: Any) -> str:
+    try:
+        text = canonical_json(record)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(record).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:20]
+
+
+#: Arrival times outside this range (epoch seconds) are not used (see `Batch`).
+_ARRIVAL_RANGE = (0.0, 1e11)
+
+
+def _arrival_ms(value: Any) -> int | None:
+    if type(value) not in (int, float):
+        return None
+    if not (math.isfinite(value) and _ARRIVAL_RANGE[0] <= value < _ARRIVAL_RANGE[1]):
+        return None
+    return int(value * 1000)
+
+
 class WholeBatchProcessor(BasePartialProcessor):
     """A custom partial processor (powertools' documented extension point) for Kinesis.
 
-    Records are only collected per item (`handler`); the write happens once per
-    batch in `_clean`, and if it fails every collected record becomes a reported
-    failure, so Lambda retries the whole batch (ReportBatchItemFailures).
+    Each record is only collected (`Batch.add`, which never raises); the write
+    happens once per batch in `_clean`. Only when storing fails does every record
+    become a reported failure, so Lambda retries the whole batch
+    (ReportBatchItemFailures); what a record holds never makes it fail.
     """
 
-    def __init__(self, write: Callable[[], None]) -> None:
+    def __init__(self, batch: Batch, write: Callable[[], None]) -> None:
         super().__init__()
+        self.batch = batch
         self.write = write
+        self.stored = True
 
     def _prepare(self) -> None:
         self.success_messages.clear()
         self.fail_messages.clear()
         self.exceptions.clear()
+        self.stored = True
 
-    def _process_record(self, record: dict[str, Any]) -> Any:
-        """Hand the raw record dict to the collector (no data-class wrapper per record)."""
+    def _process_record(self, record: Any) -> Any:
+        """Hand the raw record to the collector (no data-class wrapper per record)."""
         try:
             return self.success_handler(record=record, result=self.handler(record))
         except Exception:
             return self.failure_handler(record=record, exception=sys.exc_info())
 
-    async def _async_process_record(self, record: dict[str, Any]) -> Any:
+    async def _async_process_record(self, record: Any) -> Any:
         raise NotImplementedError("the transformation processes Kinesis batches synchronously")
 
     def _clean(self) -> None:
-        if not self.success_messages:
+        if not self.batch.records:
             return
         try:
             self.write()
         except Exception:
             logger.exception("batch not stored; reporting every record for retry")
             metrics.add_metric("BatchesRetried", MetricUnit.Count, 1)
-            exc_info = sys.exc_info()
-            for record in self.success_messages:
-                self.failure_handler(record=record, exception=exc_info)
-            self.success_messages.clear()
+            self.stored = False
 
     def response(self) -> dict[str, list[dict[str, str]]]:
-        """The partial-batch response: the sequence number of every failed record."""
+        """The partial-batch response: every record's sequence number when storing failed."""
+        if self.stored:
+            return {"batchItemFailures": []}
         return {
-            "batchItemFailures": [
-                {"itemIdentifier": _sequence_number(record)} for record in self.fail_messages
-            ]
+            "batchItemFailures": [{"itemIdentifier": n} for n in self.batch.all_sequence_numbers]
         }
 
 
-def _sequence_number(record: Any) -> str:
-    try:
-        return str(record["kinesis"]["sequenceNumber"])
-    except (KeyError, TypeError):
-        return ""  # Lambda retries the whole batch for an unknown identifier
-
-
-@dataclass
-class Batch:
-    """The decoded records of one invocation, in order."""
-
-    payloads: list[bytes]
-    arrivals_ms: list[int]
-    sequence_numbers: list[str]
-    shard_id: str = "shard"
-
-    @property
-    def name(self) -> str:
-        """Object name: shard id and first/last sequence number, as the lake layout asks (docs/contract.md#2-the-lake)."""
-        return f"{self.shard_id}-{self.sequence_numbers[0]}-{self.sequence_numbers[-1]}"
-
-    def add(self, record: dict[str, Any]) -> None:
-        """Per-record step of the batch processor: decode only; validation runs per batch."""
-        kinesis = record["kinesis"]
-        data = kinesis["data"]
-        try:
-            self.payloads.append(b64decode(data, validate=True))
-        except (binascii.Error, ValueError):
-            self.payloads.append(data.encode())  # kept as received; fails as invalid_json
-        self.arrivals_ms.append(int(kinesis["approximateArrivalTimestamp"] * 1000))
-        self.sequence_numbers.append(kinesis["sequenceNumber"])
-        if len(self.sequence_numbers) == 1:
-            self.shard_id = record["eventID"].split(":", 1)[0]
-
-
 def process_batch(
-    records: list[dict[str, Any]], lake: Lake, notifier: Notifier, bucket_uri: str
+    records: list[Any], lake: Lake, notifier: Notifier, bucket_uri: str
 ) -> dict[str, Any]:
-    """Validate, write and report one Kinesis batch; returns the partial-failure response."""
-    batch = Batch([], [], [])
-    processor = WholeBatchProcessor(lambda: write_batch(batch, lake, notifier, bucket_uri))
+    """Validate, write and report one Kinesis batch; returns the partial-failure response.
+
+    Only a failure to store (S3, SNS) reports records for retry, and then all of them:
+    the batch is written as a whole and rolled back as a whole. What a record holds
+    never makes it fail: a bad record goes to the failed store and the rest go on.
+    """
+    batch = Batch()
     metrics.add_metric("Batches", MetricUnit.Count, 1)
+    processor = WholeBatchProcessor(batch, lambda: write_batch(batch, lake, notifier, bucket_uri))
     with processor(records=records, handler=batch.add):
         processor.process()
+    if batch.malformed:
+        logger.warning("malformed Kinesis records", extra={"count": len(batch.malformed)})
+        metrics.add_metric("MalformedRecords", MetricUnit.Count, len(batch.malformed))
     return processor.response()
 
 
@@ -176,16 +231,29 @@ def notify_failures(notifier: Notifier, batch: str, result: TransformResult, loc
 
 
 def write_batch(batch: Batch, lake: Lake, notifier: Notifier, bucket_uri: str) -> None:
-    now = datetime.fromtimestamp(max(batch.arrivals_ms) / 1000, UTC)
+    known = [a for a in batch.arrivals_ms if a is not None]
+    latest = max(known) if known else int(time.time() * 1000)
+    now = datetime.fromtimestamp(latest / 1000, UTC)
     result = transform_records(
         batch.payloads,
         stage=STAGE,
         now=now,
-        ingested_at_ms=batch.arrivals_ms,
+        ingested_at_ms=[latest if a is None else a for a in batch.arrivals_ms],
         record_ids=batch.sequence_numbers,
         shard_id=batch.shard_id,
     )
-    keys = write_result(lake, result, name=batch.name, failed_prefix=FAILED_PREFIX)
+    for record in batch.malformed:
+        result.failures.append(
+            failed_record(record, "invalid_json", STAGE, now, shard_id=batch.shard_id)
+        )
+    result.records_in += len(batch.malformed)
+    keys = write_result(
+        lake,
+        result,
+        name=batch.name,
+        failed_prefix=FAILED_PREFIX,
+        failed_day=now,  # from the records' arrival: the same on a retry
+    )
     if result.failures:
         try:
             notify_failures(notifier, batch.name, result, f"{bucket_uri}/{keys[-1]}")
@@ -221,6 +289,12 @@ def _adapters() -> tuple[S3Lake, Notifier, str]:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        # Not a Kinesis event: nothing to store and nothing Lambda could retry usefully.
+        logger.error("malformed event: no Records list", extra={"type": type(event).__name__})
+        metrics.add_metric("MalformedEvents", MetricUnit.Count, 1)
+        return {"batchItemFailures": []}
     lake, notifier, bucket_uri = _adapters()
-    return process_batch(event.get("Records", []), lake, notifier, bucket_uri)
+    return process_batch(records, lake, notifier, bucket_uri)

@@ -3,7 +3,7 @@ with
 
 sessions as (
 
-    select * from {{ ref('int_sessions') }}
+    select * from {{ weblogs.run_sessions() }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 known_sessions as (
 
-    select * from {{ ref('int_sessions') }}
+    select * from {{ weblogs.run_sessions() }}
     where not is_anonymous_session
 
 ),

@@ -39,3 +39,33 @@
         {%- for column in columns %}{{ column }} varchar{{ ', ' if not loop.last }}{% endfor -%}
     ))
 {%- endmacro %}
+
+
+
+{#-
+    An intermediate model of the run's window, for the models that read it:
+    `name` is an ephemeral model (`int_sessions`, `int_session_events`) and
+    `int_run_<name without int_>` the table holding its rows for this run.
+    When this invocation builds that table (it is selected), the reader gets
+    the table: computed once per run, before its readers (they depend on it).
+    Otherwise the ephemeral model, computed from the events by the reader
+    itself: a model built alone with `--select` never reads a table an earlier
+    run left with another window. Unit tests always get the ephemeral model.
+-#}
+{% macro run_relation(name) %}
+    {%- set table = 'int_run_' ~ name[4:] -%}
+    {%- if not execute -%}
+        {#- Parsing: record both dependencies (dbt orders the table first). -#}
+        {%- do ref(table) -%}
+        {{ return(ref(name)) }}
+    {%- endif -%}
+    {%- if model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources -%}
+        {{ return(ref(table)) }}
+    {%- endif -%}
+    {{ return(ref(name)) }}
+{% endmacro %}
+
+
+{% macro run_sessions() %}
+    {{ return(weblogs.run_relation('int_sessions')) }}
+{% endmacro %}

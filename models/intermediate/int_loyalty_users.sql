@@ -9,7 +9,7 @@ with
 
 sessions as (
 
-    select * from {{ ref('int_sessions') }}
+    select * from {{ weblogs.run_sessions() }}
     where not is_anonymous_session
 
 ),

@@ -21,6 +21,26 @@ events as (
 
 ),
 
+window_sessions as (
+
+    -- Only session_ids with an event dated on a session date of the window can
+    -- have a session of the window or an excluded event the run reports.
+    select session_id
+    from events
+    group by session_id
+    having max(case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end) = 1
+
+),
+
+window_session_events as (
+
+    select events.*
+    from events
+    inner join window_sessions
+        on events.session_id = window_sessions.session_id
+
+),
+
 ordered as (
 
     select
@@ -37,7 +57,7 @@ ordered as (
             partition by session_id
             order by event_timestamp asc, event_id asc
         ) as event_order
-    from events
+    from window_session_events
 
 ),
 

@@ -8,7 +8,7 @@ with
 
 session_events as (
 
-    select * from {{ ref('int_session_events') }}
+    select * from {{ weblogs.run_relation('int_session_events') }}
 
 ),
 

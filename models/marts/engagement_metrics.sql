@@ -3,6 +3,7 @@
     config(
         incremental_strategy=weblogs.range_incremental_strategy(),
         partitioned_by=weblogs.date_partitioning('session_date'),
+        properties=weblogs.table_properties('session_date'),
         persist_docs=weblogs.persist_docs_config(),
     )
 }}
@@ -12,7 +13,7 @@ with
 
 sessions as (
 
-    select * from {{ ref('int_sessions') }}
+    select * from {{ weblogs.run_sessions() }}
 
 ),
 

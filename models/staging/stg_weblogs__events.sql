@@ -1,8 +1,7 @@
 {#-
     The events of the run: read from the partitions of the days the run reads
     (each session date of the window and one day either side), one row per
-    event_id (the earliest ingested copy wins), kept when the event's
-    session_id has a copy dated on a session date of the window. The partition
+    event_id (the earliest ingested copy wins). The partition
     predicate sits directly on the source so both engines prune partitions
     before reading a file.
 -#}
@@ -30,14 +29,7 @@ ranked as (
                 user_id asc,
                 event_type asc,
                 page_url asc
-        ) as copy_rank,
-        max(
-            case
-                when {{ weblogs.in_window('cast(event_timestamp as date)') }}
-                    then 1
-                else 0
-            end
-        ) over (partition by session_id) as in_window_session
+        ) as copy_rank
     from source
 
 ),
@@ -64,7 +56,7 @@ final as (
         cast(day as varchar) as partition_day,
         cast(hour as varchar) as partition_hour
     from ranked
-    where copy_rank = 1 and in_window_session = 1
+    where copy_rank = 1
 
 )
 

@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from awsfixtures import MotoServer, start_moto_server
+from trino_helpers import trino_lake  # noqa: F401  (one Trino per session, on first use)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -219,7 +219,9 @@ def test_settings_keep_every_env_name_and_flag() -> None:
         "FAILED_RECORDS_SNS_ARN", "REGION", "WEBLOGS_LAKE_ROOT", "WEBLOGS_STREAM_DIR",
         "POLL_INTERVAL", "S3_BATCH_SIZE", "S3_BATCH_SECONDS", "API_PAGE_LIMIT", "API_TIMEOUT",
         "API_MAX_RETRIES", "API_BACKOFF", "KINESIS_MAX_ATTEMPTS", "PROGRESS_SECONDS",
-        "EMF_METRICS", "MAX_EVENTS", "SHUTDOWN_SECONDS",
+        "EMF_METRICS", "MAX_EVENTS", "SHUTDOWN_SECONDS", "API_MAX_COMPRESSED_BYTES",
+        "API_MAX_RESPONSE_BYTES", "API_RESPONSE_SECONDS", "RESPONSE_SAMPLE_BYTES",
+        "API_MAX_REDIRECTS",
     } == envs  # fmt: skip
     assert {
         "--api-url", "--backend", "--lake", "--stream-dir", "--poll-interval", "--batch-size",

@@ -616,7 +616,7 @@ def test_dbt_task_role_reads_the_lake_and_writes_only_models_and_results(
         if actions & {"s3:PutObject", "s3:DeleteObject"}:
             assert s3_paths(statement) <= {"athena_output/*", "dbt/*"}, statement
         elif any(a.startswith("s3:") for a in actions):
-            assert s3_paths(statement) <= {"events/*", "crm/*", ""}, statement
+            assert s3_paths(statement) <= {"events/*", "arrivals/*", "crm/*", ""}, statement
         if any(a.startswith("athena:") for a in actions):
             assert all(
                 "workgroup/${Workgroup}" in literal(r) or "datacatalog/" in literal(r)

@@ -11,7 +11,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +40,7 @@ class Lake(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
 
@@ -114,6 +115,9 @@ class LocalLake:
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
@@ -141,6 +145,17 @@ class S3Lake:
 
     def get(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
@@ -188,16 +203,26 @@ def json_lines(items: list[dict[str, Any]]) -> bytes:
 
 
 def write_result(
-    lake: Lake, result: TransformResult, *, name: str, failed_prefix: str
+    lake: Lake,
+    result: TransformResult,
+    *,
+    name: str,
+    failed_prefix: str,
+    failed_day: datetime | None = None,
+    keep_failed: bool = False,
 ) -> list[str]:
     """Write a batch's partitions and failures under names derived from `name`.
 
     The same `name` for the same input writes the same keys, so a retry
-    overwrites instead of duplicating. The arrivals manifest (which event
-    hours the batch touched, and when) is written after the events. If a put
-    fails, the keys already written by this call are removed (best effort)
-    before the error propagates, so a retried batch with other boundaries
-    leaves no stray copies behind.
+    overwrites instead of duplicating. The arrivals manifest (which event hours
+    the batch touched, and when) is written after the events; a re-run on
+    another day records a new arrival, so the next scheduled run rebuilds those
+    dates once more (same result). Failures go under `failed_day` only when the
+    input carries one (`layout.failed_key`). With `keep_failed`, a failed object
+    that exists already is left as it is (a re-run would only change its
+    `failed_at`), so the failed store does not change at all. If a put fails, the
+    keys already written by this call are removed (best effort) before the error
+    propagates, so a retried batch with other boundaries leaves no stray copies.
     """
     written: list[str] = []
     try:
@@ -210,9 +235,10 @@ def write_result(
             lake.put(key, arrivals_manifest(result))
             written.append(key)
         if result.failures:
-            key = layout.dated_key(failed_prefix, result.processed_at, name)
-            lake.put(key, json_lines(result.failures))
-            written.append(key)
+            key = layout.failed_key(failed_prefix, name, failed_day)
+            if not (keep_failed and lake.exists(key)):
+                lake.put(key, json_lines(result.failures))
+                written.append(key)
     except Exception:
         discard(lake, written)
         raise

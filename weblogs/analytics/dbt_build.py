@@ -275,17 +275,25 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def built_window(output: str) -> tuple[str, str] | None:
-    """The session dates the scheduled run rebuilt (first, last), from dbt's log line.
+def scheduled_run_dates(duckdb_path: Path, run_date: str, since: datetime) -> tuple[str, str] | None:
+    """The first and last session dates the scheduled run for `run_date`, started at
+    `since` (UTC), rebuilt.
 
-    None: nothing arrived since the previous scheduled run.
+    Read from the run log the run wrote (`weblogs_run_log.session_dates`, runs of
+    dates such as `2026-10-01 .. 2026-10-03, 2026-10-07`), not from dbt's output.
+    None: the run recorded nothing (no events arrived since the previous one; an
+    earlier run for the same date recorded before `since` does not count).
     """
-    found = re.search(r"sessions from (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", output)
-    if found:
-        return found.group(1), found.group(2)
-    if "touched 0 session dates" in output:
-        return None
-    raise ModelsError("dbt did not report the run window")
+    import duckdb
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        row = con.execute(
+            "select session_dates from weblogs_run_log where run_date = ? and recorded_at >= ?"
+            " order by recorded_at desc limit 1",
+            [date.fromisoformat(run_date), since.astimezone(UTC).replace(tzinfo=None)],
+        ).fetchone()
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", row[0] or "") if row else []
+    return (min(dates), max(dates)) if dates else None
 
 
 def build_and_report(
@@ -308,10 +316,11 @@ def build_and_report(
     lake = lake or layout.lake_root(os.environ)
     duckdb_path = duckdb_path or default_duckdb_path(os.environ)
     check_lake(lake)
-    output = run_dbt_build(
+    started = datetime.now(UTC).replace(microsecond=0)
+    run_dbt_build(
         window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh, run_date=scheduled
     )
-    built = window or built_window(output)
+    built = window or scheduled_run_dates(duckdb_path, str(scheduled), started)
     if built is None:
         return f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
     return report(duckdb_path, built)

@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from weblogs.core.errors import UsageError
+from weblogs.core.redact import redact
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
@@ -24,6 +25,8 @@ COMMANDS = (
     "consume",
     "replay",
     "models",
+    "crm_load",
+    "compact",
 )
 
 
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"weblogs {args.command}: error: {exc}", file=sys.stderr)
+        print(f"weblogs {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -74,8 +74,16 @@ def object_name(path: Path, chunk: list[bytes]) -> str:
     return f"local-{digest.hexdigest()[:24]}"
 
 
-def transform_input(source: Path, lake_uri: str | Path) -> tuple[int, int, int, str]:
-    """Transform a file or folder into the lake: (records in, written, failed, lake)."""
+def transform_input(
+    source: Path, lake_uri: str | Path, *, now: datetime | None = None
+) -> tuple[int, int, int, str]:
+    """Transform a file or folder into the lake: (records in, written, failed, lake).
+
+    `now` (default: the current time) is the processing time the timestamps are
+    checked against. Object names come from the input only, and a failed object
+    that exists already is kept, so a re-run on any day leaves the failed store as
+    it was.
+    """
     files = input_files(source)
     lake = open_lake(lake_uri)
     try:
@@ -83,14 +91,14 @@ def transform_input(source: Path, lake_uri: str | Path) -> tuple[int, int, int, 
             lake.check_writable()
     except LakeError as exc:
         raise UsageError(str(exc)) from exc
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     records_in = written = failed = 0
     for path in files:
         try:
             for chunk in chunks(path, CHUNK_RECORDS):
                 result = transform_records(chunk, stage=STAGE, now=now, source=path.name)
                 name = object_name(path, chunk)
-                write_result(lake, result, name=name, failed_prefix=FAILED_PREFIX)
+                write_result(lake, result, name=name, failed_prefix=FAILED_PREFIX, keep_failed=True)
                 records_in += result.records_in
                 written += result.written
                 failed += result.failed

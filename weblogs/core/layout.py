@@ -46,6 +46,7 @@ DEPLOY_PREFIXES = (ATHENA_OUTPUT, DBT)
 #: Every top-level prefix of the lake, in the order the demo reports them.
 PREFIXES = (
     EVENTS,
+    ARRIVALS,
     RAW,
     EXTRA_COLUMNS,
     FAILED_RECORDS,
@@ -150,3 +151,58 @@ def arrivals_key(moment: datetime, name: str) -> str:
     """
     at = moment.astimezone(UTC)
     return f"{ARRIVALS}/year={at:%Y}/month={at:%m}/day={at:%d}/{name}.jsonl"
+
+
+#: The CRM extracts, by name: `<name>.csv` in the lake folder.
+CRM_EXTRACTS = ("customers", "ratings")
+#: Each CRM load is kept as `crm/snapshots/<UTC time of the load>/<name>.csv`.
+CRM_SNAPSHOTS = f"{CRM}/snapshots"
+
+
+def crm_current_key(name: str, *, s3: bool) -> str:
+    """The current extract: `crm/<name>.csv` in a lake folder; on S3 inside its Glue table's
+    folder, `crm/<name>/<name>.csv`, since Athena reads every object of that folder."""
+    return f"{CRM}/{name}/{name}.csv" if s3 else f"{CRM}/{name}.csv"
+
+
+def crm_table_prefix(name: str) -> str:
+    """The S3 folder Athena's table of one extract reads (every object in it)."""
+    return f"{CRM}/{name}/"
+
+
+def crm_snapshot_stamp(moment: datetime) -> str:
+    """The snapshot folder name of a load: UTC, sortable, safe in paths and S3 keys."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H%M%S.%fZ")
+
+
+def crm_snapshot_folder(stamp: str) -> str:
+    return f"{CRM_SNAPSHOTS}/{stamp}/"
+
+
+def crm_snapshot_key(stamp: str, name: str) -> str:
+    return f"{crm_snapshot_folder(stamp)}{name}.csv"
+
+
+#: Names of the objects compaction writes: `compacted-<group>[-NNN].parquet`.
+COMPACTED_PREFIX = "compacted-"
+
+
+def compacted_names(group: str, parts: int) -> list[str]:
+    """The object names (without `.parquet`) of one compaction of an hour into `parts`."""
+    if parts == 1:
+        return [f"{COMPACTED_PREFIX}{group}"]
+    return [f"{COMPACTED_PREFIX}{group}-{i:03d}" for i in range(parts)]
+
+
+def compacted_group(name: str) -> str | None:
+    """The group id of a compacted object's name (with or without `.parquet`), else None."""
+    if not name.startswith(COMPACTED_PREFIX):
+        return None
+    return name[len(COMPACTED_PREFIX) :].removesuffix(".parquet").split("-", 1)[0]
+
+
+def failed_key(prefix: str, name: str, day: datetime | None = None) -> str:
+    """Where a batch's failures go: named after the input (`name`), never after the day
+    of the run, so a re-run on another day finds its own object. `day` is for inputs
+    that carry one (a Kinesis batch's arrival time): then under `dt=YYYY-MM-DD/`."""
+    return dated_key(prefix, day, name) if day is not None else f"{prefix}/{name}.jsonl"

@@ -8,7 +8,13 @@ Its modules, by responsibility: `schema` (types, limits, the Arrow columns),
 failed-store line).
 """
 
-from weblogs.core.contract.canonical import anonymous_user_id, canonical_json, derive_event_id
+from weblogs.core.contract.canonical import (
+    HugeNumber,
+    anonymous_user_id,
+    canonical_json,
+    derive_event_id,
+    exact_int,
+)
 from weblogs.core.contract.failed import failed_record, payload_bytes
 from weblogs.core.contract.fast import Screened, screen
 from weblogs.core.contract.rules import OPTIONAL_TEXTS, Invalid, Valid, validate
@@ -50,12 +56,14 @@ __all__ = [
     "PARTITION_COLUMNS",
     "ROW_COLUMNS",
     "Column",
+    "HugeNumber",
     "Invalid",
     "Screened",
     "Valid",
     "anonymous_user_id",
     "canonical_json",
     "derive_event_id",
+    "exact_int",
     "failed_record",
     "iso_utc",
     "parse_timestamp",

@@ -63,6 +63,37 @@ def anonymous_user_id(session_id: str) -> str:
 UNDECODABLE = object()
 
 
+class HugeNumber(str):
+    """An integer literal longer than Python converts (4,300 digits), kept as its text.
+
+    Such a literal is valid JSON, so a record holding one gets a verdict like any
+    other: `invalid_timestamp` in the timestamp, `invalid_json` anywhere else (the
+    canonical JSON the derived values need cannot be written exactly).
+    """
+
+
+#: Python refuses to convert longer digit strings (sys.get_int_max_str_digits()).
+MAX_INT_DIGITS = 4300
+
+
+def exact_int(text: str) -> int | HugeNumber:
+    """The stdlib's `parse_int`, but a literal too long to convert is kept as text."""
+    if len(text) - (text[:1] == "-") > MAX_INT_DIGITS:
+        return HugeNumber(text)
+    return int(text)
+
+
+def _holds_huge(value: Any) -> bool:
+    kind = type(value)
+    if kind is HugeNumber:
+        return True
+    if kind is dict:
+        return any(_holds_huge(v) for v in value.values())
+    if kind is list:
+        return any(_holds_huge(v) for v in value)
+    return False
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(name)
 
@@ -93,9 +124,22 @@ def decode(raw: bytes | bytearray | memoryview | str) -> Any:
             return event
     try:
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8")
-        event = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        event = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=exact_int,
+        )
     except (ValueError, RecursionError):
         return UNDECODABLE
+    if _holds_huge(event):
+        # A too-long integer in the timestamp is judged by the timestamp rule
+        # (`invalid_timestamp`); anywhere else no exact JSON of the event can be
+        # written for the derived values, so the record is `invalid_json`.
+        if type(event) is not dict or type(event.get("timestamp")) is not HugeNumber:
+            return UNDECODABLE
+        if any(_holds_huge(v) for k, v in event.items() if k != "timestamp"):
+            return UNDECODABLE
     # The stdlib accepts escaped lone surrogates ("\\ud800"), which no UTF-8 text (and
     # no Parquet string) can carry; orjson refused them above, so check only here.
     return event if encodable(event) else UNDECODABLE

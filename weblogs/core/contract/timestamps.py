@@ -10,11 +10,18 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from weblogs.core.contract.canonical import HugeNumber
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_MS = timedelta(milliseconds=1)
-_NUMERIC = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
+# ASCII digits only: `\d` and `int()` also take Arabic-Indic, full-width and other digits.
+_NUMERIC = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"-?[0-9]+")
+#: Longest timestamp text judged at all: an epoch in milliseconds with sign, fraction
+#: and exponent, or an ISO-8601 time with fraction and offset, fits in far less. Longer
+#: text is `invalid_timestamp` before any conversion (`int()` of 4,300+ digits raises).
+MAX_TIMESTAMP_CHARS = 64
 
 
 def parse_timestamp(value: Any) -> int | str:
@@ -27,13 +34,17 @@ def parse_timestamp(value: Any) -> int | str:
         return _epoch_to_ms(value)
     if kind is str:
         text = value.strip()
+        if len(text) > MAX_TIMESTAMP_CHARS:
+            return "invalid_timestamp"
         # An ISO-8601 date first: "dddd-" can never be a number, so skip the patterns.
         if text[4:5] == "-" and text[:4].isdigit():
-            return _iso_to_ms(text)
+            return _iso_to_ms(text) if text.isascii() else "invalid_timestamp"
         if text.isdigit() and text.isascii():  # the plain case of _INTEGER, without a regex
             return _epoch_to_ms(int(text))
         if not text:
             return "empty_field:timestamp"
+        if not text.isascii():
+            return "invalid_timestamp"
         if _INTEGER.fullmatch(text):
             return _epoch_to_ms(int(text))
         if _NUMERIC.fullmatch(text):
@@ -44,13 +55,15 @@ def parse_timestamp(value: Any) -> int | str:
         return _epoch_to_ms(value) if math.isfinite(value) else "invalid_timestamp"
     if value is None:
         return "missing_field:timestamp"
+    if kind is HugeNumber:  # an integer literal too long to convert: not a time either
+        return "invalid_timestamp"
     return "invalid_type:timestamp"  # bool, list, dict
 
 
 def _iso_to_ms(text: str) -> int | str:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return "invalid_timestamp"
     return to_epoch_ms(moment)
 

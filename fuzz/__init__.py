@@ -1,0 +1,1 @@
+"""Fuzz targets over the contract and the decoders (see `make fuzz`)."""

@@ -1,0 +1,187 @@
+"""The Athena SQL executed for real, on Trino (the engine of Athena engine version 3).
+
+One Trino serves the fixture lake written by `weblogs transform`; the dbt
+project builds on it with the `trino` target, whose macros are the Athena ones
+(docs/analytics.md, Trino). The marts must equal the DuckDB marts row for row,
+a day-by-day run must equal one range run, and a run must read only the
+partitions of its window.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+from dbt_helpers import END, MARTS, START, DbtProject, reference_marts
+from trino_helpers import TrinoLake
+
+pytestmark = pytest.mark.slow
+
+KEYS = {
+    "engagement_metrics": ("session_id",),
+    "session_metrics": ("session_date", "device_type", "browser"),
+    "loyalty_metrics": ("user_id",),
+    "loyalty_by_tier": ("loyalty_tier",),
+}
+INCREMENTAL = ("engagement_metrics", "session_metrics")
+#: Athena refuses a query string longer than this many bytes.
+ATHENA_QUERY_LIMIT = 262_144
+#: In an EXPLAIN ANALYZE plan: the rows a scan of the events table read.
+EVENTS_SCAN = re.compile(
+    r"(?:TableScan|ScanFilter\w*)\[table = hive:\w+:events\b.*?\n\s*Input: (\d+) rows", re.S
+)
+
+
+def assert_same_rows(
+    actual: list[dict[str, Any]], expected: list[dict[str, Any]], mart: str
+) -> None:
+    """Same keys, same columns, equal values (numbers to 0.01)."""
+    got = {tuple(r[k] for k in KEYS[mart]): r for r in actual}
+    want = {tuple(r[k] for k in KEYS[mart]): r for r in expected}
+    assert len(got) == len(actual) and len(want) == len(expected), mart
+    assert sorted(got, key=str) == sorted(want, key=str), mart
+    for key, row in want.items():
+        assert set(got[key]) == set(row), (mart, key)
+        for column, value in row.items():
+            other = got[key][column]
+            if isinstance(value, float) and other is not None:
+                assert abs(other - value) <= 0.01, (mart, key, column, other, value)
+            else:
+                assert other == value, (mart, key, column, other, value)
+
+
+@pytest.fixture(scope="module")
+def built(trino_lake: TrinoLake, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    project = trino_lake.dbt(tmp_path_factory.mktemp("dbt-trino-range"), "weblogs_range")
+    project.build(START, END)
+    return project
+
+
+@pytest.fixture(scope="module")
+def duckdb_marts(trino_lake: TrinoLake, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The same window on DuckDB over the same lake (models only: test_dbt_build tests them)."""
+    project = DbtProject(tmp_path_factory.mktemp("dbt-duckdb-same-lake"), trino_lake.lake)
+    project.run("run", "--vars", f"{{startdate: {START}, enddate: {END}}}")
+    return project
+
+
+def test_full_build_on_trino_runs_every_model_unit_test_and_data_test(built: DbtProject) -> None:
+    results = json.loads((built.target_path / "run_results.json").read_text())["results"]
+    by_status: dict[str, list[str]] = {}
+    for result in results:
+        by_status.setdefault(result["status"], []).append(result["unique_id"])
+    assert set(by_status) <= {"success", "pass", "warn", "no-op"}, by_status
+    assert len([r for r in results if r["unique_id"].startswith("unit_test.")]) >= 8
+    assert len([r for r in results if r["unique_id"].startswith("test.")]) >= 50
+    models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert set(MARTS) <= models
+    # The same two warnings as on DuckDB: the CRM fixture's bad ratings, nothing else.
+    assert sorted(u.split(".")[2] for u in by_status["warn"]) == [
+        "accepted_range_stg_crm__ratings_rating__5__1",
+        "not_null_stg_crm__ratings_rated_at",
+    ]
+
+
+def test_trino_marts_equal_duckdb_marts_and_the_reference(
+    built: DbtProject, duckdb_marts: DbtProject, trino_lake: TrinoLake
+) -> None:
+    expected = reference_marts(trino_lake.lake, START, END)
+    for mart in MARTS:
+        on_trino = trino_lake.table(mart, "weblogs_range")
+        on_duckdb = duckdb_marts.table(mart, ", ".join(KEYS[mart]))
+        assert on_duckdb, mart
+        assert_same_rows(on_trino, on_duckdb, mart)
+        assert_same_rows(on_trino, expected[mart], mart)
+
+
+def test_incremental_marts_are_partitioned_by_session_date(
+    built: DbtProject, trino_lake: TrinoLake
+) -> None:
+    for mart in INCREMENTAL:
+        ddl = trino_lake.query(f"show create table {mart}", "weblogs_range")[0][0]
+        assert "partitioned_by = ARRAY['session_date']" in ddl, ddl
+        assert "format = 'PARQUET'" in ddl, ddl
+
+
+def incremental_rows(trino_lake: TrinoLake, schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    rows = {}
+    for mart in INCREMENTAL:
+        table = trino_lake.table(mart, schema)
+        rows[mart] = sorted((tuple(sorted(r.items())) for r in table), key=str)
+    return rows
+
+
+def test_day_by_day_equals_one_range_run_and_a_rerun_changes_nothing(
+    built: DbtProject, trino_lake: TrinoLake, tmp_path: Path
+) -> None:
+    daily = trino_lake.dbt(tmp_path, "weblogs_daily")
+    select = ("--select", "+engagement_metrics", "+session_metrics")
+    day = date.fromisoformat(START)
+    while day <= date.fromisoformat(END):
+        daily.run("run", *select, "--vars", f"{{startdate: {day}, enddate: {day}}}")
+        day += timedelta(days=1)
+    expected = incremental_rows(trino_lake, "weblogs_range")
+    assert all(expected.values())
+    assert incremental_rows(trino_lake, "weblogs_daily") == expected
+    # The rerun deletes the day's partition first: no duplicate, nothing else touched.
+    daily.run("run", *select, "--vars", "{startdate: 2026-10-03, enddate: 2026-10-03}")
+    assert incremental_rows(trino_lake, "weblogs_daily") == expected
+
+
+def window_rows(lake: Path, days: set[str] | None = None) -> int:
+    """Rows of the lake's events in the partitions of `days` (YYYY-MM-DD; None: all)."""
+    dataset = ds.dataset(lake / "events", format="parquet", partitioning="hive")
+    total = 0
+    for fragment in dataset.get_fragments():
+        parts = dict(re.findall(r"(year|month|day)=(\d+)", fragment.path))
+        if days is None or f"{parts['year']}-{parts['month']}-{parts['day']}" in days:
+            total += fragment.count_rows()
+    return total
+
+
+def test_a_run_reads_only_the_partitions_of_its_window(
+    built: DbtProject, trino_lake: TrinoLake
+) -> None:
+    """EXPLAIN ANALYZE of the compiled staging SQL: rows read = rows of days start-1 .. end+1."""
+    sql = (
+        built.target_path / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
+    ).read_text()
+    plan = "\n".join(row[0] for row in trino_lake.query("explain analyze " + sql, "weblogs_range"))
+    scans = re.findall(EVENTS_SCAN, plan)
+    assert scans, plan
+    read = sum(int(n) for n in scans)
+    window = {f"2026-10-{d:02d}" for d in range(1, 6)}
+    assert 0 < window_rows(trino_lake.lake, window) < window_rows(trino_lake.lake)
+    assert read == window_rows(trino_lake.lake, window), plan
+
+
+def test_every_compiled_athena_statement_fits_athena_query_limit(tmp_path: Path) -> None:
+    """Compiled for Athena over a whole year (the longest partition filter): all under 256 KiB."""
+    offline = {
+        "WEBLOGS_DBT_TARGET": "athena",
+        "WEBLOGS_ATHENA_S3_STAGING_DIR": "s3://athena-results/staging/",
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: compile must not call AWS
+    }
+    project = DbtProject(tmp_path, tmp_path / "no-lake", env=offline)
+    project.run(
+        "compile",
+        "--target",
+        "athena",
+        "--no-populate-cache",
+        "--vars",
+        "{startdate: 2025-01-01, enddate: 2025-12-31}",
+    )
+    compiled = list((project.target_path / "compiled").rglob("*.sql"))
+    assert len(compiled) >= 50
+    sizes = {path.name: len(path.read_bytes()) for path in compiled}
+    assert max(sizes.values()) < ATHENA_QUERY_LIMIT, max(sizes.items(), key=lambda kv: kv[1])
+    staging = project.target_path / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
+    assert "'366'" not in staging.read_text() and "'31'" in staging.read_text()

@@ -1,0 +1,75 @@
+"""The Trino the tests share: one server per pytest session over the fixture lake.
+
+The first session on a machine downloads the pinned release (into the cache
+outside the repository); every later one reuses it. The server runs from a
+temporary state directory and is stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trino
+from dbt_helpers import DbtProject, build_fixture_lake
+
+from weblogs.trino import server, tables
+
+
+@dataclass(frozen=True)
+class TrinoLake:
+    """The running server, the lake it serves and the first registration's outcome."""
+
+    server: server.Server
+    lake: Path
+    registration: tables.Registration
+
+    def cursor(self, schema: str = "weblogs") -> Any:
+        connection = trino.dbapi.connect(
+            host="127.0.0.1", port=self.server.port, user="weblogs", catalog="hive", schema=schema
+        )
+        return connection.cursor()
+
+    def query(self, sql: str, schema: str = "weblogs") -> list[list[Any]]:
+        cursor = self.cursor(schema)
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+    def table(self, name: str, schema: str) -> list[dict[str, Any]]:
+        cursor = self.cursor(schema)
+        cursor.execute(f"select * from {name}")
+        rows = cursor.fetchall()
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def dbt(self, workdir: Path, schema: str, threads: int = 4) -> DbtProject:
+        """A dbt project on the `trino` target, its models in `schema`."""
+        return DbtProject(
+            workdir,
+            self.lake,
+            env={
+                "WEBLOGS_DBT_TARGET": "trino",
+                "WEBLOGS_TRINO_PORT": str(self.server.port),
+                "WEBLOGS_TRINO_SCHEMA": schema,
+                "WEBLOGS_TRINO_THREADS": str(threads),
+            },
+        )
+
+
+@pytest.fixture(scope="session")
+def trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
+    root = tmp_path_factory.mktemp("trino")
+    lake = build_fixture_lake(root)
+    state = root / "state"
+    running = server.start(state, lake)
+    try:
+        connection = trino.dbapi.connect(
+            host="127.0.0.1", port=running.port, user="weblogs", catalog="hive"
+        )
+        registration = tables.declare_lake(connection.cursor(), lake, running.root)
+        yield TrinoLake(running, lake, registration)
+    finally:
+        server.stop(state)
