@@ -27,8 +27,8 @@ window_sessions as (
     -- have a session of the window or an excluded event the run reports.
     select session_id
     from events
+    where {{ weblogs.in_window('cast(event_timestamp as date)') }}
     group by session_id
-    having max(case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end) = 1
 
 ),
 
