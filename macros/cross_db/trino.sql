@@ -70,3 +70,25 @@
 {% macro trino__crm_loaded_at(table_name) -%}
     {{ return(weblogs.athena__crm_loaded_at(table_name)) }}
 {%- endmacro %}
+
+
+{#- URL parsing (macros/url/url.sql): the Athena SQL is Trino SQL. -#}
+{% macro trino__url_page_path(url) -%}
+    {{ weblogs.athena__url_page_path(url) }}
+{%- endmacro %}
+
+{% macro trino__url_query_items_kept(query, names) -%}
+    {{ weblogs.athena__url_query_items_kept(query, names) }}
+{%- endmacro %}
+
+{% macro trino__url_query_parameter(query, name) -%}
+    {{ weblogs.athena__url_query_parameter(query, name) }}
+{%- endmacro %}
+
+{% macro trino__url_percent_decode(value) -%}
+    {{ weblogs.athena__url_percent_decode(value) }}
+{%- endmacro %}
+
+{% macro trino__url_host(url) -%}
+    {{ weblogs.athena__url_host(url) }}
+{%- endmacro %}

@@ -36,6 +36,9 @@ MODELS = (
     "staging/stg_crm__ratings",
     "intermediate/int_session_events",
     "intermediate/int_sessions",
+    "intermediate/int_run_session_events",
+    "intermediate/int_run_sessions",
+    "intermediate/int_page_views",
     "intermediate/int_loyalty_users",
     "intermediate/int_ratings_in_window",
     "marts/engagement_metrics",
@@ -43,6 +46,8 @@ MODELS = (
     "marts/session_anomalies",
     "marts/loyalty_metrics",
     "marts/loyalty_by_tier",
+    "marts/acquisition_metrics",
+    "marts/page_metrics",
     "operations/weblogs_run_log",
 )
 #: The materialised models that read the events (each inlines the ephemeral chain).

@@ -1,10 +1,11 @@
 """The Athena SQL executed for real, on Trino (the engine of Athena engine version 3).
 
-One Trino serves the fixture lake written by `weblogs transform`; the dbt
-project builds on it with the `trino` target, whose macros are the Athena ones
-(docs/analytics.md, Trino). The marts must equal the DuckDB marts row for row,
-a day-by-day run must equal one range run, and a run must read only the
-partitions of its window.
+One Trino serves the fixture lake written by `weblogs transform`, with its batch of
+acquisition traffic (trino_helpers.py); the dbt project builds on it with the
+`trino` target, whose macros are the Athena ones (docs/analytics.md, Trino). The
+marts must equal the DuckDB marts and the plain-Python references (dbt_helpers.py,
+acquisition_reference.py) row for row, a day-by-day run must equal one range run,
+and a run must read only the partitions of its window.
 """
 
 from __future__ import annotations
@@ -17,18 +18,26 @@ from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
+from acquisition_reference import reference_acquisition
 from dbt_helpers import END, MARTS, START, DbtProject, reference_marts
 from trino_helpers import TrinoLake
 
 pytestmark = pytest.mark.slow
 
 KEYS = {
-    "engagement_metrics": ("session_id",),
+    "engagement_metrics": ("session_id", "session_date"),
     "session_metrics": ("session_date", "device_type", "browser"),
     "loyalty_metrics": ("user_id",),
     "loyalty_by_tier": ("loyalty_tier",),
+    "acquisition_metrics": ("session_date", "channel"),
+    "page_metrics": ("session_date", "page_path"),
 }
-INCREMENTAL = ("engagement_metrics", "session_metrics")
+ALL_MARTS = (*MARTS, "acquisition_metrics", "page_metrics")
+INCREMENTAL = ("engagement_metrics", "session_metrics", "acquisition_metrics", "page_metrics")
+CHANNELS = {
+    "paid_search", "paid_social", "display", "email", "affiliate", "social",
+    "organic_search", "other_campaign", "referral", "direct",
+}  # fmt: skip
 #: Athena refuses a query string longer than this many bytes.
 ATHENA_QUERY_LIMIT = 262_144
 #: In an EXPLAIN ANALYZE plan: the rows a scan of the events table read.
@@ -79,7 +88,7 @@ def test_full_build_on_trino_runs_every_model_unit_test_and_data_test(built: Dbt
     assert len([r for r in results if r["unique_id"].startswith("unit_test.")]) >= 8
     assert len([r for r in results if r["unique_id"].startswith("test.")]) >= 50
     models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
-    assert set(MARTS) <= models
+    assert set(ALL_MARTS) <= models
     # The same two warnings as on DuckDB: the CRM fixture's bad ratings, nothing else.
     assert sorted(u.split(".")[2] for u in by_status["warn"]) == [
         "accepted_range_stg_crm__ratings_rating__5__1",
@@ -87,11 +96,28 @@ def test_full_build_on_trino_runs_every_model_unit_test_and_data_test(built: Dbt
     ]
 
 
+def expected_marts(lake: Path) -> dict[str, list[dict[str, Any]]]:
+    """The six marts by the references: engagement_metrics takes section 4's columns too."""
+    expected = reference_marts(lake, START, END)
+    acquisition = reference_acquisition(lake, START, END)
+    section4 = {(r["session_id"], r["session_date"]): r for r in acquisition["engagement_metrics"]}
+    sessions = {(r["session_id"], r["session_date"]): r for r in expected["engagement_metrics"]}
+    assert sorted(section4, key=str) == sorted(sessions, key=str)
+    expected["engagement_metrics"] = [{**row, **section4[key]} for key, row in sessions.items()]
+    expected["acquisition_metrics"] = acquisition["acquisition_metrics"]
+    expected["page_metrics"] = acquisition["page_metrics"]
+    return expected
+
+
 def test_trino_marts_equal_duckdb_marts_and_the_reference(
     built: DbtProject, duckdb_marts: DbtProject, trino_lake: TrinoLake
 ) -> None:
-    expected = reference_marts(trino_lake.lake, START, END)
-    for mart in MARTS:
+    expected = expected_marts(trino_lake.lake)
+    # The lake reaches every channel, funnel step and page rule (section 4).
+    assert {r["channel"] for r in expected["acquisition_metrics"]} == CHANNELS
+    assert sum(r["converted_sessions"] for r in expected["acquisition_metrics"]) > 5
+    assert any(r["avg_time_on_page_seconds"] is None for r in expected["page_metrics"])
+    for mart in ALL_MARTS:
         on_trino = trino_lake.table(mart, "weblogs_range")
         on_duckdb = duckdb_marts.table(mart, ", ".join(KEYS[mart]))
         assert on_duckdb, mart
@@ -120,7 +146,7 @@ def test_day_by_day_equals_one_range_run_and_a_rerun_changes_nothing(
     built: DbtProject, trino_lake: TrinoLake, tmp_path: Path
 ) -> None:
     daily = trino_lake.dbt(tmp_path, "weblogs_daily")
-    select = ("--select", "+engagement_metrics", "+session_metrics")
+    select = ("--select", *(f"+{mart}" for mart in INCREMENTAL))
     day = date.fromisoformat(START)
     while day <= date.fromisoformat(END):
         daily.run("run", *select, "--vars", f"{{startdate: {day}, enddate: {day}}}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 from cfnlint.decode import decode
+from dbt_helpers import read_events
 from trino_helpers import TrinoLake
 
 from weblogs.core.partitions import Partition
@@ -68,7 +69,9 @@ def test_trino_serves_those_columns_types_and_partitions(trino_lake: TrinoLake) 
         assert got == [(column, "varchar") for column, _ in cols], name
     # Every row of the lake is visible, with its values as the files hold them.
     assert trino_lake.registration.added and not trino_lake.registration.rejected
-    assert trino_lake.query("select count(*) from events")[0][0] == 57
+    assert trino_lake.query("select count(*) from events")[0][0] == len(
+        read_events(trino_lake.lake)
+    )
     assert trino_lake.query("select count(*) from customers")[0][0] == 7
     first = trino_lake.query(
         "select event_timestamp, year, month, day, hour from events where event_id = 'B-tie'"
@@ -116,7 +119,7 @@ def test_partitions_are_added_for_new_objects_only_and_hostile_keys_never_reach_
         "not_a_calendar_hour",
         "partition_out_of_range",
     }
-    assert trino_lake.query("select count(*) from events") == [[57]]
+    assert trino_lake.query("select count(*) from events") == [[len(read_events(trino_lake.lake))]]
     rest = register(keys)
     folders = {key.rsplit("/", 1)[0] for key in keys}
     assert (len(rest.added), rest.already) == (len(folders) - len(hours), len(hours))

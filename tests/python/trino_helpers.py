@@ -1,5 +1,9 @@
 """The Trino the tests share: one server per pytest session over the fixture lake.
 
+Its lake is the fixture lake plus a third `weblogs transform` batch of acquisition
+traffic (acquisition_reference.py: every channel, campaign tags, funnels, page
+paths), so the Athena SQL of docs/contract.md section 4 runs on Trino too.
+
 The first session on a machine downloads the pinned release (into the cache
 outside the repository); every later one reuses it. The server runs from a
 temporary state directory and is stopped when the session ends.
@@ -9,14 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trino
-from dbt_helpers import DbtProject, build_fixture_lake
+from acquisition_reference import acquisition_events
+from dbt_helpers import START, DbtProject, build_fixture_lake, transform, write_jsonl
 
 from weblogs.trino import server, tables
+
+#: Generated acquisition sessions added to the fixture lake (enough to reach every channel).
+ACQUISITION_SESSIONS = 300
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class TrinoLake:
 def trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
     root = tmp_path_factory.mktemp("trino")
     lake = build_fixture_lake(root)
+    events = acquisition_events(date.fromisoformat(START), 3, ACQUISITION_SESSIONS, seed=18)
+    transform(write_jsonl(root / "acquisition.jsonl", events), lake)
     state = root / "state"
     running = server.start(state, lake)
     try:
