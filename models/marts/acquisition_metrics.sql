@@ -1,11 +1,9 @@
+{#- Incremental by session_date: the marts' shared settings are in dbt_project.yml. -#}
 {{
     config(
-        materialized='incremental',
         incremental_strategy=weblogs.range_incremental_strategy(),
-        unique_key='session_date',
         partitioned_by=weblogs.date_partitioning('session_date'),
-        on_schema_change='fail',
-        pre_hook="{{ weblogs.clear_run_window(this) }}",
+        properties=weblogs.table_properties('session_date'),
         persist_docs=weblogs.persist_docs_config(),
     )
 }}

@@ -4,6 +4,7 @@
         incremental_strategy=weblogs.range_incremental_strategy(),
         unique_key='report_date',
         partitioned_by=weblogs.date_partitioning('report_date'),
+        properties=weblogs.table_properties('report_date'),
         on_schema_change='fail',
         pre_hook="{{ weblogs.clear_run_window(this, 'report_date') }}",
         persist_docs=weblogs.persist_docs_config(),

@@ -50,7 +50,8 @@ MODELS = (
     "marts/page_metrics",
     "operations/weblogs_run_log",
 )
-#: The materialised models that read the events (each inlines the ephemeral chain).
+#: The materialised models that read the events, each inlining the ephemeral chain, when
+#: built without the per-run tables (`--select` of the marts alone).
 EVENT_READERS = (
     "marts/engagement_metrics",
     "marts/session_metrics",
@@ -73,9 +74,7 @@ def athena_env(staging: str = "s3://athena-results/staging/") -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    workdir = tmp_path_factory.mktemp("dbt-athena")
+def compile_offline(workdir: Path, *select: str) -> DbtProject:
     offline = {
         **athena_env(),
         "AWS_ACCESS_KEY_ID": "offline",
@@ -84,8 +83,21 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: compile must not call AWS
     }
     project = DbtProject(workdir, workdir / "no-lake", env=offline)
-    project.run("compile", "--target", "athena", "--no-populate-cache", "--vars", VARS)
+    project.run("compile", "--target", "athena", "--no-populate-cache", "--vars", VARS, *select)
     return project
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    return compile_offline(tmp_path_factory.mktemp("dbt-athena"))
+
+
+@pytest.fixture(scope="module")
+def compiled_marts(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The marts alone: no per-run table is built, so each mart reads the events itself."""
+    return compile_offline(
+        tmp_path_factory.mktemp("dbt-athena-marts"), "--select", "path:models/marts"
+    )
 
 
 def compiled_sql(project: DbtProject, model: str) -> str:
@@ -105,7 +117,27 @@ def test_every_compiled_model_parses_as_athena_sql(compiled: DbtProject) -> None
         assert sqlglot.transpile(sql, read="athena", write="trino")
 
 
-def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) -> None:
+def scanned_tables(sql: str) -> list[str]:
+    return [t.name for t in sqlglot.parse_one(sql, read="athena").find_all(exp.Table)]
+
+
+def assert_reads_the_events_once(project: DbtProject, model: str) -> None:
+    """The staging model is ephemeral: every model that inlines it carries the predicate.
+
+    Trino inlines CTEs, so a CTE read twice would scan the partitions twice (Athena
+    bills bytes scanned): the events table, the inlined staging and the CTE over it
+    are each read once.
+    """
+    sql = compiled_sql(project, model)
+    assert f"where {PARTITION_PREDICATE}" in sql, model
+    tables = scanned_tables(sql)
+    for name in ("web_events", "__dbt__cte__stg_weblogs__events", "__dbt__cte__int_session_events"):
+        assert tables.count(name) == 1, (model, name, tables)
+
+
+def test_compiled_athena_sql_filters_on_partition_columns(
+    compiled: DbtProject, compiled_marts: DbtProject
+) -> None:
     sql = compiled_sql(compiled, "staging/stg_weblogs__events")
     assert '"awsdatacatalog"."lake_db"."web_events"' in sql
     assert f"where {PARTITION_PREDICATE}" in sql
@@ -115,20 +147,16 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
     where = source_cte.this.args["where"]
     columns = {c.name for c in where.find_all(exp.Column)}
     assert columns == {"year", "month", "day"}
-    # The staging model is ephemeral: every model that inlines it carries the predicate.
-    # Trino inlines CTEs, so a CTE read twice would scan the partitions twice (Athena
-    # bills bytes scanned): in each model the events table, the inlined staging and
-    # the CTE over it are each read once.
+    # A full build reads the events once, in int_run_session_events; the marts and
+    # int_run_sessions read the per-run tables instead.
+    assert_reads_the_events_once(compiled, "intermediate/int_run_session_events")
+    for model in (*EVENT_READERS, "intermediate/int_run_sessions"):
+        tables = scanned_tables(compiled_sql(compiled, model))
+        assert "web_events" not in tables, (model, tables)
+        assert {"int_run_sessions", "int_run_session_events"} & set(tables), (model, tables)
+    # Built alone (no per-run table selected), each mart reads the events itself.
     for model in EVENT_READERS:
-        sql = compiled_sql(compiled, model)
-        assert f"where {PARTITION_PREDICATE}" in sql, model
-        tables = [t.name for t in sqlglot.parse_one(sql, read="athena").find_all(exp.Table)]
-        for name in (
-            "web_events",
-            "__dbt__cte__stg_weblogs__events",
-            "__dbt__cte__int_session_events",
-        ):
-            assert tables.count(name) == 1, (model, name, tables)
+        assert_reads_the_events_once(compiled_marts, model)
 
 
 def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> None:
@@ -139,7 +167,7 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 8
+    assert len(materialised) == 10  # seven marts, the run log, the two per-run tables
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
