@@ -10,12 +10,13 @@
    docs/analytics.md, Benchmark) over 30 days in the production layout
    and schema (events/year=/month=/day=/hour=/*.parquet, Snappy, the columns of
    weblogs.core.contract.ARROW_SCHEMA; ~1% duplicate deliveries, ~30% anonymous
-   sessions, sessions across midnight) plus CRM CSVs. It is written straight
+   sessions, sessions across midnight, six acquisition sources with referrers and UTM
+   landings, add_to_cart / checkout / purchase events) plus CRM CSVs. It is written straight
    by DuckDB for speed; the schema is checked against the contract.
 2. Full build: `dbt run --full-refresh` of every model for the 30 days. Model
    execution time is summed from dbt's run_results.json; dbt's own start-up
    (parse, connection, hooks) is the rest of the wall time, reported apart.
-3. Floor: one hand-written DuckDB script computing the same four marts
+3. Floor: one hand-written DuckDB script computing the same six marts
    straight from the Parquet files into tables, same machine, same process
    group, same thread count; its results are checked against dbt's marts.
 4. Incremental: a one-day `dbt run` on top of the full build, and the files
@@ -81,7 +82,14 @@ from weblogs.core.contract import ARROW_SCHEMA  # noqa: E402
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 FIRST_DAY = date(2026, 9, 1)
-MARTS = ("engagement_metrics", "session_metrics", "loyalty_metrics", "loyalty_by_tier")
+MARTS = (
+    "engagement_metrics",
+    "session_metrics",
+    "loyalty_metrics",
+    "loyalty_by_tier",
+    "acquisition_metrics",
+    "page_metrics",
+)
 #: The incremental marts and the per-run tables they read (the window's session events and
 #: sessions, computed once per run); staging is ephemeral, inlined in int_run_session_events.
 INCREMENTAL_PATH = (
@@ -90,6 +98,8 @@ INCREMENTAL_PATH = (
     "engagement_metrics",
     "session_metrics",
     "session_anomalies",
+    "acquisition_metrics",
+    "page_metrics",
 )
 
 
@@ -114,6 +124,8 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
             cast(floor(random() * {users}) as integer) as uid,
             random() < 0.3 as anon,
             random() < 0.15 as logs_in,
+            -- acquisition: 0 direct, 1 search, 2 social, 3 referral, 4 paid search, 5 email
+            cast(floor(random() * 6) as integer) as acq,
             ['desktop', 'mobile', 'tablet'][1 + cast(floor(random() * 3) as integer)] as device,
             ['chrome', 'safari', 'firefox', 'edge'][1 + cast(floor(random() * 4) as integer)] as browser
         from range({sessions}) as t (s)
@@ -134,10 +146,18 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
             case
                 when i = 0 then 'page_view'
                 when random() < 0.03 then ['loyalty_signup', 'loyalty_redeem', 'review'][1 + (i % 3)]
-                else ['page_view', 'click', 'scroll', 'search', 'add_to_cart', 'purchase'][1 + cast(floor(random() * 6) as integer)]
+                else ['page_view', 'click', 'scroll', 'search', 'add_to_cart', 'checkout', 'purchase'][1 + cast(floor(random() * 7) as integer)]
             end as event_type,
-            'https://shop.example.com/p/' || cast(floor(random() * 40) as integer) as page_url,
-            null::varchar as referrer,
+            'https://shop.example.com/p/' || cast(floor(random() * 40) as integer)
+                || case when i = 0 and acq = 4 then '/?utm_source=Google&utm_medium=cpc&utm_campaign=summer+sale'
+                        when i = 0 and acq = 5 then '?utm_medium=email&utm_source=newsletter#top'
+                        else '' end as page_url,
+            case
+                when i > 0 then 'https://shop.example.com/'
+                when acq = 1 then 'https://www.google.com/search'
+                when acq = 2 then 'https://m.facebook.com/'
+                when acq = 3 then 'https://blog.partner.org:8080/post/1'
+            end as referrer,
             cast(start_ts + to_milliseconds(cast(i * (30000 + floor(random() * 120000)) as bigint)) as timestamp_ms)
                 as event_timestamp,
             device as device_type,
@@ -247,18 +267,34 @@ def write_batches(con: duckdb.DuckDBPyConnection, lake: Path, batch_rows: int) -
             )
 
 
-#: The floor: the same four marts in one hand-written DuckDB script, straight from Parquet.
+#: The floor: the same six marts in one hand-written DuckDB script, straight from Parquet.
 HAND_WRITTEN = """
-create or replace table h_sessions as
-with events as (
-    select *
-    from read_parquet('{lake}/events/*/*/*/*/*.parquet', hive_partitioning = true,
+create or replace temp table h_events as
+select *
+from read_parquet('{lake}/events/*/*/*/*/*.parquet', hive_partitioning = true,
                       hive_types = {{'year': 'varchar', 'month': 'varchar', 'day': 'varchar', 'hour': 'varchar'}})
     where {partitions}
-    qualify row_number() over (
-        partition by event_id
-        order by ingested_at, event_timestamp, session_id, user_id, event_type, page_url
-    ) = 1
+qualify row_number() over (
+    partition by event_id
+    order by ingested_at, event_timestamp, session_id, user_id, event_type, page_url
+) = 1;
+
+create or replace table h_sessions as
+with events as (
+    select * from h_events
+),
+firsts as (
+    select session_id,
+        min((event_timestamp, event_id)) filter (where event_type = 'add_to_cart') as first_cart
+    from events group by session_id
+),
+conversions as (
+    -- converted: a purchase after the first checkout that follows the first add_to_cart.
+    select session_id,
+        min((event_timestamp, event_id)) filter (
+            where event_type = 'checkout' and (event_timestamp, event_id) > first_cart
+        ) < max((event_timestamp, event_id)) filter (where event_type = 'purchase') as converted
+    from events join firsts using (session_id) group by session_id
 ),
 s as (
     select
@@ -267,31 +303,61 @@ s as (
                  arg_max(user_id, (event_timestamp, event_id))) as user_id,
         bool_and(is_anonymous_user) as anon,
         -- The first and last event's values: one arg_min/arg_max of a struct each.
-        arg_min(struct_pack(d := device_type, b := browser, t := event_type, p := page_url),
-                (event_timestamp, event_id)) as first_event,
+        arg_min(struct_pack(d := device_type, b := browser, t := event_type, p := page_url,
+                            r := referrer), (event_timestamp, event_id)) as first_event,
         arg_max(struct_pack(t := event_type, p := page_url), (event_timestamp, event_id))
             as last_event,
         min(event_timestamp) as session_start, max(event_timestamp) as session_end,
         count(*) as total_events, count(distinct page_url) as unique_pages,
         count(*) filter (where event_type = 'page_view') as page_views,
         count(*) filter (where event_type in ('loyalty_signup', 'loyalty_redeem', 'review'))
-            as loyalty_interactions
+            as loyalty_interactions,
+        count(*) filter (where event_type = 'add_to_cart') > 0 as reached_add_to_cart,
+        coalesce(max((event_timestamp, event_id)) filter (where event_type = 'checkout')
+            > min((event_timestamp, event_id)) filter (where event_type = 'add_to_cart'), false)
+            as reached_checkout,
+        count(*) filter (where event_type = 'purchase') as purchases
     from events group by session_id
 ),
 d as (
-    select * exclude (first_event, last_event),
+    select s.* exclude (first_event, last_event),
         first_event.d as device_type, first_event.b as browser,
         first_event.t as entry_event_type, first_event.p as entry_page,
         last_event.t as exit_event_type, last_event.p as exit_page,
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
-            as session_duration_seconds
-    from s
+            as session_duration_seconds,
+        {page_path_first} as landing_page_path,
+        nullif(regexp_replace(lower(regexp_extract(first_event.r,
+            '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#@]*@)?([^/?#:]*)', 2)), '^www[.]', ''), '')
+            as referrer_host,
+        {utm_source} as utm_source, {utm_medium} as utm_medium, {utm_campaign} as utm_campaign,
+        coalesce(c.converted, false) as converted
+    from s left join conversions as c using (session_id)
+),
+a as (
+    select *,
+        case
+            when utm_medium in ('cpc', 'ppc', 'paidsearch', 'paid_search') then 'paid_search'
+            when utm_medium in ('paid_social', 'paidsocial') then 'paid_social'
+            when utm_medium in ('display', 'banner', 'cpm') then 'display'
+            when utm_medium in ('email', 'e-mail', 'newsletter') then 'email'
+            when utm_medium in ('affiliate', 'affiliates') then 'affiliate'
+            when utm_medium in ('social', 'social-network', 'social_media', 'sm')
+                or len(list_filter({social}, x -> referrer_host = x or referrer_host like '%.' || x)) > 0
+                then 'social'
+            when len(list_filter({search}, x -> referrer_host = x or referrer_host like '%.' || x)) > 0
+                then 'organic_search'
+            when utm_source is not null or utm_medium is not null then 'other_campaign'
+            when referrer_host is not null then 'referral'
+            else 'direct'
+        end as channel
+    from d
 )
 select *, cast(session_start as date) as session_date, total_events = 1 as is_bounce,
     round(100 * (0.4 * least(session_duration_seconds / 1800, 1.0)
         + 0.3 * least(cast(total_events as double) / 20, 1.0)
         + 0.3 * least(cast(unique_pages as double) / 10, 1.0)), 2) as engagement_score
-from d
+from a
 where cast(session_start as date) between date '{start}' and date '{end}';
 
 create or replace table h_session_metrics as
@@ -302,6 +368,39 @@ select session_date, device_type, browser, count(*) as sessions, count(distinct 
     round(avg(unique_pages), 2) as avg_unique_pages,
     round(avg(engagement_score), 2) as avg_engagement_score
 from h_sessions group by all;
+
+create or replace table h_acquisition_metrics as
+select session_date, channel, count(*) as sessions, count(distinct user_id) as users,
+    round(100 * avg(is_bounce::int), 2) as bounce_rate_pct,
+    round(avg(engagement_score), 2) as avg_engagement_score,
+    count(*) filter (where reached_add_to_cart) as add_to_cart_sessions,
+    count(*) filter (where reached_checkout) as checkout_sessions,
+    count(*) filter (where converted) as converted_sessions,
+    round(100 * avg(converted::int), 2) as conversion_rate_pct,
+    sum(purchases) as purchases
+from h_sessions group by all;
+
+create or replace table h_page_metrics as
+with timed as (
+    select *, lead(event_timestamp) over (
+            partition by session_id order by event_timestamp, event_id) as next_timestamp
+    from h_events
+),
+views as (
+    select t.session_id, s.session_date, {page_path_view} as page_path,
+        row_number() over (partition by t.session_id order by t.event_timestamp, t.event_id) = 1
+            as is_entrance,
+        row_number() over (
+            partition by t.session_id order by t.event_timestamp desc, t.event_id desc) = 1 as is_exit,
+        date_diff('millisecond', t.event_timestamp, t.next_timestamp) as ms
+    from timed as t join h_sessions as s using (session_id)
+    where t.event_type = 'page_view'
+)
+select session_date, page_path, count(*) as page_views, count(distinct session_id) as sessions,
+    count(*) filter (where is_entrance) as entrances, count(*) filter (where is_exit) as exits,
+    round(100.0 * count(*) filter (where is_exit) / count(*), 2) as exit_rate_pct,
+    round(avg(ms) / 1000, 2) as avg_time_on_page_seconds
+from views group by all;
 
 create or replace table h_ratings as
 select trim(user_id) as user_id, try_cast(rating as integer) as rating
@@ -350,6 +449,44 @@ select t.loyalty_tier, t.users, t.members as loyalty_members,
     round(s.lr, 2) as loyalty_rate_pct, round(r.a, 2) as avg_rating
 from t left join s using (loyalty_tier) left join r using (loyalty_tier);
 """
+
+
+def page_path_sql(url: str) -> str:
+    """docs/contract.md section 4, `page_path` with no kept query parameters, in DuckDB."""
+    rest = f"regexp_replace(regexp_replace({url}, '#.*$', ''), '^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*', '')"
+    path = f"split_part({rest}, '?', 1)"
+    return f"coalesce(nullif(rtrim({path}, '/'), ''), '/')"
+
+
+def utm_sql(url: str, name: str) -> str:
+    """The first `name` item of the URL's query, percent-decoded, trimmed, lower-cased."""
+    query = f"split_part(split_part({url}, '#', 1), '?', 2)"
+    item = f"list_filter(string_split({query}, '&'), x -> split_part(x, '=', 1) = '{name}')[1]"
+    value = f"url_decode(replace(substr({item}, length('{name}') + 2), '+', ' '))"
+    return f"nullif(lower(trim({value}, ' \t\r\n')), '')"
+
+
+SEARCH_DOMAINS = ["google.com", "google.co.uk", "google.de", "google.fr", "bing.com",
+                  "duckduckgo.com", "yahoo.com", "baidu.com", "yandex.ru", "ecosia.org"]  # fmt: skip
+SOCIAL_DOMAINS = ["facebook.com", "instagram.com", "t.co", "twitter.com", "x.com", "linkedin.com",
+                  "lnkd.in", "reddit.com", "pinterest.com", "tiktok.com", "youtube.com"]  # fmt: skip
+
+
+def floor_sql(lake: Path, start: date, end: date) -> str:
+    """The hand-written script for the window, with the contract's default vars."""
+    return HAND_WRITTEN.format(
+        lake=lake,
+        start=start,
+        end=end,
+        partitions=partition_predicate(start, end),
+        page_path_first=page_path_sql("first_event.p"),
+        page_path_view=page_path_sql("t.page_url"),
+        utm_source=utm_sql("first_event.p", "utm_source"),
+        utm_medium=utm_sql("first_event.p", "utm_medium"),
+        utm_campaign=utm_sql("first_event.p", "utm_campaign"),
+        search=SEARCH_DOMAINS,
+        social=SOCIAL_DOMAINS,
+    )
 
 
 def write_arrivals(
@@ -466,6 +603,8 @@ KEYS = {
     "session_metrics": ("session_date", "device_type", "browser"),
     "loyalty_metrics": ("user_id",),
     "loyalty_by_tier": ("loyalty_tier",),
+    "acquisition_metrics": ("session_date", "channel"),
+    "page_metrics": ("session_date", "page_path"),
 }
 
 
@@ -714,9 +853,7 @@ def main() -> int:
         dbt = Dbt(work, lake)
         window = f"{{startdate: '{start}', enddate: '{end}'}}"
 
-        sql = HAND_WRITTEN.format(
-            lake=lake, start=start, end=end, partitions=partition_predicate(start, end)
-        )
+        sql = floor_sql(lake, start, end)
         con = duckdb.connect(str(work / "floor.duckdb"))
         con.execute("set threads = 2")
         # The machine is shared: alternate the two sides and keep each one's best run.
