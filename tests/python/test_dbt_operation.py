@@ -317,7 +317,9 @@ def test_late_events_are_counted_by_the_scheduled_run_in_a_lake_whose_path_has_a
     assert rows["s-2-0"]["total_events"] == 3 and "late-only" in rows
     # Only the touched date and its neighbours were rebuilt, reading one more day each side.
     # The session events are computed once per run, in int_run_session_events (staging inlined).
-    compiled = project.target_path / "compiled/weblogs/models/intermediate/int_run_session_events.sql"
+    compiled = (
+        project.target_path / "compiled/weblogs/models/intermediate/int_run_session_events.sql"
+    )
     listed = re.findall(r"/events/year=\d{4}/month=(\d{2})/day=(\d{2})/", compiled.read_text())
     assert sorted(set(listed)) == [("10", "02"), ("10", "03"), ("10", "04")]
     log = project.table("weblogs_run_log", "run_date")
@@ -350,7 +352,9 @@ def test_athena_sql_of_the_longest_accepted_window_fits_one_query(tmp_path: Path
     sizes = {p.name: len(p.read_bytes()) for p in compiled}
     assert max(sizes.values()) < 262_144 // 4, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
     # The read window is the 366 days and one day each side, as literal partition predicates.
-    sessions = project.target_path / "compiled/weblogs/models/intermediate/int_run_session_events.sql"
+    sessions = (
+        project.target_path / "compiled/weblogs/models/intermediate/int_run_session_events.sql"
+    )
     text = " ".join(sessions.read_text().split())
     assert "(year = '2027' and month = '12' and day in ('31'))" in text, text[:2000]
     assert "(year = '2029' and month = '01' and day in ('01'))" in text

@@ -253,7 +253,9 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def scheduled_run_dates(duckdb_path: Path, run_date: str, since: datetime) -> tuple[str, str] | None:
+def scheduled_run_dates(
+    duckdb_path: Path, run_date: str, since: datetime
+) -> tuple[str, str] | None:
     """The first and last session dates the scheduled run for `run_date`, started at
     `since` (UTC), rebuilt.
 
