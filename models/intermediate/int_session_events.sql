@@ -31,7 +31,9 @@ spans as (
             as is_long
     from events
     group by session_id
-    having max(case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end) = 1
+    having
+        max(case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end)
+        = 1
 
 ),
 
@@ -65,6 +67,7 @@ ordered as (
     from long_span_events
 
 ),
+
 starts as (
 
     select
