@@ -18,41 +18,18 @@ events as (
 
 ),
 
-spans as (
+window_session_events as (
 
-    -- A session_id whose events all lie within 24 hours is one session from its
-    -- first event: only the others need the event-by-event rule below.
     -- Only session_ids with an event dated on a session date of the window can
-    -- have a session of the window or an excluded event the run reports.
+    -- have a session of the window or an excluded event the run reports. One
+    -- chain of CTEs, each read once: Trino inlines a CTE wherever it is read,
+    -- so a second reader would scan the events' partitions again.
     select
-        session_id,
-        min(event_timestamp) as first_timestamp,
-        date_diff('millisecond', min(event_timestamp), max(event_timestamp)) >= 86400000
-            as is_long
+        *,
+        max(
+            case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end
+        ) over (partition by session_id) as in_window_session
     from events
-    group by session_id
-    having
-        max(case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end)
-        = 1
-
-),
-
-spanned as (
-
-    select
-        events.*,
-        spans.first_timestamp,
-        spans.is_long
-    from events
-    inner join spans
-        on events.session_id = spans.session_id
-
-),
-
-long_span_events as (
-
-    select * from spanned
-    where is_long
 
 ),
 
@@ -64,7 +41,8 @@ ordered as (
             partition by session_id
             order by event_timestamp asc, event_id asc
         ) as previous_timestamp
-    from long_span_events
+    from window_session_events
+    where in_window_session = 1
 
 ),
 
@@ -95,7 +73,7 @@ assigned as (
 
 ),
 
-long_span_assigned as (
+final as (
 
     select
         event_id,
@@ -112,27 +90,6 @@ long_span_assigned as (
             date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
         ) as in_session
     from assigned
-
-),
-
-final as (
-
-    select
-        event_id,
-        session_id,
-        user_id,
-        is_anonymous_user,
-        event_type,
-        page_url,
-        event_timestamp,
-        device_type,
-        browser,
-        first_timestamp as session_start_at,
-        true as in_session
-    from spanned
-    where not is_long
-    union all
-    select * from long_span_assigned
 
 )
 

@@ -36,6 +36,8 @@ MODELS = (
     "staging/stg_crm__ratings",
     "intermediate/int_session_events",
     "intermediate/int_sessions",
+    "intermediate/int_run_session_events",
+    "intermediate/int_run_sessions",
     "intermediate/int_loyalty_users",
     "intermediate/int_ratings_in_window",
     "marts/engagement_metrics",
@@ -45,8 +47,12 @@ MODELS = (
     "marts/loyalty_by_tier",
     "operations/weblogs_run_log",
 )
-#: The materialised models that read the events (each inlines the ephemeral chain).
-EVENT_READERS = (
+#: The materialised model that reads the events (it inlines the ephemeral chain); in a run
+#: that builds it, every other model reads it (weblogs.run_relation), not the events.
+EVENT_READERS = ("intermediate/int_run_session_events",)
+#: The models that read the per-run tables in a full compile, never the events.
+RUN_TABLE_READERS = (
+    "intermediate/int_run_sessions",
     "marts/engagement_metrics",
     "marts/session_metrics",
     "marts/session_anomalies",
@@ -122,6 +128,15 @@ def test_compiled_athena_sql_filters_on_partition_columns(compiled: DbtProject) 
             "__dbt__cte__int_session_events",
         ):
             assert tables.count(name) == 1, (model, name, tables)
+    for model in RUN_TABLE_READERS:
+        tables = {
+            t.name
+            for t in sqlglot.parse_one(compiled_sql(compiled, model), read="athena").find_all(
+                exp.Table
+            )
+        }
+        assert "web_events" not in tables, (model, tables)
+        assert tables & {"int_run_session_events", "int_run_sessions"}, (model, tables)
 
 
 def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> None:
@@ -132,7 +147,7 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 6
+    assert len(materialised) == 8
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
