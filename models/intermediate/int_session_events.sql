@@ -21,23 +21,18 @@ events as (
 
 ),
 
-window_sessions as (
-
-    -- Only session_ids with an event dated on a session date of the window can
-    -- have a session of the window or an excluded event the run reports.
-    select session_id
-    from events
-    where {{ weblogs.in_window('cast(event_timestamp as date)') }}
-    group by session_id
-
-),
-
 window_session_events as (
 
-    select events.*
+    -- Only session_ids with an event dated on a session date of the window can
+    -- have a session of the window or an excluded event the run reports. One
+    -- chain of CTEs, each read once: Trino inlines a CTE wherever it is read,
+    -- so a second reader would scan the events' partitions again.
+    select
+        *,
+        max(
+            case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end
+        ) over (partition by session_id) as in_window_session
     from events
-    inner join window_sessions
-        on events.session_id = window_sessions.session_id
 
 ),
 
@@ -58,6 +53,7 @@ ordered as (
             order by event_timestamp asc, event_id asc
         ) as event_order
     from window_session_events
+    where in_window_session = 1
 
 ),
 

@@ -114,7 +114,7 @@ def compacted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     lake = small_file_lake(root)
     before_files = hour_files(lake)
     before_rows = rows(lake)
-    (lake / "arrivals").mkdir()
+    (lake / "arrivals").mkdir(exist_ok=True)  # the transformation writes its manifests there
     (lake / "arrivals" / "2026-10-06T12.json").write_text('{"dates": ["2026-10-02"]}\n')
     others_before = {k: v for k, v in snapshot(lake).items() if not k.startswith("events/")}
     project = DbtProject(root / "before", lake)
