@@ -500,7 +500,8 @@ def write_arrivals(
         copy (
             select strftime(event_timestamp, '%Y-%m-%d') as event_date,
                 strftime(event_timestamp, '%H') as event_hour, count(*) as events,
-                '{day}T12:00:00.000000Z' as arrived_at
+                '{day}T12:00:00.000000Z' as arrived_at,
+                strftime(min(ingested_at), '%Y-%m-%dT%H:%M:%S.%fZ') as first_ingested_at
             from read_parquet('{lake}/events/*/*/*/*/*.parquet', hive_partitioning = true)
             where {where}
             group by all order by all
@@ -961,6 +962,8 @@ def main() -> int:
         print(f"  with late data ({after}'s arrivals + {late_events:,} events, 1% of a day, for 5 older "
               f"dates): {late['models']:.2f} s, {len(late['read_days'])} event days read: "
               f"{', '.join(late['read_days'])}")  # fmt: skip
+        print(f"  per model, normal: {per_model(normal)}")
+        print(f"  per model, late:   {per_model(late)}")
         print(f"  ratio late / normal: {late['models'] / normal['models']:.2f} (target <= 2.0)")
         print(f"dbt's fixed cost per run (the same day over one hour of events and the CRM files), "
               f"best of {args.day_repeat}:")  # fmt: skip

@@ -24,7 +24,8 @@
 {% endmacro %}
 
 {% macro default__range_incremental_strategy() %}
-    {{ return('delete+insert') }}
+    {#- The pre-hook (clear_run_window) has deleted what the run replaces: the new rows are appended. -#}
+    {{ return('append') }}
 {% endmacro %}
 
 {% macro athena__range_incremental_strategy() %}
@@ -52,18 +53,38 @@
     the window that has no sessions any more does not keep stale rows
     (delete+insert / insert_overwrite alone only replace dates present in the new rows).
 -#}
-{% macro clear_run_window(relation, date_column='session_date') %}
-    {{ return(adapter.dispatch('clear_run_window', 'weblogs')(relation, date_column)) }}
+{% macro clear_run_window(relation, date_column='session_date', by_session=false) %}
+    {{ return(adapter.dispatch('clear_run_window', 'weblogs')(relation, date_column, by_session)) }}
 {% endmacro %}
 
-{% macro default__clear_run_window(relation, date_column) %}
+{#-
+    by_session: the table holds one row per session (or per event of a
+    session) and a session_id column: on a patched date (a late date of a
+    scheduled run, docs/analytics.md, Late data) only the touched sessions'
+    rows are deleted, the ones the run recomputes.
+-#}
+{% macro default__clear_run_window(relation, date_column, by_session=false) %}
     {%- if execute and is_incremental() -%}
+        {%- set window = weblogs.run_window() -%}
         delete from {{ relation }}
-        where {{ weblogs.in_window(date_column) }}
+        where
+        {%- if by_session and window.patch_dates %}
+            {{ weblogs.in_days(date_column, window.full_dates) }}
+            or (
+                {{ weblogs.in_days(date_column, window.patch_dates) }}
+                and session_id in (
+                    select touched.session_id
+                    from {{ weblogs.run_relation('int_session_events') }} as touched
+                    where touched.in_touched_session
+                )
+            )
+        {%- else %}
+            {{ weblogs.in_window(date_column) }}
+        {%- endif %}
     {%- endif -%}
 {% endmacro %}
 
-{% macro athena__clear_run_window(relation, date_column) %}
+{% macro athena__clear_run_window(relation, date_column, by_session=false) %}
     {#- Hive tables have no DELETE: drop the window's Glue partitions and their S3 objects. -#}
     {%- if execute and is_incremental() -%}
         {%- set conditions = [] -%}
@@ -90,4 +111,29 @@
 {% macro athena__partitioned_select_list(columns, partition_column) %}
     {%- set ordered = columns | reject('equalto', partition_column) | list + [partition_column] -%}
     {{- ordered | join(',\n    ') -}}
+{% endmacro %}
+
+
+{#-
+    The per-run tables int_run_sessions and int_run_page_views. Where rows can
+    be deleted (DuckDB) they are incremental by `date_column` and keep every
+    date built, so a scheduled run can patch a late date session by session
+    (weblogs.session_patch_supported). Elsewhere a table of one run's window.
+-#}
+{% macro run_table_config(date_column) %}
+    {{ return(adapter.dispatch('run_table_config', 'weblogs')(date_column)) }}
+{% endmacro %}
+
+{% macro default__run_table_config(date_column) %}
+    {{ return({'materialized': 'table', 'persist_docs': weblogs.persist_docs_config()}) }}
+{% endmacro %}
+
+{% macro duckdb__run_table_config(date_column) %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'fail',
+        'pre_hook': "{{ weblogs.clear_run_window(this, '" ~ date_column ~ "', by_session=true) }}",
+        'persist_docs': weblogs.persist_docs_config(),
+    }) }}
 {% endmacro %}

@@ -52,8 +52,9 @@
     the portable DELETE of the window is what empties it here (Athena has no
     DELETE on Hive tables and drops the Glue partitions instead).
 -#}
-{% macro trino__clear_run_window(relation, date_column) %}
-    {{- weblogs.default__clear_run_window(relation, date_column) -}}
+{% macro trino__clear_run_window(relation, date_column, by_session=false) %}
+    {#- Hive tables: whole partitions only; Trino never patches (session_patch_supported). -#}
+    {{- weblogs.default__clear_run_window(relation, date_column, by_session) -}}
 {% endmacro %}
 
 

@@ -60,7 +60,13 @@
         {{ return(ref(name)) }}
     {%- endif -%}
     {%- if model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources -%}
-        {{ return(ref(table)) }}
+        {%- if name == 'int_session_events' -%}
+            {{ return(ref(table)) }}
+        {%- endif -%}
+        {#- The table may keep earlier dates (weblogs.run_table_config): the window's only. -#}
+        {{ return(
+            "(select * from " ~ ref(table) ~ " where " ~ weblogs.in_window('session_date') ~ ")"
+        ) }}
     {%- endif -%}
     {{ return(ref(name)) }}
 {% endmacro %}

@@ -68,12 +68,25 @@
 
 
 {% macro run_window() %}
+    {#-
+        Computed once per dbt invocation (it queries the arrivals, the run log and
+        int_run_sessions on a scheduled run): kept in the invocation's graph, so
+        every model, hook and test of the run sees the plan taken before any
+        model ran, and Athena gets those queries once, not once per model.
+    -#}
+    {%- set cache_key = 'weblogs_run_window_' ~ invocation_id -%}
+    {%- if execute and cache_key in graph -%}
+        {{ return(graph[cache_key]) }}
+    {%- endif -%}
     {%- do weblogs.validate_all_vars() -%}
     {%- set start_var = var('startdate', none) -%}
     {%- set end_var = var('enddate', none) -%}
     {%- set run_date_var = var('run_date', none) -%}
     {%- set one_day = modules.datetime.timedelta(days=1) -%}
-    {%- set plan = {'mode': 'range', 'run_date': none, 'arrivals_from': none, 'arrivals_to': none} -%}
+    {%- set plan = {
+        'mode': 'range', 'run_date': none, 'arrivals_from': none, 'arrivals_to': none,
+        'patch_dates': [], 'new_rows': [],
+    } -%}
     {%- if run_date_var is not none -%}
         {%- if start_var is not none or end_var is not none -%}
             {{ weblogs._window_error("pass run_date alone, or startdate and enddate, not both") }}
@@ -115,14 +128,25 @@
         {%- endfor -%}
     {%- endfor -%}
     {%- set read = read | sort -%}
+    {%- set full_read = [] -%}
+    {%- for day in dates if day not in plan.patch_dates -%}
+        {%- for neighbour in [day - one_day, day, day + one_day] -%}
+            {%- if neighbour not in full_read -%}{%- do full_read.append(neighbour) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
     {%- do plan.update({
+        'full_read_dates': full_read | sort,
         'dates': dates,
+        'full_dates': dates | reject('in', plan.patch_dates) | list,
         'read_dates': read,
         'start': dates[0] if dates else none,
         'end': dates[-1] if dates else none,
         'read_start': read[0] if read else none,
         'read_end': read[-1] if read else none,
     }) -%}
+    {%- if execute -%}
+        {%- do graph.update({cache_key: plan}) -%}
+    {%- endif -%}
     {{ return(plan) }}
 {% endmacro %}
 
@@ -138,7 +162,9 @@
                 ~ window.arrivals_from ~ " to " ~ window.arrivals_to ~ " touched "
                 ~ window.dates | length ~ " session dates: "
                 ~ (weblogs.date_runs_text(window.dates) or 'none')
-                ~ ((" (sessions from " ~ window.start ~ " to " ~ window.end ~ ")") if window.dates else ''),
+                ~ ((" (sessions from " ~ window.start ~ " to " ~ window.end ~ ")") if window.dates else '')
+                ~ ((", of which patched session by session (late): "
+                    ~ weblogs.date_runs_text(window.patch_dates)) if window.patch_dates else ''),
                 info=true) }}
         {%- elif window.dates -%}
             {{ log("weblogs window: sessions from " ~ window.start ~ " to " ~ window.end
@@ -189,7 +215,13 @@
     of the days the run reads). An empty window matches nothing.
 -#}
 {% macro in_window(expression, read=false) -%}
-    {%- set runs = weblogs.date_runs(weblogs.window_days(read=read)) -%}
+    {{ weblogs.in_days(expression, weblogs.window_days(read=read)) }}
+{%- endmacro %}
+
+
+{#- `expression` (a date) is one of `days` (sorted dates); no day matches nothing. -#}
+{% macro in_days(expression, days) -%}
+    {%- set runs = weblogs.date_runs(days) -%}
     {%- if runs | length == 0 -%}
         (1 = 0)
     {%- else -%}
@@ -209,4 +241,51 @@
 
 {% macro window_end() -%}
     {{ weblogs.date_literal(weblogs.run_window().end) }}
+{%- endmacro %}
+
+
+{#-
+    The rows a run rebuilds (docs/analytics.md, Late data): `expression` (a
+    date) is a session date rebuilt whole, or a patched session date and the
+    row's session is touched (`touched`, a boolean expression: its session_id
+    has an event that arrived in this run). Without patched dates it is
+    `in_window(expression)`.
+-#}
+{% macro in_rebuilt(expression, touched) -%}
+    {%- set window = weblogs.run_window() -%}
+    {%- if not window.patch_dates -%}
+        {{ weblogs.in_window(expression) }}
+    {%- else -%}
+        ({{ weblogs.in_days(expression, window.full_dates) }} or ({{ weblogs.in_days(expression, window.patch_dates) }} and {{ touched }}))
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    Rows that arrived in this run on a late date (the `new_rows` of the plan):
+    in an event hour the arrivals named and ingested at or after that hour's
+    earliest `first_ingested_at`. Over the source's columns (year, month, day,
+    hour, ingested_at), before deduplication. None without patched dates.
+-#}
+{% macro arrived_in_run() -%}
+    {%- set rows = weblogs.run_window().new_rows -%}
+    {%- if not rows -%}
+        (1 = 0)
+    {%- else -%}
+        (
+        {%- for row in rows -%}
+            {{ ' or ' if not loop.first }}(year = '{{ row[0].strftime('%Y') }}' and month = '{{ row[0].strftime('%m') }}' and day = '{{ row[0].strftime('%d') }}' and hour = '{{ row[1] }}' and cast(ingested_at as timestamp) >= cast('{{ row[2] }}' as timestamp))
+        {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The touched-session flag of a row (see stg_weblogs__events): the column
+    `in_touched_session` when the run patches late dates, else false, so unit
+    tests and range runs never need the column in their inputs.
+-#}
+{% macro touched_flag(column='in_touched_session') -%}
+    {{ column if weblogs.run_window().patch_dates else 'false' }}
 {%- endmacro %}

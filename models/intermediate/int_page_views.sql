@@ -22,6 +22,7 @@ views as (
         event_order,
         event_timestamp,
         next_timestamp,
+        {{ weblogs.touched_flag() }} as in_touched_session,
         min(event_order) over (partition by session_id, session_start_at) as first_view_order,
         max(event_order) over (partition by session_id, session_start_at) as last_view_order
     from session_events
@@ -39,7 +40,7 @@ final as (
         event_order = last_view_order as is_exit,
         date_diff('millisecond', event_timestamp, next_timestamp) as milliseconds_on_page
     from views
-    where {{ weblogs.in_window('cast(session_start_at as date)') }}
+    where {{ weblogs.in_rebuilt('cast(session_start_at as date)', 'in_touched_session') }}
 
 )
 

@@ -5,7 +5,8 @@
     for the marts and tests that read them (macro weblogs.run_relation). A
     reader uses this table only when the same dbt invocation builds it;
     otherwise it computes int_session_events itself, so its rows never depend on
-    what an earlier run left here.
+    what an earlier run left here. Always one run's rows: on a patched (late)
+    session date, only the touched sessions' events.
 -#}
 with
 

@@ -1,12 +1,18 @@
-{{ config(materialized='table', persist_docs=weblogs.persist_docs_config()) }}
+{{ config(**weblogs.run_table_config('session_date')) }}
 
 {#-
     The sessions of this run's window (int_sessions), computed once per run
-    for the marts and tests that read them (macro weblogs.run_sessions). A
-    reader uses this table only when the same dbt invocation builds it;
-    otherwise it computes int_sessions itself, so its rows never depend on
-    what an earlier run left here.
+    for the marts and tests that read them (macro weblogs.run_relation, which
+    keeps the window's session dates). A reader uses this table only when the
+    same dbt invocation builds it; otherwise it computes int_sessions itself.
+    Where rows can be deleted (DuckDB) the table keeps every date it was
+    built for, so a scheduled run can patch a late date session by session:
+    it replaces only the touched sessions' rows and the marts re-aggregate
+    the date from here (docs/analytics.md, Late data). On Athena it holds one
+    run's window.
 -#}
+-- The pre-hook reads the run's touched sessions (weblogs.clear_run_window):
+-- depends_on: {{ ref('int_run_session_events') }}
 with
 
 sessions as (

@@ -11,8 +11,10 @@
     decided from what the run reads. `event_order` numbers the events of a
     session_id in session order (the conversion funnel compares positions),
     `next_timestamp` is the time of the next event of the same session (time
-    on page).
+    on page). `in_touched_session`: see stg_weblogs__events; readers keep a
+    patched session date's rows only for touched sessions (`weblogs.in_rebuilt`).
 -#}
+{%- set full_dates = weblogs.run_window().full_dates %}
 with
 
 events as (
@@ -26,11 +28,18 @@ window_session_events as (
     -- Only session_ids with an event dated on a session date of the window can
     -- have a session of the window or an excluded event the run reports. One
     -- chain of CTEs, each read once: Trino inlines a CTE wherever it is read,
-    -- so a second reader would scan the events' partitions again.
+    -- so a second reader would scan the events' partitions again. On a patched
+    -- (late) session date only the touched sessions are recomputed.
     select
         *,
         max(
-            case when {{ weblogs.in_window('cast(event_timestamp as date)') }} then 1 else 0 end
+            case
+                when
+                    {{ weblogs.in_days('cast(event_timestamp as date)', full_dates) }}
+                    or {{ weblogs.touched_flag() }}
+                    then 1
+                else 0
+            end
         ) over (partition by session_id) as in_window_session
     from events
 
@@ -113,7 +122,8 @@ final as (
         end as next_timestamp,
         coalesce(
             date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
-        ) as in_session
+        ) as in_session,
+        {{ weblogs.touched_flag() }} as in_touched_session
     from assigned
 
 )

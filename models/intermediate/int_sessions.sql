@@ -45,7 +45,8 @@ sessions as (
         max(case when event_type = 'checkout' then event_order end) as last_checkout_order,
         max(case when event_type = 'purchase' then last_checkout_order end)
             as last_checkout_before_purchase,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases
+        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
+        max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session
     from events
     group by session_id, session_start_at
 
@@ -77,6 +78,7 @@ measured as (
         coalesce(last_checkout_order > first_add_to_cart_order, false) as reached_checkout,
         coalesce(last_checkout_before_purchase > first_add_to_cart_order, false) as converted,
         purchases,
+        in_touched_session,
         cast(session_start as date) as session_date,
         -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
@@ -173,7 +175,7 @@ final as (
         converted,
         purchases
     from acquired
-    where {{ weblogs.in_window('session_date') }}
+    where {{ weblogs.in_rebuilt('session_date', 'in_touched_session') }}
 
 )
 

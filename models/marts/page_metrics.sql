@@ -13,7 +13,7 @@ with
 
 page_views as (
 
-    select * from {{ ref('int_page_views') }}
+    select * from {{ weblogs.run_relation('int_page_views') }}
 
 ),
 

@@ -6,7 +6,7 @@
         partitioned_by=weblogs.date_partitioning('report_date'),
         properties=weblogs.table_properties('report_date'),
         on_schema_change='fail',
-        pre_hook="{{ weblogs.clear_run_window(this, 'report_date') }}",
+        pre_hook="{{ weblogs.clear_run_window(this, 'report_date', by_session=true) }}",
         persist_docs=weblogs.persist_docs_config(),
     )
 }}
@@ -37,7 +37,8 @@ excluded as (
         user_id,
         event_type,
         event_timestamp,
-        'event_more_than_24_hours_after_its_session_start' as rule
+        'event_more_than_24_hours_after_its_session_start' as rule,
+        {{ weblogs.touched_flag() }} as in_touched_session
     from session_events
     where not in_session
 
@@ -46,7 +47,7 @@ excluded as (
 final as (
 
     select * from excluded
-    where {{ weblogs.in_window('report_date') }}
+    where {{ weblogs.in_rebuilt('report_date', 'in_touched_session') }}
 
 )
 

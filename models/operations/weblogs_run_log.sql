@@ -20,6 +20,8 @@
 -- depends_on: {{ ref('loyalty_metrics') }}
 -- depends_on: {{ ref('loyalty_by_tier') }}
 -- depends_on: {{ ref('session_anomalies') }}
+-- depends_on: {{ ref('acquisition_metrics') }}
+-- depends_on: {{ ref('page_metrics') }}
 {%- set window = weblogs.run_window() %}
 {%- set recorded = window.mode == 'scheduled' and window.arrivals_from < window.arrivals_to %}
 

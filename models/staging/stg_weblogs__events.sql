@@ -4,6 +4,15 @@
     event_id (the earliest ingested copy wins). The partition
     predicate sits directly on the source so both engines prune partitions
     before reading a file.
+
+    `in_touched_session` (scheduled runs with patched late dates only, else
+    false): the session_id holds a copy of an event_id one of whose copies
+    arrived in this run, so its sessions are recomputed (docs/analytics.md,
+    Late data). Decided before deduplication: a late copy that wins over an
+    earlier one of another session_id touches both sessions. On such runs the
+    days read only for patched dates keep just the touched sessions' rows
+    and the other copies of their event_ids (deduplication still sees every
+    copy), so the window functions never run over those days' other events.
 -#}
 {{ config(materialized='ephemeral') }}
 
@@ -15,6 +24,44 @@ source as (
     where {{ weblogs.event_partition_filter() }}
 
 ),
+
+{%- if weblogs.run_window().patch_dates %}
+
+arrived as (
+
+    -- The rows that arrived in this run (a superset), in the hours the arrivals named.
+    select event_id from source
+    where {{ weblogs.arrived_in_run() }}
+
+),
+
+touched as (
+
+    -- Sessions holding a copy of an arrived event_id.
+    select distinct session_id from source
+    where event_id in (select arrived.event_id from arrived)
+
+),
+
+touched_copies as (
+
+    -- Every event_id of those sessions, so their copies elsewhere take part in deduplication.
+    select distinct event_id from source
+    where session_id in (select touched.session_id from touched)
+
+),
+
+kept as (
+
+    -- Days of whole-rebuilt dates: every row; the other days: the touched sessions' rows.
+    select * from source
+    where
+        {{ weblogs.day_partition_filter(weblogs.run_window().full_read_dates) }}
+        or session_id in (select touched.session_id from touched)
+        or event_id in (select touched_copies.event_id from touched_copies)
+
+),
+{%- endif %}
 
 ranked as (
 
@@ -30,7 +77,7 @@ ranked as (
                 event_type asc,
                 page_url asc
         ) as copy_rank
-    from source
+    from {{ 'kept' if weblogs.run_window().patch_dates else 'source' }}
 
 ),
 
@@ -54,7 +101,9 @@ final as (
         cast(year as varchar) as partition_year,
         cast(month as varchar) as partition_month,
         cast(day as varchar) as partition_day,
-        cast(hour as varchar) as partition_hour
+        cast(hour as varchar) as partition_hour,
+        {{ 'ranked.session_id in (select touched.session_id from touched)'
+            if weblogs.run_window().patch_dates else 'false' }} as in_touched_session
     from ranked
     where copy_rank = 1
 

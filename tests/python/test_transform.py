@@ -179,6 +179,19 @@ def test_cli_writes_an_arrivals_manifest_of_the_event_hours_it_touched(tmp_path:
             pq.read_metadata(path).num_rows
         )
     assert {(x["event_date"], x["event_hour"]): x["events"] for x in lines_out} == dict(hours)
+    # The earliest ingested_at of each hour: the scheduled run finds the batch's rows by it.
+    first: dict[tuple[str, str], datetime] = {}
+    for path in (lake / "events").rglob("*.parquet"):
+        parts = dict(p.split("=") for p in path.parent.relative_to(lake / "events").parts)
+        key = (f"{parts['year']}-{parts['month']}-{parts['day']}", parts["hour"])
+        low = min(pq.read_table(path, columns=["ingested_at"]).column(0).to_pylist())
+        first[key] = min(first.get(key, low), low)
+    assert {
+        (x["event_date"], x["event_hour"]): datetime.fromisoformat(
+            x["first_ingested_at"].replace("Z", "+00:00")
+        )
+        for x in lines_out
+    } == {k: v if v.tzinfo else v.replace(tzinfo=UTC) for k, v in first.items()}
     assert sum(hours.values()) == expected_valid
     arrived = {datetime.fromisoformat(x["arrived_at"].replace("Z", "+00:00")) for x in lines_out}
     assert len(arrived) == 1 and began <= arrived.pop() <= datetime.now(UTC)

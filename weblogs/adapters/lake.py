@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import pyarrow.compute as pc
 
 from weblogs.core import layout
 from weblogs.core.errors import LakeError
@@ -183,8 +184,13 @@ def open_lake(uri: str | Path, *, s3_client: Any = None) -> LocalLake | S3Lake:
 
 
 def arrivals_manifest(result: TransformResult) -> bytes:
-    """One JSON line per event hour the batch wrote: the dates the models must rebuild."""
-    arrived_at = result.processed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """One JSON line per event hour the batch wrote: the dates the models must rebuild.
+
+    `first_ingested_at`, the earliest `ingested_at` of the hour's events, lets the
+    scheduled run find the batch's rows again and rebuild only their sessions
+    (docs/analytics.md, Late data).
+    """
+    arrived_at = _iso_z(result.processed_at)
     return json_lines(
         [
             {
@@ -192,10 +198,26 @@ def arrivals_manifest(result: TransformResult) -> bytes:
                 "event_hour": hour,
                 "events": table.num_rows,
                 "arrived_at": arrived_at,
+                "first_ingested_at": _first_ingested_at(table),
             }
             for (year, month, day, hour), table in sorted(result.partitions.items())
         ]
     )
+
+
+def _iso_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _first_ingested_at(table: Any) -> str | None:
+    if "ingested_at" not in table.column_names or table.num_rows == 0:
+        return None
+    first = pc.min(table.column("ingested_at")).as_py()
+    if first is None:
+        return None
+    if first.tzinfo is None:
+        first = first.replace(tzinfo=UTC)
+    return _iso_z(first)
 
 
 def json_lines(items: list[dict[str, Any]]) -> bytes:
