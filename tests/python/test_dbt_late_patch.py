@@ -10,6 +10,9 @@ plain-Python full rebuild of the whole lake (dbt_helpers.reference_marts):
 - a late copy of an event_id that carries another session_id and an EARLIER
   ingested_at (a Lambda retry of an old Kinesis batch): it wins deduplication,
   so the session that held the event before loses it;
+- a late event for a session that holds an old copy of an event_id whose winning
+  copy (same ingested_at, smaller session_id) sits in an untouched session: the
+  patch must still see that copy, or the event is counted twice;
 - the same scheduled run retried (run log rolled back): no duplicated rows;
 - a manifest from an older writer (no `first_ingested_at`): the date is
   rebuilt whole, with the same result.
@@ -58,6 +61,18 @@ def day_events(day: date) -> list[dict[str, Any]]:
         ],
         date(2026, 10, 3): [
             event("v-untouched", "page_view", "2026-10-03T10:00:00", "/v", user_id="u-v"),
+            event(
+                "a-wins", "page_view", "2026-10-03T11:00:00", "/a", user_id="u-a", event_id="dup-2"
+            ),
+            event(
+                "s-touched",
+                "page_view",
+                "2026-10-03T11:00:00",
+                "/a",
+                user_id="u-a",
+                event_id="dup-2",
+            ),
+            event("s-touched", "scroll", "2026-10-03T11:30:00", "/s", user_id="u-s"),
         ],
         date(2026, 10, 4): [
             event(
@@ -142,6 +157,7 @@ def test_late_dates_are_patched_session_by_session_and_equal_a_full_rebuild(
             "y-absorbs", "page_view", "2026-10-04T12:00:00", "/y", user_id="u-y"
         ),  # absorbs 10-05's
         event("n-new", "page_view", "2026-10-04T13:00:00", "/n", user_id="u-n"),
+        event("s-touched", "click", "2026-10-03T12:00:00", "/s", user_id="u-s"),
     ]
     transform_input(write_jsonl(tmp_path / "late.jsonl", late), lake, now=at("2026-10-10T20:00:00"))
     # A retried old batch: ingested at 10-04 22:00, before the copy already counted
@@ -172,6 +188,8 @@ def test_late_dates_are_patched_session_by_session_and_equal_a_full_rebuild(
     assert sessions[("z-loses", date(2026, 10, 4))]["total_events"] == 1
     assert sessions[("w-wins", date(2026, 10, 4))]["total_events"] == 1
     assert ("v-untouched", date(2026, 10, 3)) in sessions
+    assert sessions[("a-wins", date(2026, 10, 3))]["total_events"] == 1
+    assert sessions[("s-touched", date(2026, 10, 3))]["total_events"] == 2
     patched = as_rows(project, "engagement_metrics")
     counts = persisted_counts(project)
     assert counts["int_run_sessions"] == counts["distinct sessions"] > 0
