@@ -148,12 +148,15 @@ def test_compiled_athena_sql_filters_on_partition_columns(
     columns = {c.name for c in where.find_all(exp.Column)}
     assert columns == {"year", "month", "day"}
     # A full build reads the events once, in int_run_session_events; the marts and
-    # int_run_sessions read the per-run tables instead.
+    # int_run_sessions read the per-run tables (int_run_page_views too) instead.
     assert_reads_the_events_once(compiled, "intermediate/int_run_session_events")
     for model in (*EVENT_READERS, "intermediate/int_run_sessions"):
         tables = scanned_tables(compiled_sql(compiled, model))
         assert "web_events" not in tables, (model, tables)
-        assert {"int_run_sessions", "int_run_session_events"} & set(tables), (model, tables)
+        assert {"int_run_sessions", "int_run_session_events", "int_run_page_views"} & set(tables), (
+            model,
+            tables,
+        )
     # Built alone (no per-run table selected), each mart reads the events itself.
     for model in EVENT_READERS:
         assert_reads_the_events_once(compiled_marts, model)
@@ -167,7 +170,7 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 10  # seven marts, the run log, the two per-run tables
+    assert len(materialised) == 11  # seven marts, the run log, the three per-run tables
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
