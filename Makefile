@@ -24,8 +24,12 @@ demo: venv
 ## The whole test suite, lint included.
 test: venv browser lint pytest
 
+## The pytest suite on PYTEST_WORKERS processes (pytest-xdist; 0 runs it serially in
+## this process). tests/python/conftest.py groups the tests: one file per work unit,
+## the Trino tests in one unit (one Trino at a time), the slowest units first.
+PYTEST_WORKERS ?= 2
 pytest: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## Every check CI runs on a pull request (docs/contributing.md). A step is skipped
 ## only while its input does not exist yet; each lint-* target also runs alone.

@@ -105,7 +105,30 @@ def test_redact_keeps_ordinary_text() -> None:
         assert redact(text) == text
 
 
-def test_the_redaction_is_applied_at_the_logging_layer(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The logging set-up of the loggers `setup_logging` changes, put back after the test.
+
+    `setup_logging` replaces the root logger's handlers with one on the sys.stderr of the
+    moment (here capsys's buffer, closed after the test) and changes levels and
+    propagation: left in place, that state reaches whatever test runs next in the same
+    process (and under pytest-xdist that is any test, in any order).
+    """
+    loggers = [logging.getLogger(), logging.getLogger("ingestion")]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, handlers, level, propagate, disabled in saved:
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate
+            lg.disabled = disabled
+
+
+def test_the_redaction_is_applied_at_the_logging_layer(
+    capsys: pytest.CaptureFixture[str], logging_restored: None
+) -> None:
     from ingestion.main import setup_logging
 
     setup_logging()
