@@ -146,15 +146,16 @@ def release_duckdb() -> None:
         DuckDBConnectionManager._ENV = None
 
 
-def test_forty_days_of_late_and_messy_traffic_one_scheduled_run_a_day(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def in_process_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, users: int, parse_run_date: str
+) -> tuple[Path, DbtProject, list[str], Any]:
+    """A lake with CRM files, a DbtProject on it wired into this process's environment
+    (dbtRunner reads it), the common dbt arguments and a manifest parsed once."""
     from dbt.cli.main import dbtRunner
 
     lake = tmp_path / "lake"
     (lake / "crm").mkdir(parents=True)
-    crm = TrafficGenerator(seed=0, users=25)
-    crm.write_crm(lake / "crm")
+    TrafficGenerator(seed=0, users=users).write_crm(lake / "crm")
     project = DbtProject(tmp_path / "work", lake)
     for name in ("WEBLOGS_LAKE_ROOT", "WEBLOGS_DUCKDB_PATH", "DBT_PROFILES_DIR", "DBT_TARGET_PATH"):
         monkeypatch.setenv(name, project.env[name])
@@ -162,9 +163,19 @@ def test_forty_days_of_late_and_messy_traffic_one_scheduled_run_a_day(
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     monkeypatch.setenv("DBT_PARTIAL_PARSE", "false")
     common = ["--project-dir", str(REPO_ROOT), "--quiet"]
-    parsed = dbtRunner().invoke(["parse", *common, "--vars", "{run_date: 2026-08-02}"])
+    parsed = dbtRunner().invoke(["parse", *common, "--vars", f"{{run_date: {parse_run_date}}}"])
     assert parsed.success, parsed.exception
-    manifest = parsed.result
+    return lake, project, common, parsed.result
+
+
+def test_forty_days_of_late_and_messy_traffic_one_scheduled_run_a_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    lake, project, common, manifest = in_process_project(
+        tmp_path, monkeypatch, users=25, parse_run_date="2026-08-02"
+    )
 
     plan = deliveries()
     late = sum(1 for day, batch in plan.items() for raw in batch if event_day(raw) < day)

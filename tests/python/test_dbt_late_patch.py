@@ -28,8 +28,14 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_helpers import REPO_ROOT, DbtProject, event, write_arrivals, write_jsonl
-from test_dbt_calendar import as_rows, assert_equal_to_reference, read_days, release_duckdb
+from dbt_helpers import DbtProject, event, write_arrivals, write_jsonl
+from test_dbt_calendar import (
+    as_rows,
+    assert_equal_to_reference,
+    in_process_project,
+    read_days,
+    release_duckdb,
+)
 
 from weblogs.adapters.lake import open_lake, write_result
 from weblogs.cli.transform import FAILED_PREFIX, STAGE, transform_input
@@ -112,19 +118,9 @@ def test_late_dates_are_patched_session_by_session_and_equal_a_full_rebuild(
 ) -> None:
     from dbt.cli.main import dbtRunner
 
-    lake = tmp_path / "lake"
-    (lake / "crm").mkdir(parents=True)
-    TrafficGenerator(seed=0, users=10).write_crm(lake / "crm")
-    project = DbtProject(tmp_path / "work", lake)
-    for name in ("WEBLOGS_LAKE_ROOT", "WEBLOGS_DUCKDB_PATH", "DBT_PROFILES_DIR", "DBT_TARGET_PATH"):
-        monkeypatch.setenv(name, project.env[name])
-    monkeypatch.setenv("DBT_LOG_PATH", str(project.workdir / "logs"))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    monkeypatch.setenv("DBT_PARTIAL_PARSE", "false")
-    common = ["--project-dir", str(REPO_ROOT), "--quiet"]
-    parsed = dbtRunner().invoke(["parse", *common, "--vars", "{run_date: 2026-10-02}"])
-    assert parsed.success, parsed.exception
-    manifest = parsed.result
+    lake, project, common, manifest = in_process_project(
+        tmp_path, monkeypatch, users=10, parse_run_date="2026-10-02"
+    )
 
     def scheduled(run_date: date) -> str:
         """One scheduled run; returns the compiled SQL of int_run_session_events."""
