@@ -72,11 +72,7 @@
             {{ weblogs.in_days(date_column, window.full_dates) }}
             or (
                 {{ weblogs.in_days(date_column, window.patch_dates) }}
-                and session_id in (
-                    select touched.session_id
-                    from {{ weblogs.run_relation('int_session_events') }} as touched
-                    where touched.in_touched_session
-                )
+                and {{ weblogs.touched_session_ids_condition('session_id') }}
             )
         {%- else %}
             {{ weblogs.in_window(date_column) }}

@@ -75,3 +75,34 @@
 {% macro run_sessions() %}
     {{ return(weblogs.run_relation('int_sessions')) }}
 {% endmacro %}
+
+
+{#-
+    The sessions this run recomputes, for a mart of one row per session
+    (engagement_metrics): `run_sessions()`, except on the patched (late) dates
+    of a scheduled run, where the table int_run_sessions keeps every session
+    of the date and only the touched sessions are recomputed: those rows only,
+    the ones the pre-hook (clear_run_window with by_session) deleted. The
+    ephemeral int_sessions already holds exactly those rows.
+-#}
+{% macro rebuilt_sessions() %}
+    {%- set relation = weblogs.run_sessions() -%}
+    {%- if not execute or not weblogs.run_window().patch_dates or (relation | string) == (ref('int_sessions') | string) -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {{ return(
+        "(select * from " ~ ref('int_run_sessions') ~ " where "
+        ~ weblogs.in_rebuilt('session_date', weblogs.touched_session_ids_condition('session_id'))
+        ~ ")"
+    ) }}
+{% endmacro %}
+
+
+{#- `column` is the session_id of a session with an event that arrived in this run (int_run_session_events). -#}
+{% macro touched_session_ids_condition(column) -%}
+    {{ column }} in (
+        select touched.session_id
+        from {{ weblogs.run_relation('int_session_events') }} as touched
+        where touched.in_touched_session
+    )
+{%- endmacro %}

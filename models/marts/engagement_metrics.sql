@@ -8,12 +8,18 @@
     )
 }}
 
-{#- One row per session; a run replaces the session dates of its window. -#}
+{#-
+    One row per session; a run replaces the session dates of its window, and
+    on the patched (late) dates of a scheduled run only the touched sessions
+    (weblogs.rebuilt_sessions; docs/analytics.md, Late data).
+-#}
+-- The pre-hook reads the run's touched sessions (weblogs.clear_run_window):
+-- depends_on: {{ ref('int_run_session_events') }}
 with
 
 sessions as (
 
-    select * from {{ weblogs.run_sessions() }}
+    select * from {{ weblogs.rebuilt_sessions() }}
 
 ),
 
