@@ -29,7 +29,7 @@ test: venv browser lint pytest
 ## the Trino tests in one unit (one Trino at a time), the slowest units first.
 PYTEST_WORKERS ?= 2
 pytest: venv
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## Every check CI runs on a pull request (docs/contributing.md). A step is skipped
 ## only while its input does not exist yet; each lint-* target also runs alone.

@@ -1,5 +1,5 @@
 """Shared pytest fixtures: a moto server on loopback (real HTTP), fixed clocks; and how
-`make pytest` spreads the suite over its workers (pytest-xdist, `--dist loadgroup`).
+`make pytest` spreads the suite over its workers (pytest-xdist, our own scheduler).
 
 Helpers live in `awsfixtures.py` beside this file so test modules can import
 them directly (`from awsfixtures import ...`).
@@ -8,18 +8,20 @@ The work units (docs/contributing.md, Running the tests): each test file is one 
 run whole by one worker, so a file's module and session fixtures are built once;
 every file that uses the Trino server (`trino_lake`, one JVM per worker session) or
 installs it (test_trino_*.py) is in the one unit `trino`, so a single Trino runs at a
-time. On a worker the units are ordered by their expected cost, the heaviest first
+time (`pytest_xdist_make_scheduler`). On a worker the units are ordered by their expected cost, the heaviest first
 (`make pytest` passes `--no-loadscope-reorder` so xdist keeps that order), so the
 last units to start are short ones and the workers finish together.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,36 +62,57 @@ FILE_SECONDS = {
 }
 
 
-def _file(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+@functools.cache
+def work_unit(file: str) -> str:
+    """The work unit of a test file (its path relative to the rootdir): `trino` for every
+    file that uses the Trino server or installs it, else the file itself."""
+    path = REPO_ROOT / file
+    uses_trino = path.name.startswith("test_trino") or (
+        path.is_file() and "trino_lake" in path.read_text(encoding="utf-8")
+    )
+    return TRINO_GROUP if uses_trino else file
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's load-by-scope scheduler with our work units as the scopes: a unit is handed
+    whole to one worker. (Not `--dist loadgroup` with `xdist_group` markers: pytest-xdist
+    3.8 renames the tests' `_nodeid` to mark their group, which pytest 9.2 no longer
+    reads, so every test became a unit of its own.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(_file(nodeid))
+
+    return WorkUnitScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put each test in its work unit (`xdist_group`: its file, or `trino`) and, on an
-    xdist worker, order the units heaviest first; a serial run keeps pytest's order."""
-    trino_files = {
-        _file(item)
-        for item in items
-        if item.path.name.startswith("test_trino") or "trino_lake" in item.fixturenames
-    }
-    group_of: dict[str, str] = {}
-    files_of: dict[str, set[Path]] = defaultdict(set)
-    for item in items:
-        group = TRINO_GROUP if _file(item) in trino_files else _file(item)
-        group_of[item.nodeid] = group
-        files_of[group].add(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+    """On an xdist worker, order the work units heaviest first (the controller hands them
+    out in collection order, `--no-loadscope-reorder`); a serial run keeps pytest's order."""
     if not hasattr(config, "workerinput"):
         return
+    files_of: dict[str, set[Path]] = defaultdict(set)
+    for item in items:
+        files_of[work_unit(_file(item.nodeid))].add(item.path)
     cost = {
-        group: sum(FILE_SECONDS.get(path.name, 0) for path in paths)
-        for group, paths in files_of.items()
+        unit: sum(FILE_SECONDS.get(path.name, 0) for path in paths)
+        for unit, paths in files_of.items()
     }
     first: dict[str, int] = {}
     for index, item in enumerate(items):
-        first.setdefault(group_of[item.nodeid], index)
+        first.setdefault(work_unit(_file(item.nodeid)), index)
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        unit = work_unit(_file(item.nodeid))
+        return (-cost[unit], first[unit])
+
     # A stable sort: a unit's tests keep their order, units of equal cost theirs.
-    items.sort(key=lambda item: (-cost[group_of[item.nodeid]], first[group_of[item.nodeid]]))
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")
