@@ -35,29 +35,31 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The work unit of every test that needs the Trino server (docs/contributing.md).
 TRINO_GROUP = "trino"
 
-#: Seconds each test file takes, for the files above ~10 s: one serial run on the 2-core
-#: machine (`pytest --junitxml`, test times summed per file; Trino's first download
-#: included) while other dbt jobs shared it. Only their order matters: it decides which
-#: units start first; a file missing here starts after these, in pytest's order.
+#: Seconds each test file takes, for the files above ~10 s: `make pytest` on the 2-core
+#: machine (2 workers, `--junitxml`, test times summed per file). Only their order
+#: matters: it decides which units start first; a file missing here starts after these,
+#: in pytest's order.
 FILE_SECONDS = {
-    "test_dbt_operation.py": 373,
-    "test_dbt_calendar.py": 350,
-    "test_trino_dbt.py": 232,
-    "test_dbt_lake_root.py": 188,
-    "test_dbt_build.py": 122,
-    "test_dbt_acquisition.py": 121,
-    "test_dbt_cli.py": 77,
-    "test_crm_load.py": 64,
-    "test_compact.py": 63,
-    "test_dbt_athena.py": 54,
-    "test_dbt_docs.py": 50,
-    "test_dbt_late_patch.py": 41,
-    "test_lint_sqlfluff.py": 26,
+    "test_dbt_calendar.py": 364,
+    "test_trino_dbt.py": 238,
+    "test_dbt_operation.py": 208,
+    "test_dbt_lake_root.py": 79,
+    "test_crm_load.py": 72,
+    "test_compact.py": 70,
+    "test_dbt_cli.py": 66,
+    "test_dbt_late_patch.py": 55,
+    "test_dbt_build.py": 54,
+    "test_dbt_acquisition.py": 51,
+    "test_dbt_docs.py": 46,
+    "test_dbt_athena.py": 43,
+    "test_lint_sqlfluff.py": 28,
+    "test_parallel_units.py": 25,
+    "test_container.py": 25,
     "test_hostile_consumer.py": 25,
-    "test_demo.py": 24,
-    "test_container.py": 22,
-    "test_consumer.py": 19,
-    "test_trino_tables.py": 19,
+    "test_demo.py": 21,
+    "test_consumer.py": 20,
+    "test_trino_tables.py": 16,
+    "test_transform.py": 16,
     "test_s3toathena_aws.py": 10,
 }
 
