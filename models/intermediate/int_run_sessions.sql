@@ -7,9 +7,9 @@
     same dbt invocation builds it; otherwise it computes int_sessions itself.
     Where rows can be deleted (DuckDB) the table keeps every date it was
     built for, so a scheduled run can patch a late date session by session:
-    it replaces only the touched sessions' rows and the marts re-aggregate
-    the date from here (docs/analytics.md, Late data). On Athena it holds one
-    run's window.
+    it replaces only the touched sessions' rows; engagement_metrics takes
+    those rows and the date-level marts re-aggregate the date from here
+    (docs/analytics.md, Late data). On Athena it holds one run's window.
 -#}
 -- The pre-hook reads the run's touched sessions (weblogs.clear_run_window):
 -- depends_on: {{ ref('int_run_session_events') }}
