@@ -68,10 +68,10 @@ class MotoServer:
 
 
 def start_moto_server() -> MotoServer:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # Port 0: the kernel picks a free port at bind time, so two workers never race for one.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    return MotoServer(server, port)
+    return MotoServer(server, server.get_host_and_port()[1])
 
 
 @dataclass
