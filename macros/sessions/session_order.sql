@@ -52,7 +52,7 @@
     itself: a model built alone with `--select` never reads a table an earlier
     run left with another window. Unit tests always get the ephemeral model.
 -#}
-{% macro run_relation(name) %}
+{% macro run_relation(name, rebuilt_only=false) %}
     {%- set table = 'int_run_' ~ name[4:] -%}
     {%- if not execute -%}
         {#- Parsing: record both dependencies (dbt orders the table first). -#}
@@ -63,10 +63,13 @@
         {%- if name == 'int_session_events' -%}
             {{ return(ref(table)) }}
         {%- endif -%}
-        {#- The table may keep earlier dates (weblogs.run_table_config): the window's only. -#}
-        {{ return(
-            "(select * from " ~ ref(table) ~ " where " ~ weblogs.in_window('session_date') ~ ")"
-        ) }}
+        {#-
+            The table may keep earlier dates (weblogs.run_table_config): the window's only;
+            with rebuilt_only, on a patched (late) date only the touched sessions' rows.
+        -#}
+        {%- set keep = weblogs.in_rebuilt('session_date', weblogs.touched_session_ids_condition('session_id'))
+            if rebuilt_only and weblogs.run_window().patch_dates else weblogs.in_window('session_date') -%}
+        {{ return("(select * from " ~ ref(table) ~ " where " ~ keep ~ ")") }}
     {%- endif -%}
     {{ return(ref(name)) }}
 {% endmacro %}
@@ -79,22 +82,13 @@
 
 {#-
     The sessions this run recomputes, for a mart of one row per session
-    (engagement_metrics): `run_sessions()`, except on the patched (late) dates
-    of a scheduled run, where the table int_run_sessions keeps every session
-    of the date and only the touched sessions are recomputed: those rows only,
-    the ones the pre-hook (clear_run_window with by_session) deleted. The
-    ephemeral int_sessions already holds exactly those rows.
+    (engagement_metrics): on the patched (late) dates of a scheduled run the
+    table int_run_sessions keeps every session of the date, and only the
+    touched sessions' rows are taken, the ones the pre-hook (clear_run_window
+    with by_session) deleted. The ephemeral int_sessions holds just those rows.
 -#}
 {% macro rebuilt_sessions() %}
-    {%- set relation = weblogs.run_sessions() -%}
-    {%- if not execute or not weblogs.run_window().patch_dates or (relation | string) == (ref('int_sessions') | string) -%}
-        {{ return(relation) }}
-    {%- endif -%}
-    {{ return(
-        "(select * from " ~ ref('int_run_sessions') ~ " where "
-        ~ weblogs.in_rebuilt('session_date', weblogs.touched_session_ids_condition('session_id'))
-        ~ ")"
-    ) }}
+    {{ return(weblogs.run_relation('int_sessions', rebuilt_only=true)) }}
 {% endmacro %}
 
 

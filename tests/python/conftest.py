@@ -4,13 +4,13 @@
 Helpers live in `awsfixtures.py` beside this file so test modules can import
 them directly (`from awsfixtures import ...`).
 
-The work units (docs/contributing.md, Running the tests): each test file is one unit,
-run whole by one worker, so a file's module and session fixtures are built once;
-every file that uses the Trino server (`trino_lake`, one JVM per worker session) or
-installs it (test_trino_*.py) is in the one unit `trino`, so a single Trino runs at a
-time (`pytest_xdist_make_scheduler`). On a worker the units are ordered by their expected cost, the heaviest first
-(`make pytest` passes `--no-loadscope-reorder` so xdist keeps that order), so the
-last units to start are short ones and the workers finish together.
+The work units (docs/contributing.md, Running the tests; `pytest_xdist_make_scheduler`):
+each test file is one unit, run whole by one worker, so a file's module and session
+fixtures are built once; every file that uses the Trino server (`trino_lake`, one JVM
+per worker session) or installs it (test_trino_*.py) is in the one unit `trino`, so a
+single Trino runs at a time. On a worker the units are ordered by their expected cost,
+the heaviest first (`make pytest` passes `--no-loadscope-reorder` so xdist keeps that
+order), so the last units to start are short ones and the workers finish together.
 """
 
 from __future__ import annotations

@@ -401,6 +401,7 @@ class _DbtForkServer:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
+        atexit.register(self.stop)
 
     def start(self) -> subprocess.Popen[str]:
         if self.process is not None and self.process.poll() is None:
@@ -413,7 +414,6 @@ class _DbtForkServer:
             text=True,
             env=env,
         )
-        atexit.register(self.stop)
         ready = self.process.stdout.readline() if self.process.stdout else ""
         assert ready.strip() == '{"ready": true}', f"dbt forkserver did not start: {ready!r}"
         return self.process
