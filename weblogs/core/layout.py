@@ -223,16 +223,21 @@ def failed_key(prefix: str, name: str, day: datetime | None = None) -> str:
     return dated_key(prefix, day, name) if day is not None else f"{prefix}/{name}.jsonl"
 
 
-def compaction_lease_key(partition: HivePartition) -> str:
-    """The marker a compaction run creates (if absent) to own an hour for a while."""
-    return f"{COMPACTION}/leases/{partition_prefix(partition).removeprefix(EVENTS + '/')}lease.json"
+def compaction_lease_prefix(partition: HivePartition) -> str:
+    """Where the leases of one hour live: `compaction/leases/year=.../hour=HH/`."""
+    return f"{COMPACTION}/leases/{partition_prefix(partition).removeprefix(EVENTS + '/')}"
 
 
-def compaction_journal_key(partition: HivePartition, run: str) -> str:
-    """What a run is about to write and delete in an hour, recorded before it writes."""
-    hour = partition_prefix(partition).removeprefix(EVENTS + "/")
-    return f"{COMPACTION}/journal/{hour}{run}.json"
+def compaction_lease_key(partition: HivePartition, generation: int) -> str:
+    """One generation of an hour's lease: a run owns the hour while its generation is the
+    newest and has not expired; taking an expired lease creates the next generation."""
+    return f"{compaction_lease_prefix(partition)}{generation:08d}.json"
 
 
-def compaction_journal_prefix(partition: HivePartition) -> str:
-    return f"{COMPACTION}/journal/{partition_prefix(partition).removeprefix(EVENTS + '/')}"
+def lease_generation(key: str) -> int | None:
+    """The generation of a lease key, else None."""
+    name = key.rsplit("/", 1)[-1]
+    digits = name.removesuffix(".json")
+    if len(digits) != 8 or not digits.isdigit() or not name.endswith(".json"):
+        return None
+    return int(digits)

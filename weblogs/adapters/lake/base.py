@@ -121,6 +121,9 @@ class Lake(Protocol):
         """LakeError naming the lake and the cause, before any work is done."""
         ...
 
-    def clean_temporaries(self, prefix: str, older_than_seconds: float) -> int:
-        """Remove temporaries a killed writer left under `prefix`; how many."""
+    def clean_temporaries(
+        self, prefix: str, older_than_seconds: float, *, name_prefix: str = ""
+    ) -> int:
+        """Remove temporaries a killed writer left under `prefix` (those older than
+        `older_than_seconds`, bound for a name starting with `name_prefix`); how many."""
         ...

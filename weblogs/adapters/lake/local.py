@@ -21,6 +21,7 @@ from weblogs.adapters.lake.base import LakeError, LakeObject, ObjectVersion, che
 __all__ = ["TEMP_PREFIX", "LakeWriteError", "LocalLake", "write_atomically"]
 
 TEMP_PREFIX = ".tmp-"
+_LEGACY_COMPACT = ".compact-"
 _TEMP_NAMES = itertools.count()
 
 
@@ -30,6 +31,17 @@ class LakeWriteError(LakeError):
 
 def _temp_path(folder: str, name: str) -> str:
     return os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_NAMES)}-{name}")
+
+
+def _temp_target(name: str) -> str:
+    """The name a temporary was going to be published as (NUL when not a temporary);
+    `.compact-<pid>-<name>.part` is what compaction staged before this module."""
+    if name.startswith(_LEGACY_COMPACT) and name.endswith(".part"):
+        return name[len(_LEGACY_COMPACT) :].removesuffix(".part").partition("-")[2]
+    if not name.startswith(TEMP_PREFIX):
+        return "\0"
+    pieces = name[len(TEMP_PREFIX) :].split("-", 2)
+    return pieces[2] if len(pieces) == 3 else "\0"
 
 
 def _open_temp(path: str) -> tuple[str, int]:
@@ -214,7 +226,9 @@ class LocalLake:
             raise LakeError(f"a lake folder has no versions: cannot delete {key}@{version_id}")
         self.delete(key)
 
-    def clean_temporaries(self, prefix: str, older_than_seconds: float) -> int:
+    def clean_temporaries(
+        self, prefix: str, older_than_seconds: float, *, name_prefix: str = ""
+    ) -> int:
         folder = prefix.rpartition("/")[0]
         base = self.root.joinpath(*folder.split("/")) if folder else self.root
         if not base.is_dir():
@@ -222,7 +236,7 @@ class LocalLake:
         cutoff = time.time() - older_than_seconds
         removed = 0
         for path in self._files(base, hidden=True):
-            if path.name.startswith(TEMP_PREFIX):
+            if _temp_target(path.name).startswith(name_prefix):
                 with contextlib.suppress(FileNotFoundError):
                     if path.stat().st_mtime <= cutoff:
                         path.unlink()

@@ -170,6 +170,8 @@ class S3Lake:
             return
         self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
 
-    def clean_temporaries(self, prefix: str, older_than_seconds: float) -> int:
+    def clean_temporaries(
+        self, prefix: str, older_than_seconds: float, *, name_prefix: str = ""
+    ) -> int:
         """Nothing to clean: an S3 write is one request, and its temporaries are local."""
         return 0
