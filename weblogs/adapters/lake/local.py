@@ -7,6 +7,7 @@ here ever returns them, and `clean_temporaries` removes what a killed writer lef
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import shutil
@@ -83,7 +84,15 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def _failed(operation: str, path: str | Path, exc: OSError) -> LakeWriteError:
-    return LakeWriteError(f"cannot {operation} {path}: {exc.strerror or exc}")
+    """The operation, the path and the cause; when a folder on the way is a file, that file."""
+    message = f"cannot {operation} {path}: {exc.strerror or exc}"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        for parent in Path(path).parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    message += f" ({parent} is a file, not a folder)"
+                break
+    return LakeWriteError(message)
 
 
 class LocalLake:
