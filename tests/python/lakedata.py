@@ -22,9 +22,9 @@ NOW = HOUR + timedelta(days=3)
 FOLDER = "events/year=2026/month=10/day=06/hour=12/"
 
 
-def event_lines(start: int, count: int) -> list[bytes]:
-    """`count` valid raw events with event ids `e-<start>`.. in HOUR."""
-    base = int(HOUR.timestamp() * 1000)
+def event_lines(start: int, count: int, at: datetime = HOUR) -> list[bytes]:
+    """`count` valid raw events with event ids `e-<start>`.. in the hour starting `at`."""
+    base = int(at.timestamp() * 1000)
     return [
         json.dumps(
             {

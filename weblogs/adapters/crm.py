@@ -134,9 +134,8 @@ def _write(lake: Lake, checked: list[Checked], stamp: str, work: Path, result: L
             snapshots.append(key)
         for c in checked:
             key = crm_current_key(c.kind, s3=s3)
-            old = _keep_old(lake, key, work)
+            replaced.append((key, _keep_old(lake, key, work)))  # before: a write may half-fail
             lake.put_file(key, c.canonical)
-            replaced.append((key, old))
             result.written.append(key)
     except Exception as exc:
         _restore(lake, replaced)
@@ -172,6 +171,22 @@ def load(
     """
     if not files:
         raise UsageError("give --customers and/or --ratings")
+    try:
+        return _load(files, lake, now, report, allow_empty)
+    except OSError as exc:  # the lake's own errors are LakeErrors: this is the local copy
+        where = exc.filename or tempfile.gettempdir()
+        raise UsageError(
+            f"cannot write the checked copy in {where}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _load(
+    files: dict[str, Path],
+    lake: Lake,
+    now: datetime | None,
+    report: Callable[[Problem], None],
+    allow_empty: bool,
+) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="weblogs-crm-") as work:
         checked = _checked_files(files, Path(work), report, allow_empty)
         problems = sum(c.problems for c in checked)

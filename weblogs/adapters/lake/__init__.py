@@ -17,11 +17,12 @@ from weblogs.adapters.lake.base import (
     LakeAddress,
     LakeError,
     LakeObject,
+    LakeWriteError,
     ObjectVersion,
     check_key,
     parse_address,
 )
-from weblogs.adapters.lake.local import TEMP_PREFIX, LakeWriteError, LocalLake, write_atomically
+from weblogs.adapters.lake.local import TEMP_PREFIX, LocalLake, write_atomically
 from weblogs.adapters.lake.results import (
     Written,
     arrivals_manifest,

@@ -17,11 +17,23 @@ from typing import BinaryIO, Protocol
 from weblogs.core.errors import LakeError
 from weblogs.core.layout import LakeObject
 
-__all__ = ["Lake", "LakeAddress", "LakeError", "LakeObject", "ObjectVersion", "parse_address"]
+__all__ = [
+    "Lake",
+    "LakeAddress",
+    "LakeError",
+    "LakeObject",
+    "LakeWriteError",
+    "ObjectVersion",
+    "parse_address",
+]
 
 #: S3's bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63 characters).
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 S3_SCHEME = "s3://"
+
+
+class LakeWriteError(LakeError):
+    """A write to the lake failed: the message names the operation, the path and the cause."""
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from weblogs.adapters.lake.base import LakeError, LakeObject, ObjectVersion, check_key
+from weblogs.adapters.lake.base import (
+    LakeError,
+    LakeObject,
+    LakeWriteError,
+    ObjectVersion,
+    check_key,
+)
 
 __all__ = ["TEMP_PREFIX", "LakeWriteError", "LocalLake", "write_atomically"]
 
 TEMP_PREFIX = ".tmp-"
 _LEGACY_COMPACT = ".compact-"
 _TEMP_NAMES = itertools.count()
-
-
-class LakeWriteError(LakeError):
-    """A write to the lake failed: the message names the operation, the path and the cause."""
 
 
 def _temp_path(folder: str, name: str) -> str:
@@ -148,7 +150,7 @@ class LocalLake:
         except OSError as exc:
             raise _failed("write", target, exc) from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone once published; never fails a write
                 os.unlink(tmp)
 
     def create(self, key: str, data: bytes) -> bool:
@@ -166,7 +168,7 @@ class LocalLake:
         except OSError as exc:
             raise _failed("create", target, exc) from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # the key holds its own link by now
                 os.unlink(tmp)
         return True
 

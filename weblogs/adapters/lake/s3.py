@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from weblogs.adapters.lake.base import LakeError, LakeObject, ObjectVersion, check_key
+from weblogs.adapters.lake.base import (
+    LakeError,
+    LakeObject,
+    LakeWriteError,
+    ObjectVersion,
+    check_key,
+)
 
 __all__ = ["RangeReader", "S3Lake"]
 
@@ -88,18 +94,40 @@ class S3Lake:
         except Exception as exc:  # botocore's errors: no credentials, no bucket, no network
             raise LakeError(f"lake s3://{self.bucket} cannot be used: {exc}") from exc
 
+    def _failed(self, operation: str, key: str, exc: Exception) -> LakeWriteError:
+        cause = getattr(exc, "strerror", None) or str(exc)
+        return LakeWriteError(f"cannot {operation} s3://{self.bucket}/{key}: {cause}")
+
     def put(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data)
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise self._failed("write", key, exc) from exc
 
     def put_file(self, key: str, source: Path) -> None:
-        self.client.upload_file(str(source), self.bucket, check_key(key))
+        try:
+            self.client.upload_file(str(source), self.bucket, check_key(key))
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise self._failed("write", key, exc) from exc
 
     @contextlib.contextmanager
     def staged(self, key: str) -> Iterator[Path]:
+        """A local temporary (in $TMPDIR) uploaded when the block ends without error."""
         check_key(key)
-        with tempfile.TemporaryDirectory(prefix="weblogs-lake-") as work:
-            path = Path(work) / "object"
-            yield path
+        try:
+            work = tempfile.TemporaryDirectory(prefix="weblogs-lake-")
+        except OSError as exc:
+            raise self._failed(f"stage (in {tempfile.gettempdir()})", key, exc) from exc
+        with work:
+            path = Path(work.name) / "object"
+            try:
+                yield path
+            except OSError as exc:
+                raise self._failed(f"stage (in {work.name})", key, exc) from exc
             self.put_file(key, path)
 
     def create(self, key: str, data: bytes) -> bool:
@@ -107,10 +135,12 @@ class S3Lake:
             self.client.put_object(
                 Bucket=self.bucket, Key=check_key(key), Body=data, IfNoneMatch="*"
             )
+        except ValueError:
+            raise
         except Exception as exc:
             if _code(exc) in _EXISTS:
                 return False
-            raise
+            raise self._failed("create", key, exc) from exc
         return True
 
     def get(self, key: str) -> bytes:
@@ -140,7 +170,10 @@ class S3Lake:
         return self.stat(key) is not None
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            raise self._failed("delete", key, exc) from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
         for obj in self.list_objects(prefix):
