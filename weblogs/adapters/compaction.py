@@ -222,6 +222,7 @@ class _Run:
     stats: CompactStats
     progress: Callable[[str], None]
     whole_object_bytes: int
+    lease_type: type[HourLease]
 
 
 def _recover(ctx: _Run, hour: Hour, lease: HourLease) -> bool:
@@ -290,7 +291,7 @@ def _hour(ctx: _Run, hour: Hour) -> None:
         ctx.stats.hours_compacted += 1
         ctx.progress(f"would compact {hour.folder}: {len(hour.objects)} objects")
         return
-    lease = HourLease(ctx.lake, hour.partition, ctx.run, ctx.lease_seconds, ctx.wall)
+    lease = ctx.lease_type(ctx.lake, hour.partition, ctx.run, ctx.lease_seconds, ctx.wall)
     if not lease.acquire():
         ctx.stats.hours_leased += 1
         ctx.progress(f"skipped {hour.folder}: another run holds it")
@@ -324,11 +325,13 @@ def compact(
     wall: Callable[[], float] = time.time,
     progress: Callable[[str], None] = lambda line: None,
     whole_object_bytes: int = WHOLE_OBJECT_BYTES,
+    lease_type: type[HourLease] = HourLease,
 ) -> CompactStats:
     """Compact every closed hour of the lake; see the module docstring for the guarantees.
 
     `lease_seconds` (default: an hour plus the grace) must outlast the writing of one
-    part and the grace period; `wall` is the clock leases expire by."""
+    part and the grace period; `wall` is the clock leases expire by; `lease_type` is
+    HourLease but for a benchmark's baseline."""
     stats = CompactStats()
     hours, stats.foreign_keys = group_hours(lake.list_objects(f"{EVENTS}/"))
     deletions = _Deletions(lake, grace_seconds, sleep, clock, stats)
@@ -346,6 +349,7 @@ def compact(
         stats,
         progress,
         whole_object_bytes,
+        lease_type,
     )
     try:
         for hour in hours:

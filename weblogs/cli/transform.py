@@ -27,7 +27,7 @@ FAILED_PREFIX = layout.FAILED_TRANSFORMATION_RECORDS
 #: Records per output object: bounds memory on big inputs, like a Kinesis batch does.
 CHUNK_RECORDS = 50_000
 #: Bytes of input per output object (at most): bounds memory when events are big.
-CHUNK_BYTES = 32 * 1024**2
+CHUNK_BYTES = 16 * 1024**2
 #: Longest line held in memory; longer ones are kept as their head, size and digest.
 LINE_LIMIT = 2 * MAX_RECORD_BYTES
 
@@ -204,8 +204,10 @@ def transform_input(
                 raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
             if chunk is None:
                 break
+            name = object_name(path, chunk.lines, tuple(chunk.oversize))
             result = _transform(chunk, now, path.name)
-            _write(lake, result, object_name(path, chunk.lines, tuple(chunk.oversize)))
+            chunk.lines.clear()  # the rows are in the tables now: free the raw bytes first
+            _write(lake, result, name)
             records_in += result.records_in
             written += result.written
             failed += result.failed
