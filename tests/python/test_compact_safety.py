@@ -102,12 +102,14 @@ def test_a_run_killed_between_parts_is_undone_then_redone_exactly_once(tmp_path:
 
     held = compact(LocalLake(tmp_path), now=NOW, grace_seconds=0, min_part_bytes=part)
     assert held.hours_leased == 1  # the dead run's lease is still in force
+    legacy = tmp_path / FOLDER / ".compact-4242-compacted-0123456789abcdef01234567.parquet.part"
+    legacy.write_bytes(b"what a killed run of an older version left")
 
     stats = compact(
         LocalLake(tmp_path), now=NOW, grace_seconds=0, min_part_bytes=part, wall=lambda: LATER
     )
     assert stats.hours_undone == 1 and stats.hours_compacted == 1, stats
-    assert stats.temporaries_removed >= 1
+    assert stats.temporaries_removed >= 2
     ids = event_ids(LocalLake(tmp_path))
     assert len(ids) == rows and set(ids.values()) == {1}
     assert hidden_files(tmp_path) == []

@@ -44,6 +44,9 @@ DBT = "dbt"
 #: Prefixes of the bucket that only the deployment and dbt use, not the pipeline's code.
 DEPLOY_PREFIXES = (ATHENA_OUTPUT, DBT)
 
+#: Compaction's hour leases: outside events/, so no reader and no partition scan sees them.
+COMPACTION = "compaction"
+
 #: Every top-level prefix of the lake, in the order the demo reports them.
 PREFIXES = (
     EVENTS,
@@ -54,13 +57,11 @@ PREFIXES = (
     KINESIS_FAILURES,
     FAILED_TRANSFORMATION_RECORDS,
     CRM,
+    COMPACTION,
 )
 #: The failed stores `weblogs replay` reads (the transformation's first: the default).
 FAILED_STORES = (FAILED_TRANSFORMATION_RECORDS, FAILED_RECORDS, KINESIS_FAILURES)
 
-#: Compaction's own records (hour leases, group journals): outside events/, so no
-#: reader and no partition scan ever sees them.
-COMPACTION = "compaction"
 
 
 @dataclass(frozen=True)
