@@ -63,7 +63,6 @@ PREFIXES = (
 FAILED_STORES = (FAILED_TRANSFORMATION_RECORDS, FAILED_RECORDS, KINESIS_FAILURES)
 
 
-
 @dataclass(frozen=True)
 class LakeObject:
     """One object of the lake as a listing shows it."""
