@@ -129,3 +129,27 @@ def test_a_run_killed_after_its_last_part_is_finished_not_redone(tmp_path: Path)
     ids = event_ids(LocalLake(tmp_path))
     assert len(ids) == rows and set(ids.values()) == {1}
     assert len(list(LocalLake(tmp_path).list(FOLDER))) == 3
+
+
+def test_a_run_that_outlived_its_lease_backs_off_and_takes_its_parts_back(
+    tmp_path: Path,
+) -> None:
+    """Run A's lease expires while it writes; run B takes the hour over and compacts it.
+    A deletes nothing of B's, takes its own part back and says so."""
+    rows, part = split_hour(tmp_path)
+    clock = [time.time()]
+    second: dict[str, Any] = {}
+
+    def take_over() -> None:
+        clock[0] += 10 * 86400  # A's lease is long expired now
+        second["stats"] = compact(
+            LocalLake(tmp_path), now=NOW, grace_seconds=0, min_part_bytes=part,
+            wall=lambda: clock[0],
+        )  # fmt: skip
+
+    first = HookedLake(tmp_path, "-000.parquet", take_over, after=True)
+    stats = compact(first, now=NOW, grace_seconds=0, min_part_bytes=part, wall=lambda: clock[0])
+    assert second["stats"].hours_compacted == 1, second["stats"]
+    assert stats.hours_compacted == 0 and any("lease" in p for p in stats.problems), stats
+    ids = event_ids(LocalLake(tmp_path))
+    assert len(ids) == rows and set(ids.values()) == {1}

@@ -155,6 +155,16 @@ class _NotEvents(Exception):
     """An object in an hour folder that is not an events file: the hour is left alone."""
 
 
+class _LeaseLost(Exception):
+    """Another run took the hour over (this one outlived its lease): it backs off."""
+
+
+def _still_held(lease: HourLease) -> None:
+    """Renew the lease before each part and after the last one, or give the hour up."""
+    if not lease.renew():
+        raise _LeaseLost("the lease expired and another run took the hour over")
+
+
 def _open(lake: Lake, obj: LakeObject, whole: int) -> pq.ParquetFile:
     """An object up to `whole` bytes in one read; a bigger one by ranges (memory holds
     a row group)."""
@@ -260,14 +270,15 @@ def _compact_hour(ctx: _Run, hour: Hour, lease: HourLease) -> bool:
     done: list[str] = []
     try:
         for key, part in zip(keys, parts, strict=True):
+            _still_held(lease)
             _write_part(ctx.lake, key, part, len(parts), ctx.stats, ctx.whole_object_bytes)
             done.append(key)
-            lease.renew()
+        _still_held(lease)
     except BaseException as exc:
         for key in done:  # this run's own parts only: the names are unique to it
             with contextlib.suppress(Exception):
                 ctx.lake.delete(key)
-        if not isinstance(exc, _NotEvents):
+        if not isinstance(exc, _NotEvents | _LeaseLost):
             raise
         ctx.stats.problems.append(f"{hour.folder}: left as it is: {exc}")
         return False
