@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dbt_helpers import WEBLOGS
 from lakedata import FOLDER, NOW, event_ids, hidden_files, hour_bytes, hour_lake
 
 from weblogs.adapters.compaction import compact
@@ -153,3 +155,14 @@ def test_a_run_that_outlived_its_lease_backs_off_and_takes_its_parts_back(
     assert stats.hours_compacted == 0 and any("lease" in p for p in stats.problems), stats
     ids = event_ids(LocalLake(tmp_path))
     assert len(ids) == rows and set(ids.values()) == {1}
+
+
+def test_a_missing_bucket_is_one_line(moto_server: Any) -> None:
+    moto_server.reset()
+    done = subprocess.run(
+        [WEBLOGS, "compact", "--lake", "s3://no-such-bucket"],
+        capture_output=True, text=True, check=False, env={**os.environ, **moto_server.env},
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "s3://no-such-bucket" in line and "NoSuchBucket" in line, line

@@ -7,8 +7,8 @@ import argparse
 import sys
 from datetime import timedelta
 
-from weblogs.adapters.compaction import compact
-from weblogs.adapters.lake import LocalLake, open_lake
+from weblogs.adapters.compaction import CompactStats, compact
+from weblogs.adapters.lake import Lake, LocalLake, open_lake
 from weblogs.core.compaction import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_LEASE_SECONDS,
@@ -89,7 +89,21 @@ def run(args: argparse.Namespace) -> int:
     lake = open_lake(args.lake)
     if isinstance(lake, LocalLake) and not (lake.root / EVENTS).is_dir():
         raise UsageError(f"no {EVENTS}/ folder in the lake {lake.root}")
-    stats = compact(
+    try:
+        stats = _compact(lake, args)
+    except OSError as exc:
+        raise UsageError(f"cannot read the lake {lake}: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        # botocore errors (missing bucket, no credentials) without importing boto3 here.
+        if type(exc).__module__.startswith("botocore"):
+            raise UsageError(f"cannot use {lake}: {' '.join(str(exc).split())[:300]}") from exc
+        raise
+    _report(stats, lake, args.dry_run)
+    return 1 if stats.problems else 0
+
+
+def _compact(lake: Lake, args: argparse.Namespace) -> CompactStats:
+    return compact(
         lake,
         lease_seconds=args.lease_seconds,
         min_age=timedelta(hours=args.min_age_hours),
@@ -98,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         progress=lambda line: print(f"compact: {line}"),
     )
-    verb = "would compact" if args.dry_run else "compacted"
+
+
+def _report(stats: CompactStats, lake: Lake, dry_run: bool) -> None:
+    verb = "would compact" if dry_run else "compacted"
     print(
         f"compact: {stats.hours_compacted} hours {verb} ({stats.objects_read} objects, "
         f"{stats.bytes_read / 1024**2:.1f} MiB read, {stats.objects_written} written, "
@@ -110,4 +127,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"compact: {stats.foreign_keys} keys under events/ are not event objects, left alone")
     for problem in stats.problems:
         print(f"compact: {problem}", file=sys.stderr)
-    return 1 if stats.problems else 0
