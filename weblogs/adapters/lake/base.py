@@ -7,7 +7,6 @@ compaction and CRM loads all reach storage through `open_lake` and these names
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import BinaryIO, Protocol
 
 from weblogs.core.errors import LakeError
 from weblogs.core.layout import LakeObject
+from weblogs.core.partitions import validate_bucket
 
 __all__ = [
     "Lake",
@@ -27,8 +27,6 @@ __all__ = [
     "parse_address",
 ]
 
-#: S3's bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63 characters).
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 S3_SCHEME = "s3://"
 
 
@@ -64,8 +62,10 @@ def parse_address(uri: str | Path) -> LakeAddress:
         raise LakeError(f"lake address contains a NUL byte: {text!r}")
     if text.lower().startswith(S3_SCHEME):
         bucket = text[len(S3_SCHEME) :].removesuffix("/")
-        if not _BUCKET_RE.fullmatch(bucket) or ".." in bucket:
-            raise LakeError(f"expected s3://BUCKET (a bucket name, no key), got {text!r}")
+        try:
+            validate_bucket(bucket)  # the project's one rule for a bucket name
+        except ValueError:
+            raise LakeError(f"expected s3://BUCKET (a bucket name, no key), got {text!r}") from None
         return LakeAddress(bucket=bucket)
     if "://" in text:
         raise LakeError(f"expected a folder or s3://BUCKET, got {text!r}")
