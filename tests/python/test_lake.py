@@ -4,6 +4,7 @@ a folder, and a bucket on moto's server over loopback HTTP."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,20 @@ def test_killed_writers_temporaries_are_cleaned_but_not_listed(tmp_path: Path) -
     assert list(lake.list("events/")) == ["events/a.parquet"]
     assert lake.clean_temporaries("events/", older_than_seconds=3600) == 1
     assert not stale.exists() and fresh.exists()
+
+
+def test_no_storage_code_outside_the_lake_package(repo_root: Path) -> None:
+    """Writes, deletes and lake addresses have one home: weblogs/adapters/lake/."""
+    pattern = re.compile(
+        r"\.(put_object|upload_file|delete_object|delete_objects|copy_object)\(|os\.replace\(|"
+        r"\bS3Store\b|\bLocalStore\b|CrmStore\b|def open_store\b|\[5:\]"
+    )
+    found = []
+    for package in ("weblogs", "ingestion", "lambdas"):
+        for path in sorted((repo_root / package).rglob("*.py")):
+            if "adapters/lake/" in path.as_posix():
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if pattern.search(line):
+                    found.append(f"{path.relative_to(repo_root)}:{number}: {line.strip()}")
+    assert found == []
