@@ -113,8 +113,11 @@ bench: venv
 ## Fuzz the contract, the page splitter and the Kinesis record decoder for
 ## FUZZ_SECONDS (default one hour): atheris (coverage-guided) when it installs, else
 ## hypothesis. Findings are saved under fuzz/findings/; each becomes a test.
+## First, the long fault-injection suite (tests/python/test_faults.py): SIGKILL and a
+## full disk at every write step, and 40 pairs of concurrent faulty runs per command.
 FUZZ_SECONDS ?= 3600
 fuzz: venv
+	WEBLOGS_FAULTS=long $(BIN)/python -m pytest -n 0 tests/python/test_faults.py -q -s
 	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow.parquet as pq  # noqa: E402
 
-from weblogs.adapters.compaction import LocalStore, compact  # noqa: E402
+from weblogs.adapters.compaction import compact  # noqa: E402
 from weblogs.adapters.lake import LocalLake, write_result  # noqa: E402
 from weblogs.core.transform import parquet_bytes, transform_records  # noqa: E402
 from weblogs.simulator import TrafficGenerator  # noqa: E402
@@ -101,7 +101,7 @@ def compacted(payloads: list[bytes], batch: int) -> dict[str, float]:
 
         before, before_bytes, hours = objects()
         # A day after NOW: the sample's latest valid hour (NOW + 1 day at most) is closed too.
-        stats = compact(LocalStore(Path(root)), now=NOW + timedelta(days=2), grace_seconds=0)
+        stats = compact(LocalLake(Path(root)), now=NOW + timedelta(days=2), grace_seconds=0)
         assert not stats.problems, stats.problems
         after, after_bytes, _ = objects()
         valid = sum(

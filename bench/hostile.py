@@ -13,6 +13,9 @@ server of the tests (tests/python/hostile_server.py) on loopback, once per case:
 
 Limits are the defaults (32 MiB per response, 60 s per response). The tests assert
 the same bounds (< 300 MB, < 10 s, exit 0); this prints the figures.
+
+Then the storage figures of bench/hostile_storage.py: `weblogs transform`'s peak RSS on
+300 MB of ~1 MiB events, and compaction's throughput with and without the hour lease.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
+import hostile_storage  # noqa: E402 (bench/, beside this file)
 from hostile_server import HostileServer, bomb_body, wait_until  # noqa: E402
 from test_hostile_consumer import peak_rss_kb  # noqa: E402
 
@@ -84,6 +88,8 @@ def main() -> int:
             code, _, took = stop(proc)
             flushed = lines(work / "lake" / "raw")
             print(f"  {after:8} exit {code} in {took:.2f}s, raw lines flushed {flushed}/10")
+    print("storage: transform's memory on big events, compaction with and without the lease")
+    hostile_storage.main([])
     return 0
 
 

@@ -740,7 +740,8 @@ def measure_runs(dbt: Dbt, lake: Path, args: argparse.Namespace, start: date, en
 
 def compaction_main(args: argparse.Namespace, work: Path, lake: Path) -> int:
     """Item: the same lake before and after `weblogs compact` (see --compaction)."""
-    from weblogs.adapters.compaction import LocalStore, compact
+    from weblogs.adapters.compaction import compact
+    from weblogs.adapters.lake import LocalLake
 
     days = args.days
     began = time.perf_counter()
@@ -754,7 +755,7 @@ def compaction_main(args: argparse.Namespace, work: Path, lake: Path) -> int:
     shutil.copy(dbt.database, work / "before.duckdb")
 
     began = time.perf_counter()
-    stats = compact(LocalStore(lake), grace_seconds=0)
+    stats = compact(LocalLake(lake), grace_seconds=0)
     took = time.perf_counter() - began
     if stats.problems:
         sys.exit("compaction left hours alone:\n" + "\n".join(stats.problems[:5]))

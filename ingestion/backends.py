@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ingestion.config import ConsumerConfig
 from weblogs.adapters import aws
-from weblogs.adapters.lake import Lake, LocalLake, S3Lake
+from weblogs.adapters.lake import Lake, open_lake
 from weblogs.adapters.notify import LogNotifier, Notifier, SnsNotifier
 from weblogs.adapters.stream import (
     KINESIS_MAX_CALL_BYTES,
@@ -50,7 +50,7 @@ def build_backends(config: ConsumerConfig, run_id: str) -> Backends:
     """Clients for the configured backend; AWS endpoints honour AWS_ENDPOINT_URL(_<SERVICE>)."""
     if config.backend == "local":
         assert config.lake_root is not None and config.stream_dir is not None
-        lake = LocalLake(config.lake_root)
+        lake = open_lake(config.lake_root)  # the one way to a lake, for every --lake
         lake.check_writable()
         stream = LocalStream(config.stream_dir, run_id)
         stream.check_writable()
@@ -68,7 +68,7 @@ def build_backends(config: ConsumerConfig, run_id: str) -> Backends:
         notifier = SnsNotifier(aws.client("sns", config.region), config.sns_topic_arn)
     return Backends(
         KinesisStream(kinesis, config.kinesis_stream_name),
-        S3Lake(s3, config.s3_bucket),
+        open_lake(f"s3://{config.s3_bucket}", s3_client=s3),
         notifier,
         f"kinesis {config.kinesis_stream_name}, s3://{config.s3_bucket}",
     )

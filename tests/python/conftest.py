@@ -45,6 +45,7 @@ FILE_SECONDS = {
     "test_dbt_operation.py": 208,
     "test_dbt_lake_root.py": 79,
     "test_crm_load.py": 72,
+    "test_faults.py": 62,
     "test_compact.py": 70,
     "test_dbt_cli.py": 66,
     "test_dbt_late_patch.py": 55,

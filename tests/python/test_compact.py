@@ -32,7 +32,7 @@ from dbt_helpers import (
     write_csv,
 )
 
-from weblogs.adapters.compaction import LocalStore, S3Store, compact
+from weblogs.adapters.compaction import compact
 from weblogs.adapters.lake import LocalLake, S3Lake, write_result
 from weblogs.core.compaction import LakeObject, group_hours, split_parts
 from weblogs.core.contract import ARROW_SCHEMA
@@ -180,12 +180,12 @@ def test_second_run_changes_nothing(compacted: dict[str, Any]) -> None:
 def test_open_hours_are_left_alone(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     write_small_batches(LocalLake(lake))
-    hours, _ = group_hours(LocalStore(lake).list("events/"))
+    hours, _ = group_hours(LocalLake(lake).list_objects("events/"))
     last = max(h.start for h in hours)
     # The last hour ended 1 h 59 min before "now": not closed with the default 2 hours.
     now = last + timedelta(hours=1, minutes=119)
     before = hour_files(lake)
-    stats = compact(LocalStore(lake), now=now, grace_seconds=0)
+    stats = compact(LocalLake(lake), now=now, grace_seconds=0)
     after = hour_files(lake)
     key = f"events/year={last:%Y}/month={last:%m}/day={last:%d}/hour={last:%H}"
     assert after[key] == before[key]
@@ -211,9 +211,7 @@ def test_inputs_are_deleted_only_after_the_grace_period(tmp_path: Path) -> None:
                 assert set(names) < set(now[folder]), "an input went before its grace period"
                 assert any(n.startswith(COMPACTED_PREFIX) for n in now[folder])
 
-    stats = compact(
-        LocalStore(lake), now=NOW, grace_seconds=60, sleep=sleep, clock=lambda: clock[0]
-    )
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=60, sleep=sleep, clock=lambda: clock[0])
     assert waits == [60]
     assert stats.objects_deleted == sum(len(v) for v in before.values() if len(v) > 1)
     assert all(len(v) == 1 for v in hour_files(lake).values())
@@ -228,11 +226,11 @@ def test_an_interrupted_run_is_finished_not_redone(tmp_path: Path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        compact(LocalStore(lake), now=NOW, grace_seconds=3600, sleep=crash)
+        compact(LocalLake(lake), now=NOW, grace_seconds=3600, sleep=crash)
     halfway = hour_files(lake)
     assert any(len(v) > 2 for v in halfway.values())
     written = {n for v in halfway.values() for n in v if n.startswith(COMPACTED_PREFIX)}
-    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=0)
     assert stats.objects_written == 0 and stats.hours_finished > 0
     after = hour_files(lake)
     assert {n for v in after.values() for n in v if n.startswith(COMPACTED_PREFIX)} == written
@@ -243,12 +241,12 @@ def test_an_interrupted_run_is_finished_not_redone(tmp_path: Path) -> None:
 def test_late_data_in_a_compacted_hour_is_merged_next_time(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     write_small_batches(LocalLake(lake))
-    compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    compact(LocalLake(lake), now=NOW, grace_seconds=0)
     folder, names = next(iter(hour_files(lake).items()))
     late = pq.read_table(lake / folder / names[0]).slice(0, 1)
     pq.write_table(late, lake / folder / "shardId-late-1.parquet")
     expected = rows(lake)
-    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=0)
     assert stats.hours_compacted == 1
     (merged,) = hour_files(lake)[folder]
     assert merged not in names and merged.startswith(COMPACTED_PREFIX)
@@ -290,7 +288,7 @@ def test_files_declaring_required_columns_nullable_are_merged_unless_they_hold_n
         table = table.cast(loose).set_column(0, "event_id", pa.array([event_id], pa.string()))
         pq.write_table(table, lake / folder / "zz-loose.parquet")
     expected = rows(lake)
-    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=0)
     assert stats.problems == [
         f"{folders[1]}/: left as it is: {folders[1]}/zz-loose.parquet: "
         "nulls in the required column event_id"
@@ -340,13 +338,13 @@ def test_big_hours_become_parts_and_stay_compact(tmp_path: Path) -> None:
     biggest = max(hour_files(lake).items(), key=lambda kv: len(kv[1]))
     size = sum((lake / biggest[0] / n).stat().st_size for n in biggest[1])
     planned = split_parts(
-        tuple(sorted(LocalStore(lake).list(biggest[0]), key=lambda o: o.key)), size // 3
+        tuple(sorted(LocalLake(lake).list_objects(biggest[0]), key=lambda o: o.key)), size // 3
     )
-    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0, min_part_bytes=size // 3)
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=0, min_part_bytes=size // 3)
     parts = hour_files(lake)[biggest[0]]
     assert len(parts) == len(planned) >= 2, parts
     assert rows(lake) == before_rows
-    again = compact(LocalStore(lake), now=NOW, grace_seconds=0, min_part_bytes=size // 4)
+    again = compact(LocalLake(lake), now=NOW, grace_seconds=0, min_part_bytes=size // 4)
     assert again.objects_written == again.objects_deleted == 0
     assert stats.objects_written > 3
 
@@ -371,7 +369,7 @@ def test_a_build_racing_a_compaction_gets_exact_marts(
             if log.exists() and "model.weblogs.int_sessions" in log.read_text(errors="replace"):
                 break
             time.sleep(0.05)
-        stats = compact(LocalStore(lake), now=NOW, grace_seconds=2)
+        stats = compact(LocalLake(lake), now=NOW, grace_seconds=2)
         assert stats.hours_compacted > 0
         finished.append(time.monotonic())
 
@@ -427,7 +425,7 @@ def test_compaction_on_s3(moto_server: Any, tmp_path: Path) -> None:
     for key in ("arrivals/2026-10-06T12.json", "events/README.txt"):
         assert after[key]["ETag"] == before[key]["ETag"]
         assert after[key]["LastModified"] == before[key]["LastModified"]
-    again = compact(S3Store(s3, "lake"), grace_seconds=0)
+    again = compact(S3Lake(s3, "lake"), grace_seconds=0)
     assert again.objects_written == again.objects_deleted == 0
     assert listing() == after
 
@@ -446,12 +444,11 @@ def test_compaction_on_s3(moto_server: Any, tmp_path: Path) -> None:
     def crash(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    ranged = S3Store(s3, "lake", whole_object_bytes=0)
     with pytest.raises(KeyboardInterrupt):
-        compact(ranged, grace_seconds=60, sleep=crash)
+        compact(S3Lake(s3, "lake"), grace_seconds=60, sleep=crash, whole_object_bytes=0)
     halfway = [k for k in listing() if k.startswith(folder + "/")]
     assert len(halfway) == 3  # the new object is there before the old ones go
-    finished = compact(S3Store(s3, "lake", whole_object_bytes=0), grace_seconds=0)
+    finished = compact(S3Lake(s3, "lake"), grace_seconds=0, whole_object_bytes=0)
     assert finished.hours_finished == 1 and finished.objects_written == 0
     (final,) = [k for k in listing() if k.startswith(folder + "/")]
     assert final not in (merged, f"{folder}/shardId-late.parquet")

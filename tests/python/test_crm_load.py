@@ -30,6 +30,11 @@ from dbt_helpers import (
 from weblogs.core.crm import COLUMNS, parse_iso8601
 
 GOOD_RATINGS = [r for r in RATINGS if r[2] not in ("0", "6") and r[1] != "not a date"]
+#: CUSTOMERS as a load writes them: trimmed, tier and member flag lower-cased.
+CANONICAL_CUSTOMERS = [CUSTOMERS[0]] + [
+    (u, c, tier.strip().lower(), flag.strip().lower(), day)
+    for u, c, tier, flag, day in CUSTOMERS[1:]
+]
 
 
 def crm_load(lake: str | Path, *args: str, env: dict[str, str] | None = None) -> Any:
@@ -114,11 +119,11 @@ def test_every_problem_is_one_line_with_file_and_line_and_nothing_changes(
         f"{c}:10: not UTF-8 (byte 7)",
         f"{c}:12: user_id 'u\\\\11' contains a backslash (Athena's CSV reader takes it as an escape)",
         f"{c}:13: empty line",
-        f"{r}:2: rating '4.5' is not an integer 1-5 in ASCII digits",
-        f"{r}:3: rating 'five' is not an integer 1-5 in ASCII digits",
-        f"{r}:4: rating '0' is not an integer 1-5 in ASCII digits",
-        f"{r}:5: rating '\u0663' is not an integer 1-5 in ASCII digits",
-        f"{r}:6: rating '6' is not an integer 1-5 in ASCII digits",
+        f"{r}:2: rating '4.5' is not one of 1, 2, 3, 4, 5 (one ASCII digit)",
+        f"{r}:3: rating 'five' is not one of 1, 2, 3, 4, 5 (one ASCII digit)",
+        f"{r}:4: rating '0' is not one of 1, 2, 3, 4, 5 (one ASCII digit)",
+        f"{r}:5: rating '\u0663' is not one of 1, 2, 3, 4, 5 (one ASCII digit)",
+        f"{r}:6: rating '6' is not one of 1, 2, 3, 4, 5 (one ASCII digit)",
         f"{r}:8: rated_at 'yesterday' is not an ISO-8601 date or time",
         f"{r}:9: rated_at '2026-13-01T00:00:00Z' is not an ISO-8601 date or time",
         f"{r}:10: rated_at '2026-10-02 10:00:00' is not an ISO-8601 date or time",
@@ -179,7 +184,7 @@ def test_a_good_load_is_canonical_snapshotted_and_atomic(lake: Path, tmp_path: P
     current = (lake / "crm" / "customers.csv").read_text()
     assert current == (
         "user_id,customer_id,loyalty_tier,is_loyalty_member,signup_date\n"
-        "u-1,C-1, Gold ,TRUE,2024-01-01\n"
+        "u-1,C-1,gold,true,2024-01-01\n"
         "u-2,C-2,,false,2024-01-02\n"
     )
     (snapshot,) = (lake / "crm" / "snapshots").iterdir()
@@ -267,7 +272,7 @@ def test_load_to_s3_replaces_the_glue_folders_and_keeps_snapshots(
     before = listing()
     done = crm_load("s3://lake", "--ratings", str(bad), env=env)
     assert done.returncode == 2
-    assert f"{bad}:2: rating '7' is not an integer 1-5 in ASCII digits" in done.stderr
+    assert f"{bad}:2: rating '7' is not one of 1, 2, 3, 4, 5 (one ASCII digit)" in done.stderr
     assert listing() == before
 
     c = write(tmp_path / "customers.csv", as_csv(CUSTOMERS))
@@ -279,7 +284,7 @@ def test_load_to_s3_replaces_the_glue_folders_and_keeps_snapshots(
     assert "crm/customers/old-export.csv" not in keys
     assert "removed crm/customers/old-export.csv" in done.stdout
     body = s3.get_object(Bucket="lake", Key="crm/customers/customers.csv")["Body"].read()
-    assert body.decode() == as_csv(CUSTOMERS)
+    assert body.decode() == as_csv(CANONICAL_CUSTOMERS)
     ratings = s3.get_object(Bucket="lake", Key="crm/ratings/ratings.csv")["Body"].read()
     assert ratings.decode() == as_csv(GOOD_RATINGS)
     snapshots = sorted(k for k in keys if k.startswith("crm/snapshots/"))

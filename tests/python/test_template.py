@@ -629,7 +629,7 @@ def test_dbt_task_role_reads_the_lake_and_writes_only_models_and_results(
             )
 
 
-def test_compaction_role_reads_writes_and_deletes_only_under_events(
+def test_compaction_role_reads_writes_and_deletes_only_under_events_and_its_leases(
     template: dict[str, Any],
 ) -> None:
     assert trusted_service(template, "CompactionTaskRole") == "ecs-tasks.amazonaws.com"
@@ -642,12 +642,21 @@ def test_compaction_role_reads_writes_and_deletes_only_under_events(
         "s3:DeleteObject",
         "s3:AbortMultipartUpload",
     }
+    written = set()
     for statement in statements:
         if statement["Action"] == "s3:ListBucket":
             assert s3_paths(statement) == {""}
-            assert statement["Condition"] == {"StringLike": {"s3:prefix": ["events/*"]}}
+            prefixes = ["events/*", "compaction/*"]
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": prefixes}}
         else:
-            assert s3_paths(statement) == {"events/*"}
+            written |= s3_paths(statement)
+            if s3_paths(statement) == {"compaction/*"}:  # the hour leases: no multipart
+                assert set(as_list(statement["Action"])) == {
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                }
+    assert written == {"events/*", "compaction/*"}
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,16 @@
 
 A load is all or nothing: every file is checked (`weblogs.core.crm`) into a
 canonical temporary copy, and only when no file has a problem are the snapshots
-(`crm/snapshots/<UTC time>/`) and then the current extracts written, each one
-replaced atomically (rename on disk, one put on S3).
+(`crm/snapshots/<UTC time>/`) and then the current extracts written through the
+one `Lake`, each one replaced atomically; if a write fails, the extracts already
+replaced are put back, so the lake holds the old load or the new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import os
 import shutil
 import sys
 import tempfile
@@ -18,9 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from weblogs.adapters import aws
+from weblogs.adapters.lake import Lake, LakeError, S3Lake
 from weblogs.core.crm import MAX_LINE_BYTES, ExtractChecker, Problem
 from weblogs.core.errors import UsageError
 from weblogs.core.layout import (
@@ -60,11 +60,18 @@ def _lines(handle: io.BufferedIOBase) -> Iterator[tuple[int, bytes | None]]:
 
 
 def check_file(
-    kind: str, source: Path, canonical: Path, report: Callable[[Problem], None]
+    kind: str,
+    source: Path,
+    canonical: Path,
+    report: Callable[[Problem], None],
+    *,
+    allow_empty: bool = False,
 ) -> Checked:
     """Check `source` line by line (problems to `report`), its canonical CSV to `canonical`."""
-    checker = ExtractChecker(kind, str(source), report)
+    checker = ExtractChecker(kind, str(source), report, allow_empty=allow_empty)
     try:
+        if source.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
         handle = source.open("rb")
     except OSError as exc:
         checker.problem(None, f"cannot be read: {exc.strerror}")
@@ -72,79 +79,6 @@ def check_file(
         with handle, canonical.open("w", encoding="utf-8", newline="") as out:
             csv.writer(out, lineterminator="\n").writerows(checker.canonical_rows(_lines(handle)))
     return Checked(kind, source, canonical, checker.rows, checker.problems, checker.dropped_columns)
-
-
-class LocalCrmStore:
-    """The extracts in a lake folder: each file replaced by rename, so readers see old or new."""
-
-    s3 = False
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __str__(self) -> str:
-        return str(self.root)
-
-    def exists(self, key: str) -> bool:
-        return (self.root / key).exists()
-
-    def put_file(self, key: str, source: Path) -> None:
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def others(self, kind: str) -> list[str]:
-        return []
-
-    def delete(self, key: str) -> None:
-        (self.root / key).unlink(missing_ok=True)
-
-
-class S3CrmStore:
-    """The extracts in a bucket: one put per object is atomic for readers."""
-
-    s3 = True
-
-    def __init__(self, client: Any, bucket: str) -> None:
-        self.client = client
-        self.bucket = bucket
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}"
-
-    def exists(self, key: str) -> bool:
-        response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
-        return any(item["Key"] == key for item in response.get("Contents", []))
-
-    def put_file(self, key: str, source: Path) -> None:
-        with source.open("rb") as body:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
-
-    def others(self, kind: str) -> list[str]:
-        """Objects in the Glue table's folder besides the current extract (Athena would read them)."""
-        keep = crm_current_key(kind, s3=True)
-        paginator = self.client.get_paginator("list_objects_v2")
-        found = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=crm_table_prefix(kind)):
-            found += [item["Key"] for item in page.get("Contents", []) if item["Key"] != keep]
-        return found
-
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=key)
-
-
-def open_store(lake: str, *, s3_client: Any = None) -> LocalCrmStore | S3CrmStore:
-    if lake.startswith("s3://"):
-        bucket = lake[5:].strip("/")
-        if not bucket or "/" in bucket:
-            raise UsageError(f"expected s3://BUCKET, got {lake!r}")
-        return S3CrmStore(s3_client or aws.client("s3"), bucket)
-    return LocalCrmStore(Path(lake))
 
 
 @dataclass
@@ -158,40 +92,115 @@ class LoadResult:
     removed: list[str] = field(default_factory=list)
 
 
+def _checked_files(
+    files: dict[str, Path], work: Path, report: Callable[[Problem], None], allow_empty: bool
+) -> list[Checked]:
+    return [
+        check_file(kind, path, work / f"{kind}.csv", report, allow_empty=allow_empty)
+        for kind, path in sorted(files.items())
+    ]
+
+
+def _keep_old(lake: Lake, key: str, work: Path) -> Path | None:
+    """A local copy of the extract a load is about to replace (None: there is none)."""
+    if not lake.exists(key):
+        return None
+    copy = work / f"old-{len(list(work.iterdir()))}"
+    with lake.open_input(key) as source, copy.open("wb") as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
+    return copy
+
+
+def _restore(lake: Lake, replaced: list[tuple[str, Path | None]]) -> None:
+    """Put back what a failed load replaced (best effort: the first error is the one told)."""
+    for key, old in reversed(replaced):
+        with contextlib.suppress(Exception):
+            if old is None:
+                lake.delete(key)
+            else:
+                lake.put_file(key, old)
+
+
+def _write(lake: Lake, checked: list[Checked], stamp: str, work: Path, result: LoadResult) -> None:
+    """Snapshots first (new keys), then each current extract; on an error, every current
+    extract already replaced is put back and the new snapshots removed: all or nothing."""
+    s3 = isinstance(lake, S3Lake)
+    snapshots: list[str] = []
+    replaced: list[tuple[str, Path | None]] = []
+    try:
+        for c in checked:
+            key = crm_snapshot_key(stamp, c.kind)
+            lake.put_file(key, c.canonical)
+            snapshots.append(key)
+        for c in checked:
+            key = crm_current_key(c.kind, s3=s3)
+            replaced.append((key, _keep_old(lake, key, work)))  # before: a write may half-fail
+            lake.put_file(key, c.canonical)
+            result.written.append(key)
+    except Exception as exc:
+        _restore(lake, replaced)
+        for key in snapshots:
+            with contextlib.suppress(Exception):
+                lake.delete(key)
+        if isinstance(exc, LakeError):
+            raise
+        raise LakeError(f"cannot write the CRM extracts to {lake}: {exc}") from exc
+
+
+def _others(lake: Lake, kind: str) -> list[str]:
+    """Objects in a Glue table's folder besides the current extract (Athena would read them)."""
+    if not isinstance(lake, S3Lake):
+        return []
+    keep = crm_current_key(kind, s3=True)
+    return [key for key in lake.list(crm_table_prefix(kind)) if key != keep]
+
+
 def load(
     files: dict[str, Path],
-    store: LocalCrmStore | S3CrmStore,
+    lake: Lake,
     *,
     now: datetime | None = None,
     report: Callable[[Problem], None] = lambda p: print(p, file=sys.stderr),
+    allow_empty: bool = False,
 ) -> LoadResult:
     """Check every file; only when none has a problem, snapshot and replace the extracts.
 
     Order of writes: the snapshot first (so every current extract has its snapshot),
-    then each current extract (customers before ratings), each replaced atomically.
+    then each current extract (customers before ratings), each replaced atomically;
+    a failure on the way puts back what was replaced (`_write`).
     """
     if not files:
         raise UsageError("give --customers and/or --ratings")
+    try:
+        return _load(files, lake, now, report, allow_empty)
+    except OSError as exc:  # the lake's own errors are LakeErrors: this is the local copy
+        where = exc.filename or tempfile.gettempdir()
+        raise UsageError(
+            f"cannot write the checked copy in {where}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _load(
+    files: dict[str, Path],
+    lake: Lake,
+    now: datetime | None,
+    report: Callable[[Problem], None],
+    allow_empty: bool,
+) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="weblogs-crm-") as work:
-        checked = [
-            check_file(kind, path, Path(work) / f"{kind}.csv", report)
-            for kind, path in sorted(files.items())
-        ]
+        checked = _checked_files(files, Path(work), report, allow_empty)
         problems = sum(c.problems for c in checked)
         result = LoadResult(checked, problems)
         if problems:
             return result
+        lake.check_writable()
         stamp = crm_snapshot_stamp(now or datetime.now(UTC))
-        if any(store.exists(crm_snapshot_key(stamp, c.kind)) for c in checked):
+        if any(lake.exists(crm_snapshot_key(stamp, c.kind)) for c in checked):
             raise UsageError(f"snapshot {stamp} exists already; run the load again")
         result.snapshot = crm_snapshot_folder(stamp)
+        _write(lake, checked, stamp, Path(work), result)
         for c in checked:
-            store.put_file(crm_snapshot_key(stamp, c.kind), c.canonical)
-        for c in checked:
-            key = crm_current_key(c.kind, s3=store.s3)
-            store.put_file(key, c.canonical)
-            result.written.append(key)
-            for other in store.others(c.kind):
-                store.delete(other)
+            for other in _others(lake, c.kind):
+                lake.delete(other)
                 result.removed.append(other)
         return result

@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from weblogs.adapters.crm import load, open_store
-from weblogs.adapters.lake import default_lake_root
+from weblogs.adapters.crm import load
+from weblogs.adapters.lake import open_lake
 from weblogs.core.errors import UsageError
 from weblogs.core.layout import CRM
 
@@ -39,6 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="lake folder or s3://BUCKET (default: $WEBLOGS_LAKE_ROOT, else data/lake)",
     )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="load a file that has a header but no rows (otherwise refused)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     files = {k: p for k, p in (("customers", args.customers), ("ratings", args.ratings)) if p}
     if not files:
         raise UsageError("give --customers and/or --ratings")
-    store = open_store(str(args.lake or default_lake_root()))
-    result = load(files, store)
+    store = open_lake(args.lake)
+    result = load(files, store, allow_empty=args.allow_empty)
     for c in result.checked:
         if c.dropped_columns:
             print(

@@ -9,6 +9,7 @@ at 1M events); Athena's planning and S3 GETs scale with objects, not bytes. The 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from weblogs.core.contract.schema import ARROW_SCHEMA
 from weblogs.core.layout import (
+    LakeObject,
     compacted_group,
     compacted_names,
     event_key,
@@ -26,6 +28,9 @@ from weblogs.core.layout import (
 
 DEFAULT_MIN_AGE_HOURS = 2.0
 DEFAULT_GRACE_SECONDS = 300.0
+#: How long an hour's lease lasts beyond the grace period: it is renewed after each part,
+#: so it must outlast the writing of one part (and a killed run's hour waits this long).
+DEFAULT_LEASE_SECONDS = 3600.0
 #: Input bytes per output part: a new part only starts when both parts keep this much.
 #: Merged Parquet is about half the bytes of batch-sized objects, so parts stay >= 64 MB.
 DEFAULT_MIN_PART_BYTES = 256 * 1024**2
@@ -39,13 +44,6 @@ PARTS_METADATA = b"weblogs.compacted_parts"
 #: The contract's columns (name, type); files written by other tools may differ in nullability.
 COLUMNS = [(f.name, f.type) for f in ARROW_SCHEMA]
 REQUIRED = [f.name for f in ARROW_SCHEMA if not f.nullable]
-
-
-@dataclass(frozen=True)
-class LakeObject:
-    key: str
-    size: int
-    modified: datetime
 
 
 @dataclass(frozen=True)
@@ -97,10 +95,16 @@ def is_compact(hour: Hour) -> bool:
     return len(groups) == 1 and None not in groups
 
 
-def group_id(inputs: Iterable[LakeObject]) -> str:
-    """Derived from the input names only: the same inputs always give the same output names."""
+def group_id(inputs: Iterable[LakeObject], run: str) -> str:
+    """The input names' digest and the run: two runs never write the same output name,
+    so one run's rollback can never remove another's part."""
     names = "\n".join(sorted(name_of(o.key) for o in inputs))
-    return hashlib.sha256(names.encode()).hexdigest()[:24]
+    return f"{hashlib.sha256(names.encode()).hexdigest()[:24]}.{run}"
+
+
+def new_run_id(entropy: bytes) -> str:
+    """A run's id: 12 hex digits of `entropy` (the caller's random bytes)."""
+    return entropy.hex()[:12]
 
 
 def split_parts(inputs: tuple[LakeObject, ...], min_part_bytes: int) -> list[list[LakeObject]]:
@@ -124,22 +128,55 @@ def output_keys(hour: Hour, group: str, count: int) -> list[str]:
     return [event_key(hour.partition, name) for name in compacted_names(group, count)]
 
 
-def leftovers(hour: Hour, recorded: dict[str, tuple[int, set[str]]]) -> set[str] | None:
-    """When an earlier run's outputs are all in the hour and the other objects are all
-    inputs they record, those inputs (to delete); else None.
+@dataclass(frozen=True)
+class Recovery:
+    """What an earlier run left in an hour, from the metadata its parts record."""
 
-    `recorded` maps an output name to (parts of its compaction, its input names)."""
+    finished: frozenset[str] = frozenset()  # inputs of complete groups (to delete)
+    undone: frozenset[str] = frozenset()  # parts of incomplete groups (to delete)
+    stuck: tuple[str, ...] = ()  # incomplete groups whose inputs are gone (left alone)
+
+
+def recovery(hour: Hour, recorded: dict[str, tuple[int, set[str]]]) -> Recovery:
+    """Finish or undo every group an earlier run left in the hour.
+
+    `recorded` maps an output name to (parts of its compaction, its input names).
+    A complete group (all its parts present) is finished: the inputs it records
+    that are still there go. An incomplete group (a run killed between parts) is
+    undone: its parts go, since inputs are deleted only after every part of a group
+    is published, so all of them are still there. An incomplete group with an input
+    missing cannot happen through compaction; it is reported, not touched.
+    """
     by_group: dict[str, list[str]] = defaultdict(list)
     for name in recorded:
         group = compacted_group(name)
         if group is not None:
             by_group[group].append(name)
     present = {name_of(o.key) for o in hour.objects}
-    for members in by_group.values():
-        if len(members) != recorded[members[0]][0]:
-            continue
+    finished: set[str] = set()
+    undone: set[str] = set()
+    stuck: list[str] = []
+    for group, members in sorted(by_group.items()):
         inputs = set().union(*(recorded[m][1] for m in members))
-        others = present - set(members)
-        if others and others <= inputs:
-            return others
-    return None
+        if len(members) == recorded[members[0]][0]:
+            finished |= (present & inputs) - set(members)
+        elif inputs <= present:
+            undone |= set(members)
+        else:
+            stuck.append(group)
+    return Recovery(frozenset(finished), frozenset(undone - finished), tuple(stuck))
+
+
+def lease_record(run: str, expires_at: float) -> bytes:
+    """A lease's body: who holds it and until when (seconds since the epoch)."""
+    return json.dumps({"run": run, "expires_at": expires_at}).encode()
+
+
+def lease_holder(body: bytes, now: float) -> str | None:
+    """The run holding a lease still in force; None when expired or unreadable."""
+    try:
+        item = json.loads(body)
+        run, expires_at = item["run"], float(item["expires_at"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return run if isinstance(run, str) and expires_at > now else None

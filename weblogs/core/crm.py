@@ -23,6 +23,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 TIERS = ("none", "bronze", "silver", "gold")
 FLAGS = ("true", "false")
+#: The ratings the models count (`crm_rating` in macros/crm/crm.sql lists the same texts):
+#: one ASCII digit, so `05`, `5.0` or `٥` are refused here rather than ignored there.
+RATINGS = ("1", "2", "3", "4", "5")
+#: Characters no value may hold (after trimming): C0 controls and DEL. A NUL or a tab
+#: inside a value would reach the marts as it is, and no join or test expects one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Longest line accepted: bounds memory on a file without line breaks.
 MAX_LINE_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
@@ -36,7 +42,6 @@ _ISO = re.compile(
     r"(?P<zone>Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?",
     re.ASCII,
 )
-_RATING = re.compile(r"[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,23 @@ def parse_iso8601(text: str) -> datetime | None:
         elif len(zone) == 5:
             zone = f"{zone[:3]}:{zone[3:]}"
         parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{zone}")
-    except ValueError:
+        if parsed.tzinfo is not None:  # years 1 and 9999 may leave the calendar in UTC
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
 def check_value(column: str, value: str) -> str | None:
     """Why a (trimmed) value is not acceptable, or None."""
+    control = _CONTROL.search(value)
+    if control:
+        what = (
+            "a NUL byte"
+            if control.group() == "\x00"
+            else f"the control character {control.group()!r}"
+        )
+        return f"{column} {_shown(value)} contains {what}"
     if "\\" in value:
         return f"{column} {_shown(value)} contains a backslash (Athena's CSV reader takes it as an escape)"
     if column == "user_id" or column == "customer_id":
@@ -107,10 +120,18 @@ def check_value(column: str, value: str) -> str | None:
             return f"rated_at {_shown(value)} is not an ISO-8601 date or time"
         return None
     if column == "rating":
-        if _RATING.fullmatch(value) and 1 <= int(value) <= 5:
+        if value in RATINGS:
             return None
-        return f"rating {_shown(value)} is not an integer 1-5 in ASCII digits"
+        return f"rating {_shown(value)} is not one of {', '.join(RATINGS)} (one ASCII digit)"
     return None
+
+
+def canonical_value(column: str, value: str) -> str:
+    """The value as the canonical extract holds it: trimmed (every whitespace, not only
+    the spaces SQL's trim removes), the tier and the member flag lower-cased; so the
+    models read exactly what was checked."""
+    value = value.strip()
+    return value.lower() if column in ("loyalty_tier", "is_loyalty_member") else value
 
 
 def _fields(text: str) -> list[str]:
@@ -135,6 +156,7 @@ class ExtractChecker:
     kind: str
     name: str
     report: Callable[[Problem], None]
+    allow_empty: bool = False
     problems: int = 0
     rows: int = 0
     dropped_columns: list[str] = field(default_factory=list)
@@ -211,6 +233,8 @@ class ExtractChecker:
                     bad = True
             if header_ok and not bad:
                 self.rows += 1
-                yield [row[positions[c]] for c in columns]
+                yield [canonical_value(c, v) for c, v in zip(columns, values, strict=True)]
         if not header_seen:
             self.problem(None, "is empty (no header line)")
+        elif header_ok and not self.rows and not self.problems and not self.allow_empty:
+            self.problem(None, "has a header but no rows (--allow-empty loads an empty extract)")

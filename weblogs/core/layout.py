@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,9 @@ DBT = "dbt"
 #: Prefixes of the bucket that only the deployment and dbt use, not the pipeline's code.
 DEPLOY_PREFIXES = (ATHENA_OUTPUT, DBT)
 
+#: Compaction's hour leases: outside events/, so no reader and no partition scan sees them.
+COMPACTION = "compaction"
+
 #: Every top-level prefix of the lake, in the order the demo reports them.
 PREFIXES = (
     EVENTS,
@@ -53,9 +57,20 @@ PREFIXES = (
     KINESIS_FAILURES,
     FAILED_TRANSFORMATION_RECORDS,
     CRM,
+    COMPACTION,
 )
 #: The failed stores `weblogs replay` reads (the transformation's first: the default).
 FAILED_STORES = (FAILED_TRANSFORMATION_RECORDS, FAILED_RECORDS, KINESIS_FAILURES)
+
+
+@dataclass(frozen=True)
+class LakeObject:
+    """One object of the lake as a listing shows it."""
+
+    key: str
+    size: int
+    modified: datetime
+
 
 #: A zero-padded (year, month, day, hour) partition of the events table.
 HivePartition = tuple[str, str, str, str]
@@ -206,3 +221,23 @@ def failed_key(prefix: str, name: str, day: datetime | None = None) -> str:
     of the run, so a re-run on another day finds its own object. `day` is for inputs
     that carry one (a Kinesis batch's arrival time): then under `dt=YYYY-MM-DD/`."""
     return dated_key(prefix, day, name) if day is not None else f"{prefix}/{name}.jsonl"
+
+
+def compaction_lease_prefix(partition: HivePartition) -> str:
+    """Where the leases of one hour live: `compaction/leases/year=.../hour=HH/`."""
+    return f"{COMPACTION}/leases/{partition_prefix(partition).removeprefix(EVENTS + '/')}"
+
+
+def compaction_lease_key(partition: HivePartition, generation: int) -> str:
+    """One generation of an hour's lease: a run owns the hour while its generation is the
+    newest and has not expired; taking an expired lease creates the next generation."""
+    return f"{compaction_lease_prefix(partition)}{generation:08d}.json"
+
+
+def lease_generation(key: str) -> int | None:
+    """The generation of a lease key, else None."""
+    name = key.rsplit("/", 1)[-1]
+    digits = name.removesuffix(".json")
+    if len(digits) != 8 or not digits.isdigit() or not name.endswith(".json"):
+        return None
+    return int(digits)

@@ -107,17 +107,23 @@ def values_to_table(rows: list[tuple[Any, ...]], ingested_at_ms: list[int]) -> p
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
-def nonblank_chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
-    """Lines `size` at a time, skipping blank ones (JSON Lines: a blank line is no record)."""
+def nonblank_chunks(
+    lines: Iterable[bytes], size: int, max_bytes: int | None = None
+) -> Iterator[list[bytes]]:
+    """Lines `size` at a time, skipping blank ones (JSON Lines: a blank line is no record);
+    with `max_bytes`, a chunk also ends once its lines hold that many bytes, so memory is
+    bounded by bytes whatever the size of one event."""
     chunk: list[bytes] = []
+    held = 0
     for line in lines:
         line = line.rstrip(b"\r\n")
         if not line.strip():
             continue
         chunk.append(line)
-        if len(chunk) == size:
+        held += len(line)
+        if len(chunk) == size or (max_bytes is not None and held >= max_bytes):
             yield chunk
-            chunk = []
+            chunk, held = [], 0
     if chunk:
         yield chunk
 
