@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo test test-fast pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ test: venv browser lint pytest
 PYTEST_WORKERS ?= 2
 pytest: venv
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+## The inner loop: the `unit` tests only (no dbt, Trino, AWS or slow tool; the kinds are
+## marked by tests/python/conftest.py), the same workers and units as `make pytest`.
+test-fast: venv
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m unit -q
 
 ## Every check CI runs on a pull request (docs/contributing.md). A step is skipped
 ## only while its input does not exist yet; each lint-* target also runs alone.

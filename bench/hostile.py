@@ -3,7 +3,7 @@
     .venv/bin/python bench/hostile.py
 
 Runs `python -m ingestion` (local backend) as a child process against the hostile
-server of the tests (tests/python/hostile_server.py) on loopback, once per case:
+server of the tests (tests/python/support/hostile_server.py) on loopback, once per case:
 
 - memory: the gzip bomb (408 KB inflating to 419 MB) and a 100 MB page, next to a
   plain good page as the baseline; the child's peak RSS is its own `VmHWM`, read
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "python"))
+sys.path.insert(0, str(ROOT / "tests" / "python" / "support"))
 
 from hostile_server import HostileServer, bomb_body, wait_until  # noqa: E402
 from test_hostile_consumer import peak_rss_kb  # noqa: E402

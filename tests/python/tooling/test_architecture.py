@@ -21,7 +21,7 @@ from lambdas.transformation import TransformationSettings
 from weblogs.core import layout, settings
 from weblogs.core.contract import EVENT_TYPES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PACKAGES = ("weblogs", "ingestion", "lambdas")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 MAX_MODULE_LINES = 400

@@ -7,21 +7,25 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-from conftest import REPO_ROOT, TRINO_GROUP, work_unit
+from conftest import REPO_ROOT, TRINO_GROUP, file_kinds, work_unit
 from dbt_helpers import DBT, DbtProject, dbt_command
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: Two fast files with many tests each: a split would show within seconds.
-FILES = ("tests/python/test_contract.py", "tests/python/test_s3toathena_keys.py")
+FILES = ("tests/python/core/test_contract.py", "tests/python/lambdas/test_s3toathena_keys.py")
 
 
 def test_the_trino_files_are_one_unit_and_every_other_file_its_own() -> None:
-    assert work_unit("tests/python/test_trino_dbt.py") == TRINO_GROUP
-    assert work_unit("tests/python/test_trino_tables.py") == TRINO_GROUP
-    assert work_unit("tests/python/test_contract.py") == "tests/python/test_contract.py"
+    assert work_unit("tests/python/trino/test_trino_dbt.py") == TRINO_GROUP
+    assert work_unit("tests/python/trino/test_trino_tables.py") == TRINO_GROUP
+    assert work_unit("tests/python/trino/test_a_new_one.py") == TRINO_GROUP
+    assert work_unit("tests/python/test_trino_flat.py") == TRINO_GROUP  # a flat file too
+    for file in ("tests/python/core/test_contract.py", "tests/python/dbt/test_dbt_build.py"):
+        assert work_unit(file) == file
 
 
 def test_each_file_runs_whole_on_one_worker() -> None:
@@ -72,3 +76,43 @@ def test_a_forked_dbt_command_answers_as_the_dbt_command(tmp_path: Path) -> None
     )
     assert parsed.returncode == 0, parsed.stdout[-2000:]
     assert (project.target_path / "manifest.json").is_file()
+
+
+def test_every_test_has_a_kind_and_unit_excludes_the_others() -> None:
+    """The kinds by folder and fixtures (conftest.py): `-m unit` (`make test-fast`) holds
+    no test that runs dbt, Trino or moto, and every test has at least one kind."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+    def collected(marks: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
+             "--collect-only", "-q", "-m", marks],
+            capture_output=True, text=True, cwd=REPO_ROOT, env=env, check=False, timeout=300,
+        )  # fmt: skip
+        # 5: nothing collected, which is what the last question hopes for.
+        assert done.returncode in (0, 5), done.stdout[-3000:] + done.stderr[-2000:]
+        return {line for line in done.stdout.splitlines() if "::" in line}
+
+    unit = collected("unit")
+    assert unit and not {
+        t for t in unit if t.startswith(("tests/python/dbt/", "tests/python/trino/"))
+    }
+    assert not unit & collected("dbt or trino or aws or slow")
+    assert not collected("not (unit or dbt or trino or aws or slow)")
+    assert "tests/python/core/test_contract.py" in {t.split("::")[0] for t in unit}
+
+
+def test_file_kinds_come_from_the_folder_and_the_text(tmp_path: Path) -> None:
+    for folder, text, kinds in (
+        ("dbt", "", {"dbt"}),
+        ("trino", "", {"trino"}),
+        ("core", "x = 1", set()),
+        ("adapters", "from dbt_helpers import DbtProject", {"dbt"}),
+        # A flat file, as merged from another branch (the fixture's name is split so
+        # that this file itself does not read as a Trino file).
+        ("python", "def test_x(" + "trino_" + "lake): ...", {"trino"}),
+    ):
+        path = tmp_path / folder / "test_x.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        assert file_kinds(path) == kinds, (folder, text)
