@@ -90,7 +90,8 @@ def layer_ranks(root: Path) -> dict[str, int]:
     contract of pyproject.toml (0 the bottom); the root `weblogs` package (its
     `__main__` runs the CLI) sits on top."""
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    layers = config["tool"]["importlinter"]["contracts"][0]["layers"]
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
     ranks = {
         name.strip(): len(layers) - 1 - index
         for index, layer in enumerate(layers)
