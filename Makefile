@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo test test-fast pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ test: venv browser lint pytest
 PYTEST_WORKERS ?= 2
 pytest: venv
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+## The inner loop: the `unit` tests only (no dbt, Trino, AWS or slow tool; the kinds are
+## marked by tests/python/conftest.py), the same workers and units as `make pytest`.
+test-fast: venv
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m unit -q
 
 ## Every check CI runs on a pull request (docs/contributing.md). A step is skipped
 ## only while its input does not exist yet; each lint-* target also runs alone.
@@ -113,11 +118,11 @@ bench: venv
 ## Fuzz the contract, the page splitter and the Kinesis record decoder for
 ## FUZZ_SECONDS (default one hour): atheris (coverage-guided) when it installs, else
 ## hypothesis. Findings are saved under fuzz/findings/; each becomes a test.
-## First, the long fault-injection suite (tests/python/test_faults.py): SIGKILL and a
+## First, the long fault-injection suite (tests/python/adapters/test_faults.py): SIGKILL and a
 ## full disk at every write step, and 40 pairs of concurrent faulty runs per command.
 FUZZ_SECONDS ?= 3600
 fuzz: venv
-	WEBLOGS_FAULTS=long $(BIN)/python -m pytest -n 0 tests/python/test_faults.py -q -s
+	WEBLOGS_FAULTS=long $(BIN)/python -m pytest -n 0 tests/python/adapters/test_faults.py -q -s
 	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pyarrow.parquet as pq  # noqa: E402
+import results  # noqa: E402
 
 from weblogs.adapters.compaction import compact  # noqa: E402
 from weblogs.adapters.lake import LocalLake, write_result  # noqa: E402
@@ -218,6 +219,22 @@ def main() -> int:
     print(
         f"small-file overhead: Lambda-batch objects are {per_event_batch / per_event_hourly:.2f}x "
         "the bytes of hourly objects"
+    )
+    results.record(
+        "bench/athena_cost.py",
+        [
+            ("sample API items (valid share)", f"{len(payloads):,} ({valid_share:.1%})"),
+            (f"Parquet B/event, Lambda batches of {args.batch}", round(per_event_batch, 1)),
+            ("Parquet B/event, hourly objects", round(per_event_hourly, 1)),
+            ("one day of 1M events, MiB as Lambda batches", round(day_batch / 1024**2, 1)),
+            ("objects per day at 1M events", round(objects_per_day)),
+            ("daily run, pruned: GiB scanned", round(3 * day_batch / 1024**3, 2)),
+            (
+                "objects a daily run opens, fewer after compaction",
+                f"{objects_per_day / objects_after:.0f}x",
+            ),
+            ("ratio pruned/unpruned after a year", round(ratio, 4)),
+        ],
     )
     return 0
 

@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+import results  # noqa: E402
+
 from ingestion.config import ConsumerConfig  # noqa: E402
 from ingestion.consumer import Consumer, parse_page  # noqa: E402
 from weblogs.core.contract import screen, to_epoch_ms, validate  # noqa: E402
@@ -158,6 +160,17 @@ def main() -> int:
     print(f"ratio baseline/consumer: {ratio:.2f}x")
     print(f"target >= 20,000 events/s on one core: {'met' if rate >= 20_000 else 'NOT met'}")
     print(f"target within 3x of json.loads: {'met' if ratio <= 3.0 else 'NOT met'}")
+    results.record(
+        "bench/consume.py",
+        [
+            ("responses x events", f"{args.pages} x {args.page_size}"),
+            ("baseline json.loads, events/s", round(base_rate)),
+            ("consumer (local backend), events/s", round(rate)),
+            ("the contract's screen alone, events/s", round(screen_rate)),
+            ("the full validate, events/s", round(validate_rate)),
+            ("ratio baseline/consumer (target <= 3)", round(ratio, 2)),
+        ],
+    )
     return 0
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/hostile.py
 
 Runs `python -m ingestion` (local backend) as a child process against the hostile
-server of the tests (tests/python/hostile_server.py) on loopback, once per case:
+server of the tests (tests/python/support/hostile_server.py) on loopback, once per case:
 
 - memory: the gzip bomb (408 KB inflating to 419 MB) and a 100 MB page, next to a
   plain good page as the baseline; the child's peak RSS is its own `VmHWM`, read
@@ -29,9 +29,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "python"))
+sys.path.insert(0, str(ROOT / "tests" / "python" / "support"))
+sys.path.insert(0, str(ROOT / "tests" / "python" / "ingestion"))
 
 import hostile_storage  # noqa: E402 (bench/, beside this file)
+import results  # noqa: E402
 from hostile_server import HostileServer, bomb_body, wait_until  # noqa: E402
 from test_hostile_consumer import peak_rss_kb  # noqa: E402
 
@@ -65,6 +67,7 @@ def main() -> int:
     with HostileServer() as server, tempfile.TemporaryDirectory() as tmp:
         print("memory: peak RSS of the consumer process (KiB)")
         baseline = 0
+        figures: list[tuple[str, object]] = []
         for path in ("/good", "/bomb", "/big"):
             work = Path(tmp) / path.strip("/")
             proc = start(work, server.url(path))
@@ -77,6 +80,12 @@ def main() -> int:
             print(
                 f"  {path:8} peak {peak:>8} KiB  ({peak / baseline:.2f}x the good page)  exit {code}"
             )
+            figures.append(
+                (
+                    f"{path}: peak RSS KiB (x the good page), exit",
+                    f"{peak:,} ({peak / baseline:.2f}x), {code}",
+                )
+            )
         print("stop: SIGTERM during a hostile read, after one good page")
         for after in ("drip", "endless", "stall"):
             work = Path(tmp) / after
@@ -88,6 +97,13 @@ def main() -> int:
             code, _, took = stop(proc)
             flushed = lines(work / "lake" / "raw")
             print(f"  {after:8} exit {code} in {took:.2f}s, raw lines flushed {flushed}/10")
+            figures.append(
+                (
+                    f"SIGTERM during {after}: exit, seconds, raw lines flushed",
+                    f"{code}, {took:.2f}, {flushed}/10",
+                )
+            )
+    results.record("bench/hostile.py", figures)
     print("storage: transform's memory on big events, compaction with and without the lease")
     hostile_storage.main([])
     return 0

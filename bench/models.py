@@ -78,6 +78,8 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import results  # noqa: E402
+
 from weblogs.core.contract import ARROW_SCHEMA  # noqa: E402
 
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -790,6 +792,12 @@ def compaction_main(args: argparse.Namespace, work: Path, lake: Path) -> int:
         f"{after['full'] / before['full']:.2f}")  # fmt: skip
     row("one-day run, model execution s", before["one_day"], after["one_day"], ".2f",
         f"{after['one_day'] / before['one_day']:.2f} (target <= 1)")  # fmt: skip
+    results.record("bench/models.py --compaction", [
+        ("lake: events, objects, days", f"{events:,}, {files:,}, {days}"),
+        ("objects a daily run opens, before -> after", f"{before['opened']:,} -> {after['opened']:,}"),
+        ("full build, model execution s, before -> after", f"{before['full']:.2f} -> {after['full']:.2f}"),
+        ("one-day run, model execution s, before -> after", f"{before['one_day']:.2f} -> {after['one_day']:.2f}"),
+    ])  # fmt: skip
     return 0
 
 
@@ -990,6 +998,22 @@ def main() -> int:
             print(f"  per model: {per_model(t_day)}")
             print(f"  rows of events read by the one-day staging query: {on_trino['rows_read']:,} "
                   f"of {on_trino['rows_total']:,}")  # fmt: skip
+        figures: list[tuple[str, object]] = [
+            ("lake: events, files, days", f"{events:,}, {files:,}, {args.days}"),
+            ("full build, model execution s", round(full["models"], 2)),
+            ("hand-written DuckDB query (the floor) s", round(floor, 2)),
+            ("ratio dbt models / floor (target <= 2)", round(full["models"] / floor, 2)),
+            ("one-day run, model execution s", round(one_day["models"], 2)),
+            ("ratio one day / full build (target < 0.10)", round(one_day["models"] / full["models"], 3)),
+            ("one-day run: files read", f"{day_scanned}/{total_files}"),
+            ("ratio late / normal scheduled run (target <= 2)", round(late["models"] / normal["models"], 2)),
+            ("dbt's fixed cost per run, model execution s", round(fixed["models"], 2)),
+        ]  # fmt: skip
+        if args.target == "trino":
+            figures.append(
+                ("Trino full build / DuckDB's", round(t_full["models"] / full["models"], 2))
+            )
+        results.record(f"bench/models.py (--target {args.target})", figures)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # one log line per batch would be noise
 sys.path.insert(0, str(ROOT))
 
+import results  # noqa: E402
+
 T0 = 1_791_000_000  # 2026-10-03T04:00:00Z
 PAGES = [f"https://shop.example.com/{p}" for p in ("", "cart", "search", "p/1", "p/2", "help")]
 
@@ -191,6 +193,18 @@ def main() -> int:
         f"verdict: ratio on 10,000-record batches {ratio:.2f} (target >= 0.70): "
         f"{'met' if ratio >= 0.7 else 'NOT met'}; memory {'met' if ours_rss < 200 else 'NOT met'}"
     )
+    figures: list[tuple[str, object]] = []
+    for batch_size, base, ours in rows:
+        figures += [
+            (f"batch {batch_size:,}: baseline events/s", round(base)),
+            (f"batch {batch_size:,}: handler events/s", round(ours)),
+            (f"batch {batch_size:,}: ratio handler/baseline", round(ours / base, 2)),
+        ]
+    figures += [
+        ("peak RSS, cold, one 10,000-record batch: handler MB", round(ours_rss)),
+        ("peak RSS, cold, one 10,000-record batch: baseline MB", round(base_rss)),
+    ]
+    results.record("bench/transform.py", figures)
     return 0
 
 

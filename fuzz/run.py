@@ -5,7 +5,7 @@
 Atheris (coverage-guided, libFuzzer) is used when it is installed; hypothesis
 otherwise. The time is shared between the targets. A finding is printed with
 the input that caused it (base64) and saved under `fuzz/findings/`; each one
-becomes a test in tests/python/test_fuzz.py. The exit code is 1 when anything
+becomes a test in tests/python/tooling/test_fuzz.py. The exit code is 1 when anything
 was found.
 """
 

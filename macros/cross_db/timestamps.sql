@@ -16,3 +16,7 @@
 {% macro athena__iso8601_to_utc_timestamp(expression) -%}
     cast(try(from_iso8601_timestamp({{ expression }}) at time zone 'UTC') as timestamp)
 {%- endmacro %}
+
+{% macro trino__iso8601_to_utc_timestamp(expression) -%}
+    {{ weblogs.athena__iso8601_to_utc_timestamp(expression) }}
+{%- endmacro %}

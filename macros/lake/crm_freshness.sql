@@ -28,3 +28,8 @@
     select max("$file_modified_time") as loaded_at
     from {{ source('crm', table_name) }}
 {%- endmacro %}
+
+{#- Trino's Hive connector has the same `$file_modified_time` hidden column as Athena. -#}
+{% macro trino__crm_loaded_at(table_name) -%}
+    {{ return(weblogs.athena__crm_loaded_at(table_name)) }}
+{%- endmacro %}

@@ -1,9 +1,11 @@
 {#-
     URL parsing for acquisition and pages (docs/contract.md, section 4), one
-    macro per part, each dispatched: `default__` is DuckDB, `athena__` is plain
-    Trino SQL (Athena engine 3 and Trino run the same text). Every argument is
-    an SQL expression; names and lists come checked from macros/vars/vars.sql.
-    Lambdas are written `x -> ...`, which DuckDB and Trino both read.
+    macro per part. A part is dispatched only where the engines' SQL differs:
+    `default__` is DuckDB, `athena__` is plain Trino SQL (Athena engine 3 and
+    Trino run the same text), and `trino__` beside it takes the Athena form.
+    Every argument is an SQL expression; names and lists come checked from
+    macros/vars/vars.sql. Lambdas are written `x -> ...`, which DuckDB and Trino
+    both read.
 -#}
 
 {#- The scheme and `://` of an absolute URL; the scheme is case-insensitive. -#}
@@ -18,18 +20,9 @@
     from `/`), and the query reduced to the items named in `page_query_params`,
     as written and in their order. Case and percent-encoding are kept.
 -#}
-{% macro url_page_path(url) %}
-    {{ return(adapter.dispatch('url_page_path', 'weblogs')(url)) }}
-{% endmacro %}
-
-{% macro default__url_page_path(url) -%}
-    {%- set rest = "regexp_replace(split_part(" ~ url ~ ", '#', 1), '"
-        ~ weblogs.url_scheme_pattern() ~ "[^/?]*', '')" -%}
-    {{ weblogs._page_path_from_rest(rest) }}
-{%- endmacro %}
-
-{% macro athena__url_page_path(url) -%}
-    {#- Trino replaces every match; the pattern is anchored, so it matches once. -#}
+{% macro url_page_path(url) -%}
+    {#- The same SQL on every engine: DuckDB replaces the first match, Trino every
+        match, and the anchored pattern matches once. -#}
     {%- set rest = "regexp_replace(split_part(" ~ url ~ ", '#', 1), '"
         ~ weblogs.url_scheme_pattern() ~ "[^/?]*', '')" -%}
     {{ weblogs._page_path_from_rest(rest) }}
@@ -98,6 +91,10 @@
     )
 {%- endmacro %}
 
+{% macro trino__url_query_items_kept(query, names) -%}
+    {{ weblogs.athena__url_query_items_kept(query, names) }}
+{%- endmacro %}
+
 
 {#-
     The raw value of the first query item named `name` (text after its first
@@ -131,6 +128,10 @@
         ),
         1
     )
+{%- endmacro %}
+
+{% macro trino__url_query_parameter(query, name) -%}
+    {{ weblogs.athena__url_query_parameter(query, name) }}
 {%- endmacro %}
 
 
@@ -175,6 +176,10 @@
     )
 {%- endmacro %}
 
+{% macro trino__url_percent_decode(value) -%}
+    {{ weblogs.athena__url_percent_decode(value) }}
+{%- endmacro %}
+
 
 {#- A campaign parameter's raw value decoded, trimmed of spaces, tabs, CR and LF, lower-cased; empty is null. -#}
 {% macro url_campaign_value(raw_value) -%}
@@ -192,18 +197,9 @@
     The host of an absolute URL (userinfo and port left out), lower-cased,
     a leading `www.` removed; null when there is none.
 -#}
-{% macro url_host(url) %}
-    {{ return(adapter.dispatch('url_host', 'weblogs')(url)) }}
-{% endmacro %}
-
-{% macro default__url_host(url) -%}
-    {#- regexp_extract gives '' when nothing matches. -#}
-    {%- set host = "lower(regexp_extract(" ~ url ~ ", '" ~ weblogs.url_scheme_pattern() ~ "([^/?#@]*@)?([^/?#:]*)', 2))" -%}
-    nullif(case when {{ host }} like 'www.%' then substr({{ host }}, 5) else {{ host }} end, '')
-{%- endmacro %}
-
-{% macro athena__url_host(url) -%}
-    {#- regexp_extract gives null when nothing matches. -#}
+{% macro url_host(url) -%}
+    {#- The same SQL on every engine: regexp_extract gives '' (DuckDB) or null (Trino)
+        when nothing matches, and nullif makes both null. -#}
     {%- set host = "lower(regexp_extract(" ~ url ~ ", '" ~ weblogs.url_scheme_pattern() ~ "([^/?#@]*@)?([^/?#:]*)', 2))" -%}
     nullif(case when {{ host }} like 'www.%' then substr({{ host }}, 5) else {{ host }} end, '')
 {%- endmacro %}

@@ -58,7 +58,7 @@
 
 
 {#- The loyalty event types: a list of 1-50 event type names (lower-case letters, digits, `_`). -#}
-{% macro validated_event_types(name='loyalty_event_types') %}
+{% macro validated_loyalty_event_types(name='loyalty_event_types') %}
     {%- set value = var(name) -%}
     {%- set expected = "a list of 1 to 50 event types (lower-case letters, digits and _, at most 64 characters)" -%}
     {%- if value is string or value is mapping or value is not iterable or value | length == 0 or value | length > 50 -%}
@@ -72,6 +72,11 @@
         {%- do names.append(item | trim | lower) -%}
     {%- endfor -%}
     {{ return(names) }}
+{% endmacro %}
+
+{#- The old name of validated_loyalty_event_types, kept for callers outside this project. -#}
+{% macro validated_event_types(name='loyalty_event_types') %}
+    {{ return(weblogs.validated_loyalty_event_types(name)) }}
 {% endmacro %}
 
 
@@ -90,7 +95,7 @@
             ~ total[0] ~ " is not valid: expected a sum <= 1 (the score would exceed 100)"
         ) }}
     {%- endif -%}
-    {%- do weblogs.validated_event_types() -%}
+    {%- do weblogs.validated_loyalty_event_types() -%}
     {%- for name in weblogs.name_list_rules() -%}
         {%- do weblogs.validated_name_list(name) -%}
     {%- endfor -%}

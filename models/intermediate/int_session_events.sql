@@ -15,6 +15,8 @@
     patched session date's rows only for touched sessions (`weblogs.in_rebuilt`).
 -#}
 {%- set full_dates = weblogs.run_window().full_dates %}
+{#- The 24-hour rule (docs/contract.md, Sessions), in the milliseconds date_diff counts. -#}
+{%- set session_ms = 24 * 60 * 60 * 1000 %}
 with
 
 events as (
@@ -73,7 +75,7 @@ starts as (
         case
             when
                 previous_timestamp is null
-                or date_diff('millisecond', previous_timestamp, event_timestamp) > 86400000
+                or date_diff('millisecond', previous_timestamp, event_timestamp) > {{ session_ms }}
                 then event_timestamp
         end as start_candidate
     from ordered
@@ -117,11 +119,11 @@ final as (
         last_checkout_order,
         -- The next event of the same session (one less than 24 hours after its start), else null.
         case
-            when date_diff('millisecond', session_start_at, next_timestamp) < 86400000
+            when date_diff('millisecond', session_start_at, next_timestamp) < {{ session_ms }}
                 then next_timestamp
         end as next_timestamp,
         coalesce(
-            date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
+            date_diff('millisecond', session_start_at, event_timestamp) < {{ session_ms }}, false
         ) as in_session,
         {{ weblogs.touched_flag() }} as in_touched_session
     from assigned

@@ -4,6 +4,7 @@
     docs/analytics.md. Ephemeral: each model that needs sessions computes them
     from the events of its own run, never from a table an earlier run left.
 -#}
+{%- set loyalty_event_types = weblogs.validated_loyalty_event_types() %}
 with
 
 session_events as (
@@ -36,7 +37,7 @@ sessions as (
         sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
         sum(
             case
-                when event_type in {{ weblogs.sql_string_list(weblogs.validated_event_types()) }}
+                when event_type in {{ weblogs.sql_string_list(loyalty_event_types) }}
                     then 1
                 else 0
             end

@@ -1,14 +1,19 @@
 """Shared pytest fixtures: a moto server on loopback (real HTTP), fixed clocks; and how
 `make pytest` spreads the suite over its workers (pytest-xdist, our own scheduler).
 
-Helpers live in `awsfixtures.py` beside this file so test modules can import
-them directly (`from awsfixtures import ...`).
+The tests sit in one folder per layer (core, ingestion, lambdas, adapters, dbt, trino,
+deploy, tooling); the helpers in `support/`, on pytest's `pythonpath` (pyproject.toml),
+so a test imports them by bare name (`from awsfixtures import ...`).
+
+The kinds (`pytest_itemcollected`): every test is marked `trino`, `dbt`, `aws` by its
+folder and fixtures, or else `unit` unless it is marked `slow`; `make test-fast` runs
+`-m unit`.
 
 The work units (docs/contributing.md, Running the tests; `pytest_xdist_make_scheduler`):
 each test file is one unit, run whole by one worker, so a file's module and session
 fixtures are built once; every file that uses the Trino server (`trino_lake`, one JVM
-per worker session) or installs it (test_trino_*.py) is in the one unit `trino`, so a
-single Trino runs at a time. On a worker the units are ordered by their expected cost,
+per worker session) or installs it (test_trino_*.py, the trino/ folder) is in the one
+unit `trino`, so a single Trino runs at a time. On a worker the units are ordered by their expected cost,
 the heaviest first (`make pytest` passes `--no-loadscope-reorder` so xdist keeps that
 order), so the last units to start are short ones and the workers finish together.
 """
@@ -17,16 +22,12 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from awsfixtures import MotoServer, start_moto_server
 from trino_helpers import trino_lake  # noqa: F401  (one Trino per session, on first use)
 
@@ -74,12 +75,45 @@ def work_unit(file: str) -> str:
     """The work unit of a test file (its path relative to the rootdir): `trino` for every
     file that uses the Trino server or installs it, else the file itself."""
     path = REPO_ROOT / file
-    uses_trino = path.name.startswith("test_trino") or (
-        path.is_file() and "trino_lake" in path.read_text(encoding="utf-8")
+    uses_trino = (
+        path.name.startswith("test_trino")
+        or path.parent.name == TRINO_GROUP
+        or (path.is_file() and "trino_lake" in path.read_text(encoding="utf-8"))
     )
     return TRINO_GROUP if uses_trino else file
 
 
+#: The kind markers (pyproject.toml); `unit` is what a test is when it is none of these.
+KINDS = ("trino", "dbt", "aws")
+
+
+@functools.cache
+def file_kinds(path: Path) -> frozenset[str]:
+    """The kinds every test of a file has: its folder (dbt/, trino/), the Trino server,
+    or dbt run through the helpers (`DbtProject`, `dbt_command`) anywhere in it."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    kinds = set()
+    if path.parent.name == "trino" or path.name.startswith("test_trino") or "trino_lake" in text:
+        kinds.add("trino")
+    if path.parent.name == "dbt" or "DbtProject" in text or "dbt_command" in text:
+        kinds.add("dbt")
+    return frozenset(kinds)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark a test by kind: its file's kinds, `aws` when it uses the moto server, and
+    `unit` when it has none of them and is not `slow` (`make test-fast`)."""
+    kinds = set(file_kinds(item.path))
+    if "moto_server" in getattr(item, "fixturenames", ()):
+        kinds.add("aws")
+    kinds |= {kind for kind in KINDS if item.get_closest_marker(kind)}
+    if not kinds and not item.get_closest_marker("slow"):
+        kinds.add("unit")
+    for kind in sorted(kinds):
+        item.add_marker(kind)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist's load-by-scope scheduler with our work units as the scopes: a unit is handed
     whole to one worker. (Not `--dist loadgroup` with `xdist_group` markers: pytest-xdist

@@ -36,7 +36,7 @@ from weblogs.cli.local_pipeline import run_local_pipeline
 from weblogs.core.contract import payload_bytes
 from weblogs.simulator import SimulatorServer, TrafficGenerator
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 

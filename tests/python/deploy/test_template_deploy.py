@@ -25,7 +25,7 @@ from awsfixtures import MotoServer
 
 # Moto warns for each resource type it does not model (Glue, Athena, alarms...).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "deploy" / "template.yaml"
 
 
 def deploy(moto_server: MotoServer, *, projection: str) -> dict[str, Any]:

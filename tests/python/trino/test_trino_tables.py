@@ -22,7 +22,7 @@ from weblogs.trino import server, tables
 
 pytestmark = pytest.mark.slow
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "deploy" / "template.yaml"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 

@@ -24,7 +24,7 @@ from weblogs.core import layout
 from weblogs.core.contract import ARROW_SCHEMA, PARTITION_COLUMNS
 from weblogs.core.layout import event_key
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "deploy" / "template.yaml"
 # Actions IAM cannot scope to a resource; the only ones allowed on "*".
 RESOURCE_LESS_ACTIONS = {"ecr:GetAuthorizationToken"}

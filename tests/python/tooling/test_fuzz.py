@@ -7,14 +7,10 @@ whatever it finds is added to FINDINGS below so it can never come back.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fuzz.targets import FIELDS, TARGETS, contract_bytes, contract_object, kinesis_record, page
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from lambdas.transformation import TransformationSettings
 from weblogs.core import layout, settings
 from weblogs.core.contract import EVENT_TYPES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PACKAGES = ("weblogs", "ingestion", "lambdas")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 MAX_MODULE_LINES = 400
@@ -79,6 +80,94 @@ def test_import_linter_refuses_an_import_that_goes_up(
     done = lint_imports(root)
     assert done.returncode != 0, done.stdout
     assert "BROKEN" in done.stdout
+
+
+# ------------------------------------------------------------ folders that show the layers
+
+
+def layer_ranks(root: Path) -> dict[str, int]:
+    """Each layer folder (`weblogs.core`, `ingestion`, ...) -> its height in the layers
+    contract of pyproject.toml (0 the bottom); the root `weblogs` package (its
+    `__main__` runs the CLI) sits on top."""
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
+    ranks = {
+        name.strip(): len(layers) - 1 - index
+        for index, layer in enumerate(layers)
+        for name in layer.split("|")
+    }
+    ranks["weblogs"] = len(layers)
+    return ranks
+
+
+def folder_of(module: str, ranks: dict[str, int]) -> str | None:
+    """The layer folder a module lives in (`weblogs.cli.demo` -> `weblogs.cli`)."""
+    parts = module.split(".")
+    if parts[0] not in PACKAGES:
+        return None
+    if parts[0] == "weblogs" and len(parts) > 1 and f"weblogs.{parts[1]}" in ranks:
+        return f"weblogs.{parts[1]}"
+    return parts[0]
+
+
+def upward_imports(root: Path) -> list[str]:
+    """Every import from one layer folder into another that is not below it, and every
+    package folder the layers do not place."""
+    ranks = layer_ranks(root)
+    found = []
+    for package in PACKAGES:
+        for sub in sorted(p for p in (root / package).iterdir() if (p / "__init__.py").is_file()):
+            if package == "weblogs" and f"weblogs.{sub.name}" not in ranks:
+                found.append(f"weblogs/{sub.name}/ is in no layer of pyproject.toml")
+    for path in sorted(p for package in PACKAGES for p in (root / package).rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        source = folder_of(module, ranks)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                target = folder_of(name, ranks)
+                if source and target and target != source and ranks[target] >= ranks[source]:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {source} -> {target}")
+    return sorted(set(found))
+
+
+def test_no_import_between_folders_runs_back_up() -> None:
+    """The folders are the layers: weblogs/cli on top; ingestion/, lambdas/ and the dev
+    tools beside each other; weblogs/adapters; weblogs/core at the bottom."""
+    assert upward_imports(REPO) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "arrow"),
+    [
+        ("ingestion/page.py", "from weblogs.cli import main\n", "ingestion -> weblogs.cli"),
+        ("weblogs/core/layout.py", "import ingestion\n", "weblogs.core -> ingestion"),
+        ("lambdas/s3toathena.py", "import ingestion.page\n", "lambdas -> ingestion"),
+    ],
+)
+def test_an_import_back_up_is_found(tmp_path: Path, module: str, line: str, arrow: str) -> None:
+    root = copy_tree(tmp_path)
+    assert upward_imports(root) == []
+    target = root / module
+    target.write_text(target.read_text(encoding="utf-8") + line, encoding="utf-8")
+    assert [f.split(": ", 1)[1] for f in upward_imports(root)] == [arrow]
+    (root / "weblogs" / "newtool").mkdir()
+    (root / "weblogs" / "newtool" / "__init__.py").write_text("", encoding="utf-8")
+    assert "weblogs/newtool/ is in no layer of pyproject.toml" in upward_imports(root)
+
+
+def test_the_map_names_every_layer_folder() -> None:
+    """README and docs/contributing.md draw the layers; each folder is on both maps."""
+    folders = [name.replace(".", "/") + "/" for name in layer_ranks(REPO) if name != "weblogs"]
+    for doc in ("README.md", "docs/contributing.md"):
+        text = (REPO / doc).read_text(encoding="utf-8")
+        assert [f for f in folders if f"`{f}`" not in text] == [], doc
 
 
 # ---------------------------------------------------------------- one home for the layout

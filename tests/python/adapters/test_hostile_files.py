@@ -15,7 +15,7 @@ from eventfactory import mixed_lines, valid_event
 from weblogs.cli.transform import transform_input
 from weblogs.core.contract import failed_record
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 POISON = "9" * 4400
 DAY1 = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 10, 9, 3, 0, tzinfo=UTC)

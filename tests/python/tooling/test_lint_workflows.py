@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
 PULL_REQUEST = REPO / ".github" / "workflows" / "pull-request.yml"

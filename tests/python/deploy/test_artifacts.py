@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 #: Modules neither artifact may carry: the dev tools and the top layer.
 NOT_SHIPPED = ("weblogs.cli", "weblogs.simulator", "weblogs.analytics")
 

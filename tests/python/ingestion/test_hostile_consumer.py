@@ -26,7 +26,7 @@ from hostile_server import HostileServer, bomb_body, gunzip_size, wait_until
 from ingestion.config import ConsumerConfig, load_config
 from ingestion.consumer import Consumer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 RSS_LIMIT_KB = 300 * 1024
 

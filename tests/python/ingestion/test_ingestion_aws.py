@@ -33,7 +33,7 @@ from ingestion.config import ConsumerConfig
 from ingestion.consumer import Consumer
 from weblogs.simulator import SimulatorServer, TrafficGenerator
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START = datetime(2026, 2, 9, 7, 30, tzinfo=UTC)
 
 

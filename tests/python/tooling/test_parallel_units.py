@@ -15,13 +15,16 @@ from dbt_helpers import DBT, DbtProject, dbt_command
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: Two fast files with many tests each: a split would show within seconds.
-FILES = ("tests/python/test_contract.py", "tests/python/test_s3toathena_keys.py")
+FILES = ("tests/python/core/test_contract.py", "tests/python/lambdas/test_s3toathena_keys.py")
 
 
 def test_the_trino_files_are_one_unit_and_every_other_file_its_own() -> None:
-    assert work_unit("tests/python/test_trino_dbt.py") == TRINO_GROUP
-    assert work_unit("tests/python/test_trino_tables.py") == TRINO_GROUP
-    assert work_unit("tests/python/test_contract.py") == "tests/python/test_contract.py"
+    assert work_unit("tests/python/trino/test_trino_dbt.py") == TRINO_GROUP
+    assert work_unit("tests/python/trino/test_trino_tables.py") == TRINO_GROUP
+    assert work_unit("tests/python/trino/test_a_new_one.py") == TRINO_GROUP
+    assert work_unit("tests/python/test_trino_flat.py") == TRINO_GROUP  # a flat file too
+    for file in ("tests/python/core/test_contract.py", "tests/python/dbt/test_dbt_build.py"):
+        assert work_unit(file) == file
 
 
 def test_each_file_runs_whole_on_one_worker() -> None:

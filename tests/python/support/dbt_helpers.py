@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
 DBT = str(VENV_BIN / "dbt")
 WEBLOGS = str(VENV_BIN / "weblogs")

@@ -18,7 +18,7 @@ from awsfixtures import MotoServer
 from botocore.validate import ParamValidator
 from packaging.requirements import Requirement
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO / "deploy" / "dockerfile-api"
 DBT_DOCKERFILE = REPO / "deploy" / "dockerfile-dbt"
 TASKDEF = REPO / "deploy" / "api_taskdefinition.json"
@@ -184,6 +184,7 @@ def test_image_requirements_match_the_lock_are_hashed_and_complete(image: str) -
     assert needed == set(pins), needed ^ set(pins)
 
 
+@pytest.mark.slow  # it imports dbt and its Athena adapter in a fresh interpreter
 def test_the_dbt_image_runs_what_it_has() -> None:
     """The weblogs command line and dbt with the Athena adapter import from the dbt pins."""
     # Each imported module file -> the distributions that ship it (namespace packages
