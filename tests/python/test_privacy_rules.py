@@ -110,7 +110,7 @@ def test_empty_lists_redact_nothing_and_flag_no_bot(project: DbtProject) -> None
         ("redacted_query_params", "email"),
         ("redacted_query_params", "[42]"),
         ("redacted_query_params", "['a=b']"),
-        ("redacted_query_params", "[\"x') or 1=1 --\"]"),
+        ("redacted_query_params", '["x\') or 1=1 --"]'),
         ("redacted_query_params", "['']"),
         ("redacted_query_params", "{a: 1}"),
         ("bot_browser_patterns", "bot"),
