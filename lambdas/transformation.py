@@ -258,7 +258,7 @@ def write_batch(batch: Batch, lake: Lake, notifier: Notifier, bucket_uri: str) -
         try:
             notify_failures(notifier, batch.name, result, f"{bucket_uri}/{keys[-1]}")
         except Exception:
-            discard(lake, keys)  # roll back so a retry with other boundaries adds no copies
+            discard(lake, keys.created)  # roll back what this attempt created, nothing older
             raise
     logger.info(
         "batch stored",

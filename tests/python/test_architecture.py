@@ -64,7 +64,7 @@ def copy_tree(tmp_path: Path) -> Path:
     ("module", "line"),
     [
         ("weblogs/core/layout.py", "import weblogs.adapters.lake  # noqa: F401\n"),
-        ("weblogs/adapters/lake.py", "import ingestion.config  # noqa: F401\n"),
+        ("weblogs/adapters/lake/base.py", "import ingestion.config  # noqa: F401\n"),
         ("ingestion/page.py", "import weblogs.simulator  # noqa: F401\n"),
         ("lambdas/transformation.py", "import weblogs.cli  # noqa: F401\n"),
     ],

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from weblogs.core.contract.schema import ARROW_SCHEMA
 from weblogs.core.layout import (
+    LakeObject,
     compacted_group,
     compacted_names,
     event_key,
@@ -39,13 +40,6 @@ PARTS_METADATA = b"weblogs.compacted_parts"
 #: The contract's columns (name, type); files written by other tools may differ in nullability.
 COLUMNS = [(f.name, f.type) for f in ARROW_SCHEMA]
 REQUIRED = [f.name for f in ARROW_SCHEMA if not f.nullable]
-
-
-@dataclass(frozen=True)
-class LakeObject:
-    key: str
-    size: int
-    modified: datetime
 
 
 @dataclass(frozen=True)

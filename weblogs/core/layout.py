@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,6 +57,20 @@ PREFIXES = (
 )
 #: The failed stores `weblogs replay` reads (the transformation's first: the default).
 FAILED_STORES = (FAILED_TRANSFORMATION_RECORDS, FAILED_RECORDS, KINESIS_FAILURES)
+
+#: Compaction's own records (hour leases, group journals): outside events/, so no
+#: reader and no partition scan ever sees them.
+COMPACTION = "compaction"
+
+
+@dataclass(frozen=True)
+class LakeObject:
+    """One object of the lake as a listing shows it."""
+
+    key: str
+    size: int
+    modified: datetime
+
 
 #: A zero-padded (year, month, day, hour) partition of the events table.
 HivePartition = tuple[str, str, str, str]
@@ -206,3 +221,18 @@ def failed_key(prefix: str, name: str, day: datetime | None = None) -> str:
     of the run, so a re-run on another day finds its own object. `day` is for inputs
     that carry one (a Kinesis batch's arrival time): then under `dt=YYYY-MM-DD/`."""
     return dated_key(prefix, day, name) if day is not None else f"{prefix}/{name}.jsonl"
+
+
+def compaction_lease_key(partition: HivePartition) -> str:
+    """The marker a compaction run creates (if absent) to own an hour for a while."""
+    return f"{COMPACTION}/leases/{partition_prefix(partition).removeprefix(EVENTS + '/')}lease.json"
+
+
+def compaction_journal_key(partition: HivePartition, run: str) -> str:
+    """What a run is about to write and delete in an hour, recorded before it writes."""
+    hour = partition_prefix(partition).removeprefix(EVENTS + "/")
+    return f"{COMPACTION}/journal/{hour}{run}.json"
+
+
+def compaction_journal_prefix(partition: HivePartition) -> str:
+    return f"{COMPACTION}/journal/{partition_prefix(partition).removeprefix(EVENTS + '/')}"

@@ -1,0 +1,128 @@
+"""The one lake protocol (`weblogs.adapters.lake`), the same checks on both homes:
+a folder, and a bucket on moto's server over loopback HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from weblogs.adapters.lake import (
+    LakeError,
+    LocalLake,
+    S3Lake,
+    open_lake,
+    parse_address,
+)
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "local":
+        yield LocalLake(tmp_path / "lake")
+        return
+    server = request.getfixturevalue("moto_server")
+    server.reset()
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="lake")
+    s3.put_bucket_versioning(Bucket="lake", VersioningConfiguration={"Status": "Enabled"})
+    yield open_lake("s3://lake", s3_client=s3)
+
+
+def test_put_get_list_with_sizes_ranges_and_delete(lake: Any) -> None:
+    lake.put("a/b/one.bin", b"0123456789")
+    lake.put("a/two.bin", b"xy")
+    lake.put("c/three.bin", b"")
+    assert lake.get("a/b/one.bin") == b"0123456789"
+    assert lake.read_range("a/b/one.bin", 3, 4) == b"3456"
+    assert [(o.key, o.size) for o in lake.list_objects("a/")] == [
+        ("a/b/one.bin", 10),
+        ("a/two.bin", 2),
+    ]
+    assert list(lake.list("c/")) == ["c/three.bin"]
+    assert lake.stat("a/two.bin").size == 2
+    assert lake.stat("a/missing") is None
+    with lake.open_input("a/b/one.bin") as handle:
+        handle.seek(-3, os.SEEK_END)
+        assert handle.read() == b"789"
+    lake.delete("a/two.bin")
+    lake.delete("a/two.bin")  # already gone: no error
+    assert not lake.exists("a/two.bin")
+    assert lake.exists("a/b/one.bin")
+
+
+def test_create_fails_when_the_key_exists(lake: Any) -> None:
+    assert lake.create("leases/x.json", b"first") is True
+    assert lake.create("leases/x.json", b"second") is False
+    assert lake.get("leases/x.json") == b"first"
+    lake.delete("leases/x.json")
+    assert lake.create("leases/x.json", b"third") is True
+
+
+def test_staged_publishes_only_a_complete_write(lake: Any) -> None:
+    lake.put("events/x.parquet", b"old")
+    with pytest.raises(RuntimeError), lake.staged("events/x.parquet") as path:
+        path.write_bytes(b"half")
+        raise RuntimeError("killed half way")
+    assert lake.get("events/x.parquet") == b"old"
+    with lake.staged("events/x.parquet") as path:
+        pq.write_table(__import__("pyarrow").table({"a": [1, 2]}), path)
+    with lake.open_input("events/x.parquet") as handle:
+        assert pq.read_table(handle).num_rows == 2
+    assert [o.key for o in lake.list_objects("")] == ["events/x.parquet"]
+
+
+def test_versions_are_listed_and_deleted(lake: Any) -> None:
+    lake.put("crm/a.csv", b"1")
+    lake.put("crm/a.csv", b"22")
+    versions = list(lake.list_versions("crm/"))
+    latest = [v for v in versions if v.is_latest]
+    assert [(v.key, v.size) for v in latest] == [("crm/a.csv", 2)]
+    for version in versions:
+        lake.delete_version(version.key, version.version_id)
+    assert list(lake.list_versions("crm/")) == []
+
+
+def test_unsafe_keys_are_refused(lake: Any) -> None:
+    for key in ["", "/abs", "a//b", "a/../b", "./a", "a/\x00"]:
+        with pytest.raises(ValueError, match="unsafe lake key"):
+            lake.put(key, b"x")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["", "s3://", "s3:///", "s3://b/key", "s3://UPPER", "s3://a", "gs://bucket", "s3://a..b"],
+)
+def test_one_error_for_a_bad_lake_address(uri: str) -> None:
+    with pytest.raises(LakeError, match=r"expected|empty"):
+        parse_address(uri)
+    with pytest.raises(LakeError):
+        open_lake(uri, s3_client=object())
+
+
+def test_a_lake_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "lake").write_text("not a folder")
+    with pytest.raises(LakeError, match="is a file"):
+        open_lake(tmp_path / "lake")
+
+
+def test_open_lake_picks_the_home(tmp_path: Path) -> None:
+    assert isinstance(open_lake(tmp_path), LocalLake)
+    assert isinstance(open_lake("s3://my-lake/", s3_client=object()), S3Lake)
+
+
+def test_killed_writers_temporaries_are_cleaned_but_not_listed(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path)
+    lake.put("events/a.parquet", b"x")
+    stale = tmp_path / "events" / ".tmp-99999-0-a.parquet"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
+    fresh = tmp_path / "events" / ".tmp-99999-1-b.parquet"
+    fresh.write_bytes(b"in flight")
+    assert list(lake.list("events/")) == ["events/a.parquet"]
+    assert lake.clean_temporaries("events/", older_than_seconds=3600) == 1
+    assert not stale.exists() and fresh.exists()
