@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from weblogs.adapters.lake import Lake, S3Lake
+from weblogs.adapters.lake import Lake, LakeError, S3Lake
 from weblogs.core import layout
 from weblogs.core.erasure import (
     ID_COLUMNS,
@@ -146,6 +146,15 @@ def judge_lines(source: IO[bytes], kind: str, targets: Targets) -> Judged:
 
 def _csv_text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
+
+
+def unreadable(key: str, exc: Exception) -> LakeError:
+    """One line naming the object: the erasure cannot vouch for what it cannot read."""
+    text = " ".join(str(exc).split())[:200]
+    return LakeError(
+        f"cannot read {key} ({type(exc).__name__}: {text}); repair or remove it, then run "
+        "forget again (it resumes where it stopped)"
+    )
 
 
 def judge(lake_source: IO[bytes], kind: str, targets: Targets) -> Judged:
@@ -280,9 +289,12 @@ def find_targets(lake: Lake, targets: Targets) -> Targets:
         if pick == "client" and not targets.client_hashes:
             break
         for key in keys:
-            with lake.open_input(key) as source:
-                for table in _id_tables(source):
-                    _collect(table, targets, pick)
+            try:
+                with lake.open_input(key) as source:
+                    for table in _id_tables(source):
+                        _collect(table, targets, pick)
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise unreadable(key, exc) from exc
     return targets
 
 
@@ -330,4 +342,5 @@ __all__ = [
     "rewrite",
     "save_journal",
     "stamp",
+    "unreadable",
 ]

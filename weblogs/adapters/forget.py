@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pyarrow import ArrowException
+
 from weblogs.adapters.erasure import (
     PLACES,
     RECORDS,
@@ -28,6 +30,7 @@ from weblogs.adapters.erasure import (
     rewrite,
     save_journal,
     stamp,
+    unreadable,
 )
 from weblogs.adapters.lake import Lake
 from weblogs.core import layout
@@ -105,8 +108,11 @@ def _forget_place(
         if suffix and not obj.key.endswith(suffix):
             continue
         outcome.objects_held += 1
-        with lake.open_input(obj.key) as source:
-            judged = judge(source, kind, targets)
+        try:
+            with lake.open_input(obj.key) as source:
+                judged = judge(source, kind, targets)
+        except (ArrowException, OSError, ValueError) as exc:
+            raise unreadable(obj.key, exc) from exc
         if not judged.removed:
             continue
         if outcome.dry_run:
