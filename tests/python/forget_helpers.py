@@ -17,15 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from dbt_helpers import WEBLOGS, event, write_jsonl
 
 from weblogs.adapters.lake import Lake, S3Lake
 from weblogs.cli.transform import transform_input
 from weblogs.core import layout
-from weblogs.core.contract import ARROW_SCHEMA, failed_record
-from weblogs.core.transform import parquet_bytes
+from weblogs.core.contract import failed_record
 
 USER = "u-forget-7"
 CLIENT = "c-forget-7"
@@ -33,6 +31,12 @@ SESSIONS = ("s-forget-a", "s-forget-b", "s-forget-c")
 MARKER = "forget-me"
 NEEDLES = (USER, CLIENT, *SESSIONS, MARKER)
 PROCESSED = datetime(2026, 10, 4, 1, 0, tzinfo=UTC)
+
+
+def hour_key(lake: Lake, hour: str) -> str:
+    """The one events object of 2026-10-03 at `hour` (the batch writes one per hour)."""
+    (key,) = lake.list(f"{layout.EVENTS}/year=2026/month=10/day=03/hour={hour}/")
+    return key
 
 
 def lake_events() -> list[dict[str, Any]]:
@@ -52,34 +56,14 @@ def lake_events() -> list[dict[str, Any]]:
         event("s-other-3", "page_view", "2026-10-03 11:00:00", "/d"),
         event(SESSIONS[0], "not_a_type", "2026-10-02 09:03:00", mine, user_id=USER),  # fails
         event("s-other-1", "not_a_type", "2026-10-02 09:03:00", "/e", user_id="u-other-1"),
-    ]
-
-
-def client_table(hour: int) -> pa.Table:
-    """Events objects with `client_id`: the user's client (hour 12) links an anonymous
-    session in a later object (hour 13)."""
-    rows = [
-        (SESSIONS[1], USER, CLIENT, f"/{MARKER}/c"),
-        ("s-other-4", "u-other-4", "c-other-4", "/f"),
-    ]
-    if hour == 13:
-        rows = [
-            (SESSIONS[2], "anon-0123456789abcdef", CLIENT, f"/{MARKER}/c2"),
-            ("s-other-6", "anon-fedcba9876543210", "c-other-6", "/g"),
-        ]
-    at = datetime(2026, 10, 3, hour, 0)
-    columns: dict[str, list[Any]] = {f.name: [] for f in ARROW_SCHEMA}
-    for index, (session, user, _, page) in enumerate(rows):
-        values = {
-            "event_id": f"cl-{hour}-{index}", "session_id": session, "user_id": user,
-            "is_anonymous_user": user.startswith("anon-"), "event_type": "page_view",
-            "page_url": page, "event_timestamp": at, "device_type": "desktop",
-            "browser": "chrome", "ingested_at": at,
-        }  # fmt: skip
-        for name in columns:
-            columns[name].append(values.get(name))
-    table = pa.Table.from_pydict(columns, schema=ARROW_SCHEMA)
-    return table.append_column("client_id", pa.array([r[2] for r in rows], pa.string()))
+        # The user's client (hour 12) links an anonymous session in a later object (hour 13).
+        event(SESSIONS[1], "page_view", "2026-10-03 12:00:00", f"/{MARKER}/c", user_id=USER,
+              client_id=CLIENT),
+        event("s-other-4", "page_view", "2026-10-03 12:00:00", "/f", user_id="u-other-4",
+              client_id="c-other-4"),
+        event(SESSIONS[2], "page_view", "2026-10-03 13:00:00", f"/{MARKER}/c2", client_id=CLIENT),
+        event("s-other-6", "page_view", "2026-10-03 13:00:00", "/g", client_id="c-other-6"),
+    ]  # fmt: skip
 
 
 def _lines(items: list[Any]) -> bytes:
@@ -134,9 +118,6 @@ def build_lake(lake: Lake, uri: str, root: Path, env: dict[str, str] | None = No
     """Every place of the lake, written the production way where there is one."""
     root.mkdir(parents=True, exist_ok=True)
     transform_input(write_jsonl(root / "events.jsonl", lake_events()), uri, now=PROCESSED)
-    for hour in (12, 13):
-        key = layout.event_key(("2026", "10", "03", f"{hour}"), "client-linked")
-        lake.put(key, parquet_bytes(client_table(hour)))
     for key, data in archive_objects().items():
         lake.put(key, data)
     for version in (1, 2):

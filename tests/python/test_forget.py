@@ -18,10 +18,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from dbt_helpers import WEBLOGS
-from forget_helpers import USER, build_lake, others, search
+from forget_helpers import USER, build_lake, hour_key, others, search
 
 from weblogs.adapters.lake import LocalLake
 from weblogs.core import layout
@@ -60,8 +61,9 @@ def pad(lake: Path) -> None:
         for prefix in (layout.RAW, layout.FAILED_RECORDS):
             key = f"{prefix}/dt=2026-10-02/pad-{index:03d}.jsonl"
             local.put(key, (line + "\n").encode() * 50)
-    table = pq.read_table(lake / layout.event_key(("2026", "10", "03", "12"), "client-linked"))
-    others_only = table.slice(1)
+    table = pq.read_table(lake / hour_key(local, "12"))
+    others_only = table.filter(pc.equal(table.column("session_id"), "s-other-4"))
+    assert others_only.num_rows == 1
     for index in range(60):
         key = layout.event_key(("2026", "10", "03", f"{index % 24:02d}"), f"pad-{index:03d}")
         local.put(key, parquet_bytes(others_only))

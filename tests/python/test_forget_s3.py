@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from awsfixtures import MotoServer
 from dbt_helpers import WEBLOGS
-from forget_helpers import MARKER, USER, build_lake, client_table, others, search
+from forget_helpers import MARKER, USER, build_lake, hour_key, others, search
 
 from weblogs.adapters.lake import S3Lake, open_lake
 from weblogs.core import layout
-from weblogs.core.transform import parquet_bytes
 
 OTHERS_KEY = layout.dated_key(layout.RAW, datetime(2026, 10, 1), "others")
 OLD_KEY = layout.dated_key(layout.RAW, datetime(2026, 10, 1), "old")
@@ -49,7 +48,7 @@ def bucket(moto_server: MotoServer, tmp_path: Path) -> S3Lake:
     lake.put(OLD_KEY, f"{other}\n".encode())  # the user is only in the old version now
     lake.put(OTHERS_KEY, f"{other}\n".encode())
     lake.put(OTHERS_KEY, f"{other}\n{other}\n".encode())  # two versions, nobody to forget
-    lake.put(GONE_KEY, parquet_bytes(client_table(12)))
+    lake.put(GONE_KEY, lake.get(hour_key(lake, "12")))  # the user's client, in a copy
     lake.delete(GONE_KEY)
     return lake
 
