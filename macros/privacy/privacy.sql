@@ -85,6 +85,12 @@
 {%- endmacro %}
 
 
+{#- Trino is Athena engine version 3: the Athena SQL (macros/cross_db/trino.sql). -#}
+{% macro trino__redact_url(url) -%}
+    {{ weblogs.athena__redact_url(url) }}
+{%- endmacro %}
+
+
 {#-
     True when a session's browser (section 3: trimmed, lower-cased, from its
     first event) contains one of `bot_browser_patterns`; false with no
