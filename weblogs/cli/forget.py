@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from weblogs.adapters.forget import forget
 from weblogs.adapters.lake import LakeError, default_lake_root, open_lake
 from weblogs.core.erasure import check_user_id
@@ -49,5 +51,10 @@ def run(args: argparse.Namespace) -> int:
         outcome = forget(lake, user_id, now=datetime.now(UTC), dry_run=args.dry_run)
     except LakeError as exc:
         raise UsageError(str(exc)) from exc
+    except (BotoCoreError, ClientError, OSError) as exc:  # S3 or the disk gave up mid-run
+        raise UsageError(
+            f"stopped: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}; run the same "
+            "command again (it resumes where it stopped)"
+        ) from exc
     print(outcome.summary())
     return 0

@@ -155,7 +155,7 @@ def hashed_members(column: pa.ChunkedArray | pa.Array, hashes: set[str]) -> pa.A
 
 def row_mask(table: pa.Table, targets: Targets) -> pa.Array:
     """True for the rows of an events/ table that are the user's (C and S included)."""
-    mask = pa.array([False] * table.num_rows, pa.bool_())
+    mask = pc.fill_null(pa.nulls(table.num_rows, pa.bool_()), False)
     checks = (
         ("user_id", {targets.user_hash}),
         ("client_id", targets.client_hashes),
