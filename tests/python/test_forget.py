@@ -213,7 +213,15 @@ TARGETS = Targets(
     ],
 )
 def test_payload_rule(payload: bytes, goes: bool) -> None:
+    """By hash (a resumed run) and by value (every hash has its value in memory) alike."""
     assert payload_matches(payload, TARGETS) is goes
+    by_value = Targets(
+        TARGETS.user_hash, set(TARGETS.client_hashes), set(TARGETS.session_hashes),
+        user_id="u1", clients={"c1"}, sessions={"s1"},
+    )  # fmt: skip
+    by_value.settle()
+    assert by_value.fast
+    assert payload_matches(payload, by_value) is goes
 
 
 def test_failed_lines_are_judged_by_their_payload() -> None:

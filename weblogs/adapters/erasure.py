@@ -35,8 +35,6 @@ from weblogs.core.erasure import (
     Targets,
     failed_line_matches,
     filter_csv,
-    hashed_members,
-    new_hashes,
     payload_matches,
     row_mask,
 )
@@ -286,6 +284,7 @@ def find_targets(lake: Lake, targets: Targets) -> Targets:
     C's events) added to `targets`, read from the id columns of events/ only."""
     keys = [k for k in lake.list(f"{layout.EVENTS}/") if k.endswith(".parquet")]
     for pick in ("user", "client"):
+        targets.settle()
         if pick == "client" and not targets.client_hashes:
             break
         for key in keys:
@@ -295,21 +294,26 @@ def find_targets(lake: Lake, targets: Targets) -> Targets:
                         _collect(table, targets, pick)
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise unreadable(key, exc) from exc
+    targets.settle()
     return targets
 
 
 def _collect(table: pa.Table, targets: Targets, pick: str) -> None:
+    """C from the user's rows (pick "user"), S from the user's and C's rows."""
     column = "user_id" if pick == "user" else "client_id"
-    hashes = {targets.user_hash} if pick == "user" else set(targets.client_hashes)
-    if column not in table.column_names or not hashes:
+    if column not in table.column_names:
         return
-    members = hashed_members(table.column(column), hashes)
-    if not len(members):
+    if pick == "user":
+        only = Targets(targets.user_hash, user_id=targets.user_id, fast=targets.fast)
+        mask = row_mask(table.select([column]), only)
+    else:
+        only = Targets("", targets.client_hashes, clients=targets.clients, fast=targets.fast)
+        mask = row_mask(table.select([column]), only)
+    rows = table.filter(mask)
+    if rows.num_rows == 0:
         return
-    rows = table.filter(pc.fill_null(pc.is_in(table.column(column), value_set=members), False))
-    if pick == "user" and "client_id" in rows.column_names:
-        targets.client_hashes |= new_hashes(rows.column("client_id").to_pylist())
-    targets.session_hashes |= new_hashes(rows.column("session_id").to_pylist())
+    clients = rows.column("client_id").to_pylist() if "client_id" in rows.column_names else []
+    targets.add(clients if pick == "user" else [], rows.column("session_id").to_pylist())
 
 
 def now_iso(now: datetime) -> str:

@@ -79,6 +79,7 @@ def forget(lake: Lake, user_id: str, *, now: datetime, dry_run: bool = False) ->
     outcome = Outcome(user_hash, dry_run, resumed=journal is not None)
     if journal is None:
         journal = Journal(Targets(user_hash), now_iso(now))
+    journal.targets.user_id = user_id  # in memory only: the journal keeps hashes
     find_targets(lake, journal.targets)
     if not dry_run:
         save_journal(lake, journal)  # before the first change: a rerun knows C and S

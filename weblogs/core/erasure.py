@@ -55,31 +55,62 @@ def check_user_id(value: str) -> str:
 
 @dataclass
 class Targets:
-    """The user (by hash), C and S as hashes; `matches` decides one record."""
+    """The user, C and S as hashes (what a journal keeps); `matches` decides one record.
+
+    The run also holds the plain values it read itself (`user_id`, `clients`,
+    `sessions`, never written anywhere): while every hash has its plain value,
+    records are compared by value (`fast`), else each value is hashed (a rerun
+    whose journal names ids no longer in the lake).
+    """
 
     user_hash: str
     client_hashes: set[str] = field(default_factory=set)
     session_hashes: set[str] = field(default_factory=set)
+    user_id: str | None = None
+    clients: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    fast: bool = False
+
+    def add(self, clients: Iterable[str | None], sessions: Iterable[str | None]) -> None:
+        """Plain values read from the lake, with their hashes."""
+        for value in clients:
+            if value is not None and value.strip():
+                self.clients.add(value.strip())
+        for value in sessions:
+            if value is not None and value.strip():
+                self.sessions.add(value.strip())
+        self.client_hashes |= {sha256_hex(v) for v in self.clients}
+        self.session_hashes |= {sha256_hex(v) for v in self.sessions}
+
+    def settle(self) -> None:
+        """Compare by value from now on when every hash has its plain value."""
+        self.fast = (
+            self.user_id is not None
+            and sha256_hex(self.user_id) == self.user_hash
+            and self.client_hashes == {sha256_hex(v) for v in self.clients}
+            and self.session_hashes == {sha256_hex(v) for v in self.sessions}
+        )
 
     def is_user(self, value: str | None) -> bool:
-        return value is not None and sha256_hex(value) == self.user_hash
+        if value is None:
+            return False
+        return value == self.user_id if self.fast else sha256_hex(value) == self.user_hash
 
     def is_client(self, value: str | None) -> bool:
-        return value is not None and sha256_hex(value) in self.client_hashes
+        if value is None:
+            return False
+        return value in self.clients if self.fast else sha256_hex(value) in self.client_hashes
 
     def is_session(self, value: str | None) -> bool:
-        return value is not None and sha256_hex(value) in self.session_hashes
+        if value is None:
+            return False
+        return value in self.sessions if self.fast else sha256_hex(value) in self.session_hashes
 
     def matches(self, user_id: str | None, client_id: str | None, session_id: str | None) -> bool:
         return self.is_user(user_id) or self.is_client(client_id) or self.is_session(session_id)
 
     def any_token(self, value: str) -> bool:
-        digest = sha256_hex(value)
-        return (
-            digest == self.user_hash
-            or digest in self.client_hashes
-            or digest in self.session_hashes
-        )
+        return self.is_user(value) or self.is_client(value) or self.is_session(value)
 
 
 def _text(value: Any) -> str | None:
@@ -157,14 +188,17 @@ def row_mask(table: pa.Table, targets: Targets) -> pa.Array:
     """True for the rows of an events/ table that are the user's (C and S included)."""
     mask = pc.fill_null(pa.nulls(table.num_rows, pa.bool_()), False)
     checks = (
-        ("user_id", {targets.user_hash}),
-        ("client_id", targets.client_hashes),
-        ("session_id", targets.session_hashes),
+        ("user_id", {targets.user_hash}, {targets.user_id} if targets.user_id else set()),
+        ("client_id", targets.client_hashes, targets.clients),
+        ("session_id", targets.session_hashes, targets.sessions),
     )
-    for name, hashes in checks:
+    for name, hashes, plain in checks:
         if name in table.column_names and hashes:
             column = table.column(name)
-            members = hashed_members(column, hashes)
+            if targets.fast:
+                members = pa.array(sorted(plain), pa.string())
+            else:
+                members = hashed_members(column, hashes)
             if len(members):
                 mask = pc.or_(mask, pc.fill_null(pc.is_in(column, value_set=members), False))
     return mask
