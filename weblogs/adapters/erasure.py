@@ -245,10 +245,17 @@ def noncurrent_with_user(lake: Lake, prefix: str, kind: str, targets: Targets) -
     old copies of rewritten objects, and objects deleted since (compaction's inputs)."""
     if not isinstance(lake, S3Lake):
         return
+    suffix = {"parquet": ".parquet", "csv": ".csv"}.get(kind, "")
     for version in lake.list_versions(prefix):
         if version.is_latest or version.delete_marker or version.version_id is None:
             continue
-        if judge(_read_version(lake, version.key, version.version_id), kind, targets).removed:
+        if not version.key.endswith(suffix):
+            continue
+        try:
+            judged = judge(_read_version(lake, version.key, version.version_id), kind, targets)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise unreadable(f"{version.key} (version {version.version_id})", exc) from exc
+        if judged.removed:
             yield version
 
 
