@@ -47,7 +47,20 @@ URL_PIECES = st.one_of(
     ),
     st.text(max_size=3),
 )  # fmt: skip
-URLS = st.lists(URL_PIECES, max_size=12).map("".join)
+NAMES = st.sampled_from(
+    ["email", "Email", "E-MAIL", "token", "id_token", "pwd", "ssn", "x", "ssn2"]
+)
+#: `name=value` items (or bare names) behind random delimiters, after a random path.
+ITEMS = st.tuples(
+    st.sampled_from("?&#"), st.one_of(NAMES, st.text(max_size=3)), st.sampled_from(["=", ""]),
+    st.text(alphabet="ab=?&#%", max_size=4),
+).map("".join)  # fmt: skip
+URLS = st.one_of(
+    st.lists(URL_PIECES, max_size=12).map("".join),
+    st.tuples(st.text(alphabet="/ab&=", max_size=4), st.lists(ITEMS, max_size=6)).map(
+        lambda parts: parts[0] + "".join(parts[1])
+    ),
+)
 BROWSERS = st.one_of(
     st.sampled_from(["chrome", "googlebot/2.1", "headlesschrome", "curl/8.0", "unknown", ""]),
     st.text(max_size=12).map(str.lower),
