@@ -9,7 +9,9 @@ with
 anomalies as (
 
     select * from {{ ref('session_anomalies') }}
-    where {{ weblogs.in_window('report_date') }}
+    where
+        {{ weblogs.in_window('report_date') }}
+        and rule = 'event_more_than_24_hours_after_its_session_start'
 
 ),
 

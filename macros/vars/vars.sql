@@ -103,10 +103,13 @@
 
 
 {#-
-    The list vars of acquisition and pages (docs/contract.md, section 4):
-    name: [pattern of one item, what the message says, maximum items].
-    Query parameter names keep their case (matched as written); hosts and
-    domains are compared lower-cased, as the parsed hosts are.
+    The list vars of acquisition and pages (docs/contract.md, section 4) and of
+    privacy (section 7): name: [pattern of one item, what the message says,
+    maximum items, lower-cased]. Query parameter names of page_query_params
+    keep their case (matched as written); hosts and domains are compared
+    lower-cased, as the parsed hosts are; redacted names are matched ignoring
+    ASCII case, so they are kept lower-cased; bot patterns must be written
+    lower-case (a browser is compared lower-cased), an upper-case letter stops the run.
 -#}
 {% macro name_list_rules() %}
     {%- set domain = '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$' -%}
@@ -120,6 +123,16 @@
         'site_hosts': [domain, domain_text, 500, true],
         'search_domains': [domain, domain_text, 500, true],
         'social_domains': [domain, domain_text, 500, true],
+        'redacted_query_params': [
+            '^[a-z0-9_.~+%\\[\\]-]{1,128}$',
+            'a list of at most 100 query parameter names (letters, digits and _ . ~ + % [ ] -, at most 128 characters)',
+            100, true,
+        ],
+        'bot_browser_patterns': [
+            '^[ !-@\\[-~]{1,64}$',
+            'a list of at most 100 lower-case texts of 1 to 64 printable ASCII characters',
+            100, false,
+        ],
     }) }}
 {% endmacro %}
 

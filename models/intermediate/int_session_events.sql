@@ -5,7 +5,10 @@
     session is its start and the events of that session_id less than 24 hours
     after it. An event in no session (a session_id kept alive for 24 hours or
     more) is `in_session = false`: left out of the marts, kept in
-    session_anomalies. The 24 hours before a session date's first event and the
+    session_anomalies. So are the events of a bot session (its first event's
+    browser contains one of `bot_browser_patterns`, docs/contract.md section 7):
+    `is_bot_session`, `in_session = false`, so every model reading sessions
+    leaves them out without a rule of its own. The 24 hours before a session date's first event and the
     24 hours after it are inside the days the run reads, so every session of
     the window, and every excluded event of the day after a window date, is
     decided from what the run reads. `event_order` numbers the events of a
@@ -101,6 +104,21 @@ assigned as (
 
 ),
 
+browsed as (
+
+    -- The session's browser (section 3: from its first event) decides whether it is a bot
+    -- session (docs/contract.md, section 7).
+    select
+        *,
+        first_value(browser) over (
+            partition by session_id, session_start_at
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and current row
+        ) as session_browser
+    from assigned
+
+),
+
 final as (
 
     select
@@ -124,9 +142,12 @@ final as (
         end as next_timestamp,
         coalesce(
             date_diff('millisecond', session_start_at, event_timestamp) < {{ session_ms }}, false
-        ) as in_session,
-        {{ weblogs.touched_flag() }} as in_touched_session
-    from assigned
+        ) and not {{ weblogs.is_bot_browser('session_browser') }} as in_session,
+        {{ weblogs.touched_flag() }} as in_touched_session,
+        coalesce(
+            date_diff('millisecond', session_start_at, event_timestamp) < {{ session_ms }}, false
+        ) and {{ weblogs.is_bot_browser('session_browser') }} as is_bot_session
+    from browsed
 
 )
 

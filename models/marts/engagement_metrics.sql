@@ -11,7 +11,9 @@
 {#-
     One row per session; a run replaces the session dates of its window, and
     on the patched (late) dates of a scheduled run only the touched sessions
-    (weblogs.rebuilt_sessions; docs/analytics.md, Late data).
+    (weblogs.rebuilt_sessions; docs/analytics.md, Late data). Its URL and
+    path columns are redacted here, at the output (weblogs.redact_url,
+    docs/contract.md section 7).
 -#}
 -- The pre-hook reads the run's touched sessions (weblogs.clear_run_window):
 -- depends_on: {{ ref('int_run_session_events') }}
@@ -38,13 +40,13 @@ final as (
         unique_pages,
         page_views,
         entry_event_type,
-        entry_page,
+        {{ weblogs.redact_url('entry_page') }} as entry_page,
         exit_event_type,
-        exit_page,
+        {{ weblogs.redact_url('exit_page') }} as exit_page,
         is_bounce,
         engagement_score,
         loyalty_interactions,
-        landing_page_path,
+        {{ weblogs.redact_url('landing_page_path') }} as landing_page_path,
         referrer_host,
         utm_source,
         utm_medium,

@@ -17,6 +17,21 @@ page_views as (
 
 ),
 
+redacted as (
+
+    -- Secrets in the kept query are redacted at the mart (docs/contract.md, section 7),
+    -- before grouping: paths that differ only in a secret are one row.
+    select
+        session_date,
+        session_id,
+        {{ weblogs.redact_url('page_path') }} as page_path,
+        is_entrance,
+        is_exit,
+        milliseconds_on_page
+    from page_views
+
+),
+
 aggregated as (
 
     select
@@ -34,7 +49,7 @@ aggregated as (
                     'sum(milliseconds_on_page)', '1000 * count(milliseconds_on_page)'
                 ) }}
         end as avg_time_on_page_seconds
-    from page_views
+    from redacted
     group by session_date, page_path
 
 ),

@@ -18,7 +18,9 @@
     the two days before it, so a run reports the excluded events of the day
     after each of its session dates: `report_date` = the event's date - 1 day,
     and a run replaces the report dates of its window like the other
-    incremental marts.
+    incremental marts. The events of a bot session (docs/contract.md,
+    section 7) are reported with the rule `bot_browser` on their session's
+    date (`report_date` = `session_date`), decided by the run of that date.
 -#}
 with
 
@@ -31,13 +33,19 @@ session_events as (
 excluded as (
 
     select
-        cast(event_timestamp - interval '1' day as date) as report_date,
+        case
+            when is_bot_session then cast(session_start_at as date)
+            else cast(event_timestamp - interval '1' day as date)
+        end as report_date,
         session_id,
         event_id,
         user_id,
         event_type,
         event_timestamp,
-        'event_more_than_24_hours_after_its_session_start' as rule,
+        case
+            when is_bot_session then 'bot_browser'
+            else 'event_more_than_24_hours_after_its_session_start'
+        end as rule,
         {{ weblogs.touched_flag() }} as in_touched_session
     from session_events
     where not in_session

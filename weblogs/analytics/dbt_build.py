@@ -258,6 +258,24 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         group by page_path order by page_views desc, page_path limit 10
         """,
     ),
+    (
+        "bot sessions (left out of every mart, over the window's days)",
+        """
+        with bots as (
+            select count(distinct (report_date, session_id)) as bot_sessions
+            from main.session_anomalies
+            where rule = 'bot_browser' and report_date between ? and ?
+        ),
+        counted as (
+            select count(*) as sessions from main.engagement_metrics
+            where session_date between ? and ?
+        )
+        select bot_sessions, sessions + bot_sessions as all_sessions,
+               coalesce(round(100.0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2), 0)
+                   as bot_share_pct
+        from bots cross join counted
+        """,
+    ),
 )
 
 
@@ -269,7 +287,8 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         for title, sql in HEADLINES:
             params = [date.fromisoformat(window[0]), date.fromisoformat(window[1])]
-            cursor = con.execute(sql, params[: sql.count("?")])
+            # Every `?` pair is the window (first, last).
+            cursor = con.execute(sql, (params * 2)[: sql.count("?")])
             columns = [d[0] for d in cursor.description]
             parts.append(format_table(title, columns, cursor.fetchall()))
     return "\n\n".join(parts) + "\n"

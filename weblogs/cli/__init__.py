@@ -27,6 +27,7 @@ COMMANDS = (
     "models",
     "crm_load",
     "compact",
+    "forget",
 )
 
 

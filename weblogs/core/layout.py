@@ -62,6 +62,9 @@ PREFIXES = (
 #: The failed stores `weblogs replay` reads (the transformation's first: the default).
 FAILED_STORES = (FAILED_TRANSFORMATION_RECORDS, FAILED_RECORDS, KINESIS_FAILURES)
 
+#: `weblogs forget`'s journals (pending/, hashes only) and erasure records (records/).
+ERASURE = "erasure"
+
 
 @dataclass(frozen=True)
 class LakeObject:

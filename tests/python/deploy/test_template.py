@@ -29,7 +29,12 @@ TEMPLATE = REPO / "deploy" / "template.yaml"
 # Actions IAM cannot scope to a resource; the only ones allowed on "*".
 RESOURCE_LESS_ACTIONS = {"ecr:GetAuthorizationToken"}
 LAKE_PREFIXES = {*layout.PREFIXES, *layout.DEPLOY_PREFIXES}
-GLUE_TYPES = {pa.string(): "string", pa.bool_(): "boolean", pa.timestamp("ms"): "timestamp"}
+GLUE_TYPES = {
+    pa.string(): "string",
+    pa.bool_(): "boolean",
+    pa.timestamp("ms"): "timestamp",
+    pa.decimal128(38, 18): "decimal(38,18)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +210,8 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(template: dict[str,
     prefixes = {r.get("Prefix") for r in props["LifecycleConfiguration"]["Rules"]}
     expiring = (*layout.FAILED_STORES, layout.RAW, layout.EXTRA_COLUMNS, layout.ATHENA_OUTPUT)
     assert {f"{prefix}/" for prefix in expiring} <= prefixes
-    assert f"{layout.EVENTS}/" not in prefixes  # the lake itself is never expired
+    # The lake itself expires only when EventsRetentionDays is set (a conditional rule).
+    assert f"{layout.EVENTS}/" not in prefixes
     assert f"{layout.CRM}/" not in prefixes
     (statement,) = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"][
         "Statement"
@@ -723,3 +729,31 @@ def test_a_failed_scheduled_run_raises_an_alarm(template: dict[str, Any]) -> Non
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "QueueName"]}}
     ]
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_events_retention_is_off_by_default_and_expires_every_personal_prefix(
+    template: dict[str, Any],
+) -> None:
+    """EventsRetentionDays (docs/operations.md, Retention): 0 keeps everything; N > 0
+    expires events/, the CRM snapshots and the analytics tables after N days, and the
+    archives and failed stores already expire by their own parameters."""
+    parameter = template["Parameters"]["EventsRetentionDays"]
+    assert parameter["Default"] == 0 and parameter["MinValue"] == 0
+    assert template["Conditions"]["HasEventsRetention"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "EventsRetentionDays"}, 0]}]
+    }
+    rules = template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    conditional = {}
+    for rule in rules:
+        if "Fn::If" in rule:
+            condition, when_set, when_unset = rule["Fn::If"]
+            assert condition == "HasEventsRetention"
+            assert when_unset == {"Ref": "AWS::NoValue"}
+            conditional[when_set["Prefix"]] = when_set
+    personal = (f"{layout.EVENTS}/", f"{layout.CRM_SNAPSHOTS}/", f"{layout.DBT}/")
+    assert sorted(conditional) == sorted(personal)
+    for rule in conditional.values():
+        assert rule["Status"] == "Enabled"
+        assert rule["ExpirationInDays"] == {"Ref": "EventsRetentionDays"}
+    always = {r["Prefix"] for r in rules if "Fn::If" not in r and "ExpirationInDays" in r}
+    assert {f"{p}/" for p in (*layout.FAILED_STORES, layout.RAW, layout.EXTRA_COLUMNS)} <= always

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 TEMPLATE = Path(__file__).resolve().parents[3] / "deploy" / "template.yaml"
 
 
-def deploy(moto_server: MotoServer, *, projection: str) -> dict[str, Any]:
+def deploy(moto_server: MotoServer, *, projection: str, **extra: str) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:6]
     artifacts = f"artifacts-{suffix}"
     s3 = moto_server.client("s3")
@@ -66,6 +66,7 @@ def deploy(moto_server: MotoServer, *, projection: str) -> dict[str, Any]:
         "VpcId": vpc,
         "SubnetIds": subnet,
         "PartitionProjection": projection,
+        **extra,
     }
     cfn = moto_server.client("cloudformation")
     stack = f"weblogs-{suffix}"
@@ -360,3 +361,11 @@ def test_failed_scheduled_task_rule_as_deployed(
     assert detail["group"] == [f"family:{prefix}-dbt", f"family:{prefix}-compact"]
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == registration_stack["outputs"]["AlarmTopicArn"]
+
+
+def test_events_retention_deploys(moto_server: MotoServer) -> None:
+    """EventsRetentionDays set: the conditional lifecycle rules resolve and the stack is
+    created (moto ignores the lifecycle itself: test_template.py checks the rules)."""
+    stack = deploy(moto_server, projection="true", EventsRetentionDays="400")
+    bucket = stack["outputs"]["DataBucketName"]
+    moto_server.client("s3").head_bucket(Bucket=bucket)
