@@ -466,7 +466,7 @@ def test_files_from_before_added_columns_are_merged_with_nulls(tmp_path: Path) -
         path.name: pq.read_table(path).to_pylist()[0]
         for path in evolved  # every file holds one row
     }
-    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=0)
     assert stats.problems == []
     merged = {}
     mixed = evolved[0].parent  # the hour holding an old file and a new one
