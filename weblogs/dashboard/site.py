@@ -1,0 +1,154 @@
+"""Build the static dashboard site from the marts in a DuckDB file.
+
+Each page of `weblogs.dashboard.pages` becomes ``<out>/<slug>/index.html`` with its
+datasets embedded as JSON; `assets/dashboard.js` filters them by the page's date range
+and draws the figures, charts (Vega-Lite, vendored from dashboard/node_modules at build
+time) and tables in the browser. The site needs no server and no network: open
+``<out>/index.html`` from disk or serve the folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from weblogs.dashboard.pages import ALL_PAGES, Page
+
+ASSETS = Path(__file__).with_name("assets")
+#: The browser bundles the pages load, from the npm packages in dashboard/package.json.
+VENDOR_FILES = (
+    "vega/build/vega.min.js",
+    "vega-lite/build/vega-lite.min.js",
+    "vega-embed/build/vega-embed.min.js",
+)
+MAX_DAYS = 3660
+
+
+class DashboardError(Exception):
+    """A site that cannot be built (missing warehouse, tables or npm packages): one line."""
+
+
+def jsonable(value: Any) -> Any:
+    """DuckDB values as JSON: dates as ISO text, decimals as numbers."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside a <script> element: no `</script>` or `<!--` from the data."""
+    text = json.dumps(data, separators=(",", ":"), default=jsonable)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def query_rows(con: Any, sql: str, since: dt.date | None) -> list[dict[str, Any]]:
+    """The dataset's rows; those with a session date keep only dates from `since` on."""
+    relation = con.sql(sql)
+    if since is not None and "session_date" in relation.columns:
+        relation = relation.filter(f"session_date >= date '{since.isoformat()}'")
+    columns = relation.columns
+    return [dict(zip(columns, map(jsonable, row), strict=True)) for row in relation.fetchall()]
+
+
+def newest_date(con: Any) -> dt.date | None:
+    """The newest session date in the marts (the end of the default range)."""
+    return con.sql("select max(session_date) from engagement_metrics").fetchone()[0]
+
+
+def page_html(page: Page, data: dict[str, list[dict[str, Any]]], built_at: str) -> str:
+    """One page: navigation, the date-range filter, its tables' names, and its spec."""
+    depth = "../" if page.slug else ""
+    nav = "".join(
+        f'<a href="{depth}{p.slug + "/" if p.slug else ""}index.html"'
+        f'{" class=current" if p is page else ""}>{html.escape(p.title)}</a>'
+        for p in ALL_PAGES
+    )
+    spec = {
+        "slug": page.slug,
+        "figures": page.figures,
+        "charts": page.charts,
+        "tables": page.tables_shown,
+    }
+    scripts = "".join(
+        f'<script src="{depth}vendor/{Path(v).name}"></script>' for v in VENDOR_FILES
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(page.title)} · weblogs</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{depth}assets/dashboard.css">
+{scripts}<script src="{depth}assets/dashboard.js" defer></script>
+</head><body>
+<nav>{nav}</nav>
+<main>
+<h1>{html.escape(page.title)}</h1>
+<p class="intro">{html.escape(page.intro)}</p>
+<p class="reads">Reads: <span id="tables">{html.escape(", ".join(page.tables))}</span>.
+Built {html.escape(built_at)}.</p>
+<form id="range">From <input type="date" id="from" name="from">
+to <input type="date" id="to" name="to"> <button type="submit">Apply</button>
+<span id="range-note"></span></form>
+<section id="figures"></section>
+<section id="charts"></section>
+<section id="tables-shown"></section>
+<pre id="errors" hidden></pre>
+</main>
+<script type="application/json" id="spec">{script_json(spec)}</script>
+<script type="application/json" id="data">{script_json(data)}</script>
+</body></html>
+"""
+
+
+def vendor(node_modules: Path, out: Path) -> None:
+    """Copy the chart libraries from the npm install into the site."""
+    missing = [v for v in VENDOR_FILES if not (node_modules / v).is_file()]
+    if missing:
+        raise DashboardError(
+            f"{node_modules / missing[0]} is missing: run `make dashboard-install` (npm ci)"
+        )
+    (out / "vendor").mkdir(parents=True, exist_ok=True)
+    for name in VENDOR_FILES:
+        shutil.copyfile(node_modules / name, out / "vendor" / Path(name).name)
+
+
+def build_site(duckdb_path: Path, out: Path, node_modules: Path, days: int = 400) -> list[Path]:
+    """Write every page under `out` from the marts in `duckdb_path`; returns the pages."""
+    import duckdb
+
+    if not 1 <= days <= MAX_DAYS:
+        raise DashboardError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    if not duckdb_path.is_file():
+        raise DashboardError(f"no warehouse at {duckdb_path}: run `make demo` first")
+    try:
+        con = duckdb.connect(str(duckdb_path), read_only=True)
+    except duckdb.Error as exc:
+        raise DashboardError(f"cannot open {duckdb_path}: {exc}".splitlines()[0]) from exc
+    written = []
+    try:
+        newest = newest_date(con)
+        since = newest - dt.timedelta(days=days - 1) if newest else None
+        built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        out.mkdir(parents=True, exist_ok=True)
+        vendor(node_modules, out)
+        shutil.copytree(ASSETS, out / "assets", dirs_exist_ok=True)
+        for page in ALL_PAGES:
+            data = {name: query_rows(con, sql, since) for name, sql in page.datasets.items()}
+            target = out / page.slug / "index.html" if page.slug else out / "index.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(page_html(page, data, built_at), encoding="utf-8")
+            written.append(target)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise DashboardError(f"{duckdb_path}: {first} (run `make demo` first?)") from exc
+    finally:
+        con.close()
+    return written
