@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo dashboard dashboard-dev dashboard-install test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ demo: venv
 	$(BIN)/weblogs demo
 
 ## The whole test suite, lint included.
-test: venv browser lint pytest
+test: venv browser dashboard-install lint pytest
 
 ## The pytest suite on PYTEST_WORKERS processes (pytest-xdist; 0 runs it serially in
 ## this process). tests/python/conftest.py groups the tests: one file per work unit,
@@ -87,6 +87,21 @@ docs: venv
 	DBT_PROFILES_DIR=$(DBT_LOCAL_PROFILES) $(BIN)/dbt docs generate --target local
 	@echo "docs: http://127.0.0.1:$(DOCS_PORT)"
 	DBT_PROFILES_DIR=$(DBT_LOCAL_PROFILES) $(BIN)/dbt docs serve --target local --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+## The dashboards (docs/dashboards.md): a static site built from the demo's warehouse
+## with the chart libraries of dashboard/package-lock.json (npm ci, once; offline after).
+DASHBOARD_OUT ?= $(CURDIR)/data/dashboard
+DASHBOARD_PORT ?= 8081
+dashboard-install: dashboard/node_modules/.package-lock.json
+
+dashboard/node_modules/.package-lock.json: dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --ignore-scripts
+
+dashboard: venv dashboard-install
+	$(BIN)/weblogs dashboard --out $(DASHBOARD_OUT)
+
+dashboard-dev: venv dashboard-install
+	$(BIN)/weblogs dashboard --out $(DASHBOARD_OUT) --serve --port $(DASHBOARD_PORT)
 
 ## Headless Chromium for the docs-site test (Debian's package).
 browser:

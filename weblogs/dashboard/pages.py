@@ -333,7 +333,13 @@ from loyalty_by_tier
         {
             "title": "Members and ratings by tier (whole window, not filtered)",
             "dataset": "tiers",
-            "columns": ["loyalty_tier", "users", "loyalty_members", "loyalty_member_pct", "avg_rating"],
+            "columns": [
+                "loyalty_tier",
+                "users",
+                "loyalty_members",
+                "loyalty_member_pct",
+                "avg_rating",
+            ],
             "sort": "users",
         },
     ],

@@ -69,7 +69,7 @@ def page_html(page: Page, data: dict[str, list[dict[str, Any]]], built_at: str) 
     depth = "../" if page.slug else ""
     nav = "".join(
         f'<a href="{depth}{p.slug + "/" if p.slug else ""}index.html"'
-        f'{" class=current" if p is page else ""}>{html.escape(p.title)}</a>'
+        f"{' class=current' if p is page else ''}>{html.escape(p.title)}</a>"
         for p in ALL_PAGES
     )
     spec = {
@@ -78,9 +78,7 @@ def page_html(page: Page, data: dict[str, list[dict[str, Any]]], built_at: str) 
         "charts": page.charts,
         "tables": page.tables_shown,
     }
-    scripts = "".join(
-        f'<script src="{depth}vendor/{Path(v).name}"></script>' for v in VENDOR_FILES
-    )
+    scripts = "".join(f'<script src="{depth}vendor/{Path(v).name}"></script>' for v in VENDOR_FILES)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(page.title)} · weblogs</title>

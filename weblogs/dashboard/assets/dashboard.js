@@ -141,10 +141,15 @@ function renderCharts(spec, data, range, previous) {
     const target = element("div");
     holder.append(target);
     box.append(holder);
+    const drawn = chartSpec(chart, data, range, previous);
+    if (drawn.data.values.length === 0) {
+      target.append(element("p", "no rows in this range", { class: "empty" }));
+      return null;
+    }
     const vl = {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       width: 560, height: 220,
-      ...chartSpec(chart, data, range, previous),
+      ...drawn,
     };
     return vegaEmbed(target, vl, { actions: false, renderer: "svg" });
   }));
@@ -173,13 +178,20 @@ function renderTables(spec, data, range) {
   }
 }
 
+// A real calendar day as YYYY-MM-DD (2026-13-99 matches the pattern but is no day).
+function isDay(text) {
+  if (!DATE.test(text)) return false;
+  const at = Date.parse(text);
+  return !Number.isNaN(at) && new Date(at).toISOString().slice(0, 10) === text;
+}
+
 function chosenRange(bounds) {
   const params = new URLSearchParams(window.location.search);
   let from = params.get("from");
   let to = params.get("to");
   const note = [];
-  if (from !== null && !DATE.test(from)) { note.push("ignored from=" + from); from = null; }
-  if (to !== null && !DATE.test(to)) { note.push("ignored to=" + to); to = null; }
+  if (from !== null && !isDay(from)) { note.push("ignored from=" + from); from = null; }
+  if (to !== null && !isDay(to)) { note.push("ignored to=" + to); to = null; }
   from = from || bounds[0];
   to = to || bounds[1];
   if (from > to) [from, to] = [to, from];

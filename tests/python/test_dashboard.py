@@ -1,0 +1,229 @@
+"""The dashboard site (docs/dashboards.md): built from the fixture marts, served on
+loopback, every page opened in headless Chromium; the Overview's figures equal the marts'."""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+from dbt_helpers import END, REPO_ROOT, START, WEBLOGS, DbtProject, build_fixture_lake
+
+from weblogs.dashboard import ALL_PAGES, build_site
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+NODE_MODULES = REPO_ROOT / "dashboard" / "node_modules"
+HOSTILE_PAGE = "/</script><img src=x onerror=alert(1)>&amp;"
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture marts (dbt build on DuckDB), with one page path an attacker chose."""
+    root = tmp_path_factory.mktemp("dashboard")
+    project = DbtProject(root, build_fixture_lake(root))
+    project.build(START, END)
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute(
+            "update page_metrics set page_path = ? where page_path = "
+            "(select min(page_path) from page_metrics)",
+            [HOSTILE_PAGE],
+        )
+        # Data health's inputs, empty in a range build: one excluded event, one run.
+        con.execute(
+            "insert into session_anomalies (report_date, session_id, event_id, user_id,"
+            " event_type, event_timestamp, rule) values (date '2026-10-03', 's-x', 'e-x',"
+            " 'u-x', 'page_view', timestamp '2026-10-04 01:00:00', 'late_event')"
+        )
+        con.execute(
+            "insert into weblogs_run_log (run_date, arrivals_from, arrivals_to,"
+            " session_dates, recorded_at) values (date '2026-10-05',"
+            " timestamp '2026-10-04 00:00:00', timestamp '2026-10-05 00:00:00',"
+            " '2026-10-02 .. 2026-10-04', timestamp '2026-10-05 06:00:00')"
+        )
+    return project.duckdb_path
+
+
+@pytest.fixture(scope="module")
+def site(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The built site served from its folder on 127.0.0.1; yields the base URL."""
+    out = tmp_path_factory.mktemp("site")
+    build_site(warehouse, out, NODE_MODULES)
+    handler = functools.partial(QuietHandler, directory=str(out))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def chromium(url: str, profile: Path, *mode: str) -> tuple[str, list[str]]:
+    """Headless Chromium, loopback only; (stdout, the page's console messages)."""
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=15000",
+            "--window-size=1400,1400",
+            *mode,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return done.stdout, console
+
+
+def figures(dom: str) -> dict[str, tuple[float, float]]:
+    """The Overview's figures as shown: id -> (value, previous period's value)."""
+    found = re.findall(
+        r'id="figure-(\w+)".*?class="value" data-value="([^"]*)".*?'
+        r'class="previous" data-value="([^"]*)"',
+        dom,
+        flags=re.S,
+    )
+    return {name: (number(now), number(before)) for name, now, before in found}
+
+
+def number(text: str) -> float | None:
+    return None if text == "null" else float(text)
+
+
+def marts_figures(warehouse: Path, start: str, end: str) -> dict[str, float | None]:
+    """The same figures straight from the marts, with the marts' own rounding."""
+    sql = """
+        select
+            count(*),
+            count(distinct user_id),
+            round(100 * avg(case when is_bounce then 1 else 0 end), 2),
+            round(100 * avg(case when converted then 1 else 0 end), 2),
+            round(avg(round(engagement_score, 2)), 2),
+            coalesce(sum(purchases), 0)
+        from engagement_metrics
+        where session_date between ? and ?
+    """
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(sql, [start, end]).fetchone()
+    names = ("sessions", "visitors", "bounce_rate", "conversion_rate", "avg_engagement")
+    values = dict(zip((*names, "purchases"), row, strict=True))
+    return {k: None if v is None else float(v) for k, v in values.items()}
+
+
+def test_every_page_renders_without_console_errors(site: str, tmp_path: Path) -> None:
+    for page in ALL_PAGES:
+        url = f"{site}{page.path}index.html"
+        dom, console = chromium(url, tmp_path / f"dom-{page.slug}", "--dump-dom")
+        assert console == [], (page.title, console)
+        assert 'data-rendered="true"' in dom, page.title
+        assert re.search(r'<pre id="errors" hidden="">\s*</pre>', dom), page.title
+        for table in page.tables:
+            assert table in dom, (page.title, table)
+        assert 'type="date" id="from"' in dom and 'type="date" id="to"' in dom
+        # Every chart is drawn (the fixture has rows for each in the full range).
+        assert len(re.findall(r'<svg[^>]*class="marks"', dom)) == len(page.charts), page.title
+        shot = tmp_path / f"{page.slug or 'overview'}.png"
+        chromium(url, tmp_path / f"shot-{page.slug}", f"--screenshot={shot}")
+        assert shot.stat().st_size > 20_000, page.title  # drawn, not a blank page
+
+
+def test_overview_figures_equal_the_marts(site: str, warehouse: Path, tmp_path: Path) -> None:
+    dom, _ = chromium(f"{site}/index.html", tmp_path, "--dump-dom")
+    shown = figures(dom)
+    assert {k: v[0] for k, v in shown.items()} == marts_figures(warehouse, START, END)
+    assert shown["sessions"][0] > 0
+
+
+def test_a_date_range_change_changes_the_figures_as_the_marts_say(
+    site: str, warehouse: Path, tmp_path: Path
+) -> None:
+    # The last day alone, against the day before it (the previous period of one day).
+    day, before = END, "2026-10-03"
+    dom, console = chromium(f"{site}/index.html?from={day}&to={day}", tmp_path, "--dump-dom")
+    assert console == []
+    shown = figures(dom)
+    assert {k: v[0] for k, v in shown.items()} == marts_figures(warehouse, day, day)
+    assert {k: v[1] for k, v in shown.items()} == marts_figures(warehouse, before, before)
+    assert shown["sessions"][0] != marts_figures(warehouse, START, END)["sessions"]
+
+
+def test_a_hostile_range_and_page_path_are_shown_as_text(site: str, tmp_path: Path) -> None:
+    url = f"{site}/pages/index.html?from=%3Cscript%3E&to=2026-13-99"
+    dom, console = chromium(url, tmp_path, "--dump-dom")
+    assert console == []
+    assert 'data-rendered="true"' in dom
+    assert "ignored from=&lt;script&gt;; ignored to=2026-13-99" in dom
+    # The attacker's page path is a table cell's text, not markup.
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;&amp;amp;" in dom
+    assert "<img src=" not in dom
+
+
+def test_make_dashboard_cli_says_where_to_open_it(warehouse: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    done = subprocess.run(
+        [
+            WEBLOGS,
+            "dashboard",
+            "--duckdb",
+            str(warehouse),
+            "--out",
+            str(out),
+            "--node-modules",
+            str(NODE_MODULES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"file://{out.resolve() / 'index.html'}" in done.stdout
+    assert all((out / p.slug / "index.html").is_file() for p in ALL_PAGES)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duckdb", "/nonexistent/w.duckdb"], "no warehouse at /nonexistent/w.duckdb"),
+        (["--days", "0"], "--days must be between 1 and 3660"),
+        (["--node-modules", "/nonexistent"], "run `make dashboard-install`"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    warehouse: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    base = ["--duckdb", str(warehouse), "--out", str(tmp_path / "o")]
+    done = subprocess.run(
+        [WEBLOGS, "dashboard", *base, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
