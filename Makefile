@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo dashboard dashboard-dev dashboard-install test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo dashboard dashboard-dev dashboard-install test pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-semantic lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -38,7 +38,7 @@ DOCKERFILES := $(wildcard deploy/[Dd]ockerfile*)
 CFN_TEMPLATE := $(wildcard deploy/template.yaml deploy/template.yml)
 WORKFLOWS   := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
-lint: venv lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+lint: venv lint-python lint-imports lint-sql lint-semantic lint-docker lint-cfn lint-workflows
 
 lint-python:
 	$(BIN)/ruff check .
@@ -55,6 +55,17 @@ ifneq ($(wildcard dbt_project.yml),)
 	WEBLOGS_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint $(SQL_DIRS)
 else
 	@echo "lint-sql: skipped, no dbt_project.yml yet"
+endif
+
+# The semantic layer (models/semantic/_semantic.yml): `dbt parse` runs MetricFlow's
+# validations and writes target/semantic_manifest.json (what tests/python/test_dashboard.py
+# queries); on an in-memory DuckDB, like lint-sql.
+lint-semantic:
+ifneq ($(wildcard dbt_project.yml),)
+	@mkdir -p target/profiles && cp profiles.yml.example target/profiles/profiles.yml
+	WEBLOGS_DUCKDB_PATH=:memory: DBT_PROFILES_DIR=$(CURDIR)/target/profiles $(BIN)/dbt parse --target local --quiet
+else
+	@echo "lint-semantic: skipped, no dbt_project.yml yet"
 endif
 
 lint-docker:

@@ -1,5 +1,6 @@
 """The dashboard site (docs/dashboards.md): built from the fixture marts, served on
-loopback, every page opened in headless Chromium; the Overview's figures equal the marts'."""
+loopback, every page opened in headless Chromium; the Overview's figures equal the marts'
+and MetricFlow's answers over the semantic layer (models/semantic) equal the marts'."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import duckdb
 import pytest
 from dbt_helpers import END, REPO_ROOT, START, WEBLOGS, DbtProject, build_fixture_lake
 
+from weblogs.analytics.metrics import MetricsError, query_metrics
 from weblogs.dashboard import ALL_PAGES, build_site
 
 pytestmark = pytest.mark.slow
@@ -227,3 +231,127 @@ def test_bad_input_is_one_clear_line(
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+# --- The metrics behind the figures: MetricFlow over the semantic layer ----------------
+
+METRICS = (
+    "sessions",
+    "visitors",
+    "bounce_rate_pct",
+    "conversion_rate_pct",
+    "avg_engagement_score",
+    "purchases",
+)
+FIGURE_OF = dict(
+    zip(
+        METRICS,
+        ("sessions", "visitors", "bounce_rate", "conversion_rate", "avg_engagement", "purchases"),
+        strict=True,
+    )
+)
+
+
+def round2(value: object) -> float | None:
+    """The marts' rounding (half up, 2 decimals) of MetricFlow's unrounded ratios."""
+    if value is None:
+        return None
+    return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def metricflow(warehouse: Path, start: str, end: str, *group_by: str) -> list[dict]:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    names = (*METRICS, "converted_sessions")
+    rows = query_metrics(
+        warehouse, manifest, names, date.fromisoformat(start), date.fromisoformat(end), group_by
+    )
+    return [{k: round2(v) if k in names else v for k, v in row.items()} for row in rows]
+
+
+def test_metricflow_equals_the_marts_over_a_range(warehouse: Path) -> None:
+    for start, end in ((START, END), (END, END)):
+        (row,) = metricflow(warehouse, start, end)
+        marts = marts_figures(warehouse, start, end)
+        assert {m: row[m] for m in METRICS} == {m: marts[FIGURE_OF[m]] for m in METRICS}
+
+
+def test_metricflow_equals_session_and_acquisition_metrics_row_by_row(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        sessions = con.sql(
+            "select session_date, device_type, browser, sessions, bounce_rate_pct,"
+            " avg_engagement_score from session_metrics"
+        ).fetchall()
+        channels = con.sql(
+            "select session_date, channel, sessions, converted_sessions, conversion_rate_pct,"
+            " purchases from acquisition_metrics"
+        ).fetchall()
+    by_device = {
+        (r["metric_time__day"].date(), r["session__device_type"], r["session__browser"]): (
+            r["sessions"],
+            r["bounce_rate_pct"],
+            r["avg_engagement_score"],
+        )
+        for r in metricflow(
+            warehouse, START, END, "metric_time__day", "session__device_type", "session__browser"
+        )
+    }
+    assert by_device == {
+        (d, dev, b): (float(n), float(bounce), float(eng)) for d, dev, b, n, bounce, eng in sessions
+    }
+    by_channel = {
+        (r["metric_time__day"].date(), r["session__channel"]): (
+            r["sessions"],
+            r["converted_sessions"],
+            r["conversion_rate_pct"],
+            r["purchases"],
+        )
+        for r in metricflow(warehouse, START, END, "metric_time__day", "session__channel")
+    }
+    assert by_channel == {
+        (
+            d,
+            ch,
+        ): (float(n), float(conv), float(rate), float(p))
+        for d, ch, n, conv, rate, p in channels
+    }
+    assert len(by_channel) > 1 and len(by_device) > 1
+
+
+def test_an_unknown_metric_is_one_clear_error(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    with pytest.raises(MetricsError, match=r"unknown metrics \['revenue; drop table x'\]"):
+        query_metrics(
+            warehouse, manifest, ["revenue; drop table x"], date(2026, 10, 2), date(2026, 10, 2)
+        )
+
+
+def test_lint_semantic_rejects_a_metric_of_a_missing_metric(tmp_path: Path) -> None:
+    """`make lint` fails, naming the metric, when a ratio divides by a metric that is not there."""
+    for name in ("Makefile", "dbt_project.yml", "profiles.yml.example"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    for folder in ("models", "macros", "tests", "docs"):
+        if (REPO_ROOT / folder).is_dir():
+            shutil.copytree(
+                REPO_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("python")
+            )
+    semantic = tmp_path / "models" / "semantic" / "_semantic.yml"
+    text = semantic.read_text()
+    broken = text.replace("      denominator: sessions\n", "      denominator: sesions\n", 1)
+    assert broken != text
+    semantic.write_text(broken)
+    done = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(tmp_path),
+            "lint-semantic",
+            f"BIN={Path(WEBLOGS).parent}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "sesions" in done.stdout + done.stderr
