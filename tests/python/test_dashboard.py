@@ -5,6 +5,7 @@ and MetricFlow's answers over the semantic layer (models/semantic) equal the mar
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlparse
 
 import duckdb
 import pytest
@@ -355,3 +357,18 @@ def test_lint_semantic_rejects_a_metric_of_a_missing_metric(tmp_path: Path) -> N
     )
     assert done.returncode != 0
     assert "sesions" in done.stdout + done.stderr
+
+
+def test_the_exposures_list_each_page_with_its_path_and_tables(warehouse: Path) -> None:
+    manifest = json.loads((warehouse.parent / "target" / "manifest.json").read_text())
+    exposures = {
+        e["name"]: e for e in manifest["exposures"].values() if e["name"].startswith("dashboard_")
+    }
+    expected = {"dashboard_" + (p.slug or "overview").replace("-", "_"): p for p in ALL_PAGES}
+    assert set(exposures) == set(expected)
+    for name, page in expected.items():
+        exposure = exposures[name]
+        assert exposure["type"] == "dashboard"
+        assert urlparse(exposure["url"]).path == page.path, name
+        refs = sorted(node.rsplit(".", 1)[-1] for node in exposure["depends_on"]["nodes"])
+        assert refs == sorted(page.tables), name

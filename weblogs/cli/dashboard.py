@@ -12,7 +12,8 @@ from pathlib import Path
 from weblogs.core.errors import UsageError
 
 DEFAULT_OUT = Path("data/dashboard")
-DEFAULT_NODE_MODULES = Path("dashboard/node_modules")
+#: dashboard/package.json's npm install, next to the package in a checkout (make venv).
+DEFAULT_NODE_MODULES = Path(__file__).resolve().parents[2] / "dashboard" / "node_modules"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
