@@ -1,74 +1,23 @@
-"""The dashboard pages, as data: what each page reads, its headline figures and charts.
+"""The dashboard pages, in the order of the site's navigation (docs/dashboards.md).
 
-Each page names the marts it reads (shown on the page and listed in the dbt exposure,
-models/marts/_marts.yml), the datasets it embeds (SQL over those marts, one row per
-session date and dimension, so the browser can filter any date range and recompute
-every figure exactly), and the figures, charts and tables the browser draws from them.
-A measure is one of:
-
-- ``{"sum": column}``: a sum over the rows in the range;
-- ``{"distinct": column}``: distinct values over the rows in the range (visitors);
-- ``{"ratio": [num, den], "scale": [a, b]}``: ``a * sum(num) / (b * sum(den))``, rounded
-  half up to 2 decimals as the marts' ``exact_round2`` does (docs/analytics.md).
-
-The definitions mirror the semantic layer (models/marts/_semantic.yml); a test holds the
-figures shown, the marts' own and MetricFlow's answers equal.
+Traffic pages here; loyalty and data health in `weblogs.dashboard.pages_ops`. How a
+page is described (datasets, figures, charts, tables) is in `weblogs.dashboard.spec`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-#: The measures shared by the Overview and the acquisition tables: the metric definitions.
-SESSIONS = {"sum": "sessions"}
-VISITORS = {"distinct": "visitor"}
-BOUNCE_RATE = {"ratio": ["bounces", "sessions"], "scale": [100, 1]}
-CONVERSION_RATE = {"ratio": ["conversions", "sessions"], "scale": [100, 1]}
-AVG_ENGAGEMENT = {"ratio": ["engagement_hundredths", "sessions"], "scale": [1, 100]}
-PURCHASES = {"sum": "purchases"}
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of the site: ``slug`` is its URL path (``""`` is the Overview)."""
-
-    slug: str
-    title: str
-    tables: tuple[str, ...]
-    intro: str
-    datasets: dict[str, str]
-    figures: list[dict[str, Any]] = field(default_factory=list)
-    charts: list[dict[str, Any]] = field(default_factory=list)
-    tables_shown: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def path(self) -> str:
-        """The page's URL path in the built site."""
-        return f"/{self.slug}/" if self.slug else "/"
-
-
-def line(y: str, color: str | None = None, title: str = "") -> dict[str, Any]:
-    """A Vega-Lite line chart of ``y`` per session date (one line per ``color``)."""
-    encoding: dict[str, Any] = {
-        "x": {"field": "session_date", "type": "temporal", "title": "session date"},
-        "y": {"field": y, "type": "quantitative", "title": title or y},
-    }
-    if color:
-        encoding["color"] = {"field": color, "type": "nominal"}
-    return {"mark": {"type": "line", "point": True}, "encoding": encoding}
-
-
-def bar(x: str, y: str) -> dict[str, Any]:
-    """A horizontal Vega-Lite bar chart of ``x`` by category ``y``, largest first."""
-    return {
-        "mark": "bar",
-        "encoding": {
-            "x": {"field": x, "type": "quantitative"},
-            "y": {"field": y, "type": "nominal", "sort": "-x"},
-        },
-    }
-
+from weblogs.dashboard.pages_ops import DATA_HEALTH, LOYALTY
+from weblogs.dashboard.spec import (
+    AVG_ENGAGEMENT,
+    BOUNCE_RATE,
+    CONVERSION_RATE,
+    PURCHASES,
+    SESSIONS,
+    VISITORS,
+    Page,
+    bar,
+    line,
+)
 
 SESSION_FACTS = """
 select
@@ -283,132 +232,6 @@ from session_metrics
     ],
 )
 
-LOYALTY = Page(
-    slug="loyalty",
-    title="Loyalty",
-    tables=("engagement_metrics", "loyalty_metrics", "loyalty_by_tier"),
-    intro="Sessions and loyalty interactions by CRM tier in the range; members and "
-    "ratings by tier over the models' whole window (loyalty_by_tier).",
-    datasets={
-        "tier_days": """
-select
-    sessions.session_date,
-    coalesce(users.loyalty_tier, 'anonymous') as loyalty_tier,
-    count(*) as sessions,
-    sum(case when sessions.loyalty_interactions > 0 then 1 else 0 end) as loyal_sessions
-from engagement_metrics as sessions
-left join loyalty_metrics as users on sessions.user_id = users.user_id
-group by all
-""",
-        "tiers": """
-select
-    loyalty_tier,
-    users,
-    loyalty_members,
-    loyalty_member_pct,
-    avg_rating
-from loyalty_by_tier
-""",
-    },
-    charts=[
-        {
-            "title": "Sessions per day by tier",
-            "dataset": "tier_days",
-            "group": ["session_date", "loyalty_tier"],
-            "measures": {"sessions": SESSIONS},
-            "vl": line("sessions", color="loyalty_tier"),
-        },
-    ],
-    tables_shown=[
-        {
-            "title": "Tiers in the range",
-            "dataset": "tier_days",
-            "group": ["loyalty_tier"],
-            "measures": {
-                "sessions": SESSIONS,
-                "loyalty_rate": {"ratio": ["loyal_sessions", "sessions"], "scale": [100, 1]},
-            },
-            "sort": "sessions",
-        },
-        {
-            "title": "Members and ratings by tier (whole window, not filtered)",
-            "dataset": "tiers",
-            "columns": [
-                "loyalty_tier",
-                "users",
-                "loyalty_members",
-                "loyalty_member_pct",
-                "avg_rating",
-            ],
-            "sort": "users",
-        },
-    ],
-)
-
-DATA_HEALTH = Page(
-    slug="data-health",
-    title="Data health",
-    tables=("engagement_metrics", "session_anomalies", "weblogs_run_log"),
-    intro="How fresh the marts are, the events left out of sessions by rule, and the last "
-    "scheduled runs.",
-    datasets={
-        "freshness": """
-select
-    max(session_date) as newest_session_date,
-    min(session_date) as oldest_session_date,
-    count(*) as sessions
-from engagement_metrics
-""",
-        "anomalies": """
-select
-    report_date as session_date,
-    rule,
-    count(*) as events
-from session_anomalies
-group by all
-""",
-        "runs": """
-select
-    run_date,
-    arrivals_from,
-    arrivals_to,
-    coalesce(session_dates, '') as session_dates,
-    recorded_at
-from weblogs_run_log
-order by recorded_at desc
-limit 20
-""",
-    },
-    charts=[
-        {
-            "title": "Events left out of sessions, per day and rule",
-            "dataset": "anomalies",
-            "group": ["session_date", "rule"],
-            "measures": {"events": {"sum": "events"}},
-            "vl": line("events", color="rule"),
-        },
-    ],
-    tables_shown=[
-        {
-            "title": "Freshness (whole window)",
-            "dataset": "freshness",
-            "columns": ["newest_session_date", "oldest_session_date", "sessions"],
-        },
-        {
-            "title": "Anomalies by rule",
-            "dataset": "anomalies",
-            "group": ["rule"],
-            "measures": {"events": {"sum": "events"}},
-            "sort": "events",
-        },
-        {
-            "title": "Last scheduled runs (weblogs_run_log, not filtered)",
-            "dataset": "runs",
-            "columns": ["run_date", "arrivals_from", "arrivals_to", "session_dates", "recorded_at"],
-            "sort": "recorded_at",
-        },
-    ],
-)
 
 #: Every page, in the order of the site's navigation.
 ALL_PAGES = (OVERVIEW, ACQUISITION, PAGES, AUDIENCE, LOYALTY, DATA_HEALTH)

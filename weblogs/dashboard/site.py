@@ -17,7 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from weblogs.dashboard.pages import ALL_PAGES, Page
+from weblogs.dashboard.pages import ALL_PAGES
+from weblogs.dashboard.spec import Page
 
 ASSETS = Path(__file__).with_name("assets")
 #: The browser bundles the pages load, from the npm packages in dashboard/package.json.
