@@ -280,7 +280,7 @@ def test_metricflow_equals_the_marts_over_a_range(warehouse: Path) -> None:
 def test_metricflow_equals_session_and_acquisition_metrics_row_by_row(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         sessions = con.sql(
-            "select session_date, device_type, browser, sessions, bounce_rate_pct,"
+            "select session_date, device_type, browser, sessions, users, bounce_rate_pct,"
             " avg_engagement_score from session_metrics"
         ).fetchall()
         channels = con.sql(
@@ -290,15 +290,22 @@ def test_metricflow_equals_session_and_acquisition_metrics_row_by_row(warehouse:
     by_device = {
         (r["metric_time__day"].date(), r["session__device_type"], r["session__browser"]): (
             r["sessions"],
+            r["visitors"],
             r["bounce_rate_pct"],
             r["avg_engagement_score"],
         )
         for r in metricflow(
-            warehouse, START, END, "metric_time__day", "session__device_type", "session__browser"
+            warehouse,
+            START,
+            END,
+            "metric_time__day",
+            "session__device_type",
+            "session__browser",
         )
     }
     assert by_device == {
-        (d, dev, b): (float(n), float(bounce), float(eng)) for d, dev, b, n, bounce, eng in sessions
+        (d, dev, b): (float(n), float(users), float(bounce), float(eng))
+        for d, dev, b, n, users, bounce, eng in sessions
     }
     by_channel = {
         (r["metric_time__day"].date(), r["session__channel"]): (
@@ -310,10 +317,7 @@ def test_metricflow_equals_session_and_acquisition_metrics_row_by_row(warehouse:
         for r in metricflow(warehouse, START, END, "metric_time__day", "session__channel")
     }
     assert by_channel == {
-        (
-            d,
-            ch,
-        ): (float(n), float(conv), float(rate), float(p))
+        (d, ch): (float(n), float(conv), float(rate), float(p))
         for d, ch, n, conv, rate, p in channels
     }
     assert len(by_channel) > 1 and len(by_device) > 1
