@@ -49,6 +49,7 @@ MODELS = (
     "marts/acquisition_metrics",
     "marts/page_metrics",
     "operations/weblogs_run_log",
+    "semantic/metricflow_time_spine",
 )
 #: The materialised models that read the events, each inlining the ephemeral chain, when
 #: built without the per-run tables (`--select` of the marts alone).
