@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
+from urllib.request import urlopen
 
 import duckdb
 import pytest
@@ -376,3 +377,29 @@ def test_the_exposures_list_each_page_with_its_path_and_tables(warehouse: Path) 
         assert urlparse(exposure["url"]).path == page.path, name
         refs = sorted(node.rsplit(".", 1)[-1] for node in exposure["depends_on"]["nodes"])
         assert refs == sorted(page.tables), name
+
+
+def test_dashboard_dev_serves_the_site_and_rebuilds_it_when_the_warehouse_changes(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "weblogs.duckdb"
+    shutil.copy2(warehouse, copy)
+    out = tmp_path / "site"
+    args = ["--duckdb", str(copy), "--out", str(out), "--serve", "--port", "0"]
+    server = subprocess.Popen(
+        [WEBLOGS, "dashboard", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line + server.stderr.read()
+        first = urlopen(url.group(0), timeout=30).read().decode()
+        assert "Overview" in first and '"sessions":' in first
+        with duckdb.connect(str(copy)) as con:
+            con.execute("update engagement_metrics set purchases = purchases + 1000")
+        again = urlopen(url.group(0) + "index.html", timeout=30).read().decode()
+        assert again != first  # rebuilt from the changed warehouse
+        assert re.search(r'"purchases":\d{4}', again) and not re.search(r'"purchases":\d{4}', first)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
