@@ -222,6 +222,11 @@ def test_make_dashboard_cli_says_where_to_open_it(warehouse: Path, tmp_path: Pat
         (["--duckdb", "/nonexistent/w.duckdb"], "no warehouse at /nonexistent/w.duckdb"),
         (["--days", "0"], "--days must be between 1 and 3660"),
         (["--node-modules", "/nonexistent"], "run `make dashboard-install`"),
+        (["--trino", "ftp://x/hive/weblogs"], "--trino must be http(s)://host:port/catalog/schema"),
+        (["--trino", "http://127.0.0.1:1/hive"], "--trino must be http(s)://host:port/catalog"),
+        (["--trino", "http://127.0.0.1:1/hive/w;drop"], "catalog and schema must be lower-case"),
+        (["--trino", "http://127.0.0.1:99999/hive/weblogs"], "--trino port"),
+        (["--trino", "http://127.0.0.1:1/hive/weblogs"], "http://127.0.0.1:1/hive/weblogs:"),
     ],
 )
 def test_bad_input_is_one_clear_line(

@@ -6,6 +6,7 @@ import argparse
 import functools
 import os
 import sys
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="DuckDB file (default: $WEBLOGS_DUCKDB_PATH, else data/weblogs.duckdb)",
     )
+    parser.add_argument(
+        "--trino",
+        metavar="URL",
+        help="read the marts from Trino instead, http(s)://host:port/catalog/schema "
+        "(production; docs/dashboards.md)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="site folder")
     parser.add_argument(
         "--node-modules",
@@ -55,14 +62,26 @@ class LiveSite:
         self.duckdb_path = duckdb_path
         self.built_for: float | None = None
 
+    def stamp(self) -> float | None:
+        """The warehouse file's mtime; on Trino, the current minute (rebuilt once a minute)."""
+        if self.args.trino:
+            return float(int(time.time() // 60))
+        return self.duckdb_path.stat().st_mtime if self.duckdb_path.exists() else None
+
     def build(self) -> None:
         from weblogs.dashboard import DashboardError, build_site
 
-        stamp = self.duckdb_path.stat().st_mtime if self.duckdb_path.exists() else None
+        stamp = self.stamp()
         if stamp is not None and stamp == self.built_for:
             return
         try:
-            build_site(self.duckdb_path, self.args.out, self.args.node_modules, self.args.days)
+            build_site(
+                self.duckdb_path,
+                self.args.out,
+                self.args.node_modules,
+                self.args.days,
+                trino_url=self.args.trino,
+            )
         except DashboardError as exc:
             raise UsageError(str(exc)) from exc
         self.built_for = stamp

@@ -105,7 +105,7 @@ select
     sum(case when converted then 1 else 0 end) as conversions
 from engagement_metrics
 where utm_campaign is not null
-group by all
+group by 1, 2, 3, 4
 """,
     },
     charts=[

@@ -19,7 +19,7 @@ select
     sum(case when sessions.loyalty_interactions > 0 then 1 else 0 end) as loyal_sessions
 from engagement_metrics as sessions
 left join loyalty_metrics as users on sessions.user_id = users.user_id
-group by all
+group by 1, 2
 """,
         "tiers": """
 select
@@ -86,7 +86,7 @@ select
     rule,
     count(*) as excluded_events
 from session_anomalies
-group by all
+group by 1, 2
 """,
         "runs": """
 select

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from weblogs.dashboard.pages import ALL_PAGES
+from weblogs.dashboard.readers import DuckDbReader, Reader, ReaderError, TrinoReader
 from weblogs.dashboard.spec import Page
 
 ASSETS = Path(__file__).with_name("assets")
@@ -51,18 +52,19 @@ def script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def query_rows(con: Any, sql: str, since: dt.date | None) -> list[dict[str, Any]]:
+def query_rows(reader: Reader, sql: str, since: dt.date | None) -> list[dict[str, Any]]:
     """The dataset's rows; those with a session date keep only dates from `since` on."""
-    relation = con.sql(sql)
-    if since is not None and "session_date" in relation.columns:
-        relation = relation.filter(f"session_date >= date '{since.isoformat()}'")
-    columns = relation.columns
-    return [dict(zip(columns, map(jsonable, row), strict=True)) for row in relation.fetchall()]
+    columns, _ = reader.query(f"select * from ({sql}) as dataset limit 0")
+    if since is not None and "session_date" in columns:
+        sql = f"select * from ({sql}) as dataset where session_date >= date '{since:%Y-%m-%d}'"
+    columns, rows = reader.query(sql)
+    return [dict(zip(columns, map(jsonable, row), strict=True)) for row in rows]
 
 
-def newest_date(con: Any) -> dt.date | None:
+def newest_date(reader: Reader) -> dt.date | None:
     """The newest session date in the marts (the end of the default range)."""
-    return con.sql("select max(session_date) from engagement_metrics").fetchone()[0]
+    _, rows = reader.query("select max(session_date) from engagement_metrics")
+    return rows[0][0]
 
 
 def page_html(page: Page, data: dict[str, list[dict[str, Any]]], built_at: str) -> str:
@@ -119,35 +121,41 @@ def vendor(node_modules: Path, out: Path) -> None:
         shutil.copyfile(node_modules / name, out / "vendor" / Path(name).name)
 
 
-def build_site(duckdb_path: Path, out: Path, node_modules: Path, days: int = 400) -> list[Path]:
-    """Write every page under `out` from the marts in `duckdb_path`; returns the pages."""
-    import duckdb
-
+def build_site(
+    duckdb_path: Path | None,
+    out: Path,
+    node_modules: Path,
+    days: int = 400,
+    trino_url: str | None = None,
+) -> list[Path]:
+    """Write every page under `out` from the marts (DuckDB, or Trino); returns the pages."""
     if not 1 <= days <= MAX_DAYS:
         raise DashboardError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
-    if not duckdb_path.is_file():
-        raise DashboardError(f"no warehouse at {duckdb_path}: run `make demo` first")
     try:
-        con = duckdb.connect(str(duckdb_path), read_only=True)
-    except duckdb.Error as exc:
-        raise DashboardError(f"cannot open {duckdb_path}: {exc}".splitlines()[0]) from exc
-    written = []
+        reader: Reader = TrinoReader(trino_url) if trino_url else DuckDbReader(Path(duckdb_path))
+    except ReaderError as exc:
+        raise DashboardError(str(exc)) from exc
     try:
-        newest = newest_date(con)
-        since = newest - dt.timedelta(days=days - 1) if newest else None
-        built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        out.mkdir(parents=True, exist_ok=True)
-        vendor(node_modules, out)
-        shutil.copytree(ASSETS, out / "assets", dirs_exist_ok=True)
-        for page in ALL_PAGES:
-            data = {name: query_rows(con, sql, since) for name, sql in page.datasets.items()}
-            target = out / page.slug / "index.html" if page.slug else out / "index.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(page_html(page, data, built_at), encoding="utf-8")
-            written.append(target)
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise DashboardError(f"{duckdb_path}: {first} (run `make demo` first?)") from exc
+        return write_pages(reader, out, node_modules, days)
+    except ReaderError as exc:
+        raise DashboardError(str(exc)) from exc
     finally:
-        con.close()
+        reader.close()
+
+
+def write_pages(reader: Reader, out: Path, node_modules: Path, days: int) -> list[Path]:
+    """Query each page's datasets and write its HTML, the assets and the chart libraries."""
+    newest = newest_date(reader)
+    since = newest - dt.timedelta(days=days - 1) if newest else None
+    built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out.mkdir(parents=True, exist_ok=True)
+    vendor(node_modules, out)
+    shutil.copytree(ASSETS, out / "assets", dirs_exist_ok=True)
+    written = []
+    for page in ALL_PAGES:
+        data = {name: query_rows(reader, sql, since) for name, sql in page.datasets.items()}
+        target = out / page.slug / "index.html" if page.slug else out / "index.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page_html(page, data, built_at), encoding="utf-8")
+        written.append(target)
     return written
