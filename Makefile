@@ -106,6 +106,9 @@ DASHBOARD_PORT ?= 8081
 dashboard-install: dashboard/node_modules/.package-lock.json
 
 dashboard/node_modules/.package-lock.json: dashboard/package.json dashboard/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for the dashboards"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	cd dashboard && npm ci --no-audit --no-fund --ignore-scripts
 
 dashboard: venv dashboard-install
