@@ -22,6 +22,7 @@ import duckdb
 import pytest
 from dbt_helpers import END, REPO_ROOT, START, WEBLOGS, DbtProject, build_fixture_lake
 
+from weblogs.analytics.dbt_build import HEADLINES
 from weblogs.analytics.metrics import MetricsError, query_metrics
 from weblogs.dashboard import ALL_PAGES, build_site
 
@@ -408,3 +409,36 @@ def test_dashboard_dev_serves_the_site_and_rebuilds_it_when_the_warehouse_change
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_weblogs_models_headlines_equal_metricflow(warehouse: Path) -> None:
+    """`weblogs models` keeps its own SQL (weblogs/analytics/dbt_build.py); this holds its
+    window headline and its by-channel table equal to the semantic layer's metrics."""
+    headlines = dict(HEADLINES)
+    window = [date.fromisoformat(START), date.fromisoformat(END)]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        sql = headlines["engagement_metrics (sessions in the window)"]
+        total = con.execute(sql, window).fetchone()
+        sql = headlines["acquisition_metrics (by channel, over the window's days)"]
+        channels = con.execute(sql, window).fetchall()
+    (row,) = metricflow(warehouse, START, END)
+    # sessions, users, avg_duration_s, bounce_pct, avg_engagement, loyalty_interactions
+    assert (total[0], total[1], float(total[3]), float(total[4])) == (
+        row["sessions"],
+        row["visitors"],
+        row["bounce_rate_pct"],
+        row["avg_engagement_score"],
+    )
+    by_channel = {
+        r["session__channel"]: (
+            r["sessions"],
+            r["converted_sessions"],
+            r["conversion_rate_pct"],
+            r["purchases"],
+        )
+        for r in metricflow(warehouse, START, END, "session__channel")
+    }
+    # channel, sessions, add_to_cart, checkout, converted, conversion_pct, purchases
+    assert by_channel == {
+        c[0]: (float(c[1]), float(c[4]), float(c[5]), float(c[6])) for c in channels
+    }
