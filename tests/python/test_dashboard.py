@@ -442,3 +442,21 @@ def test_weblogs_models_headlines_equal_metricflow(warehouse: Path) -> None:
     assert by_channel == {
         c[0]: (float(c[1]), float(c[4]), float(c[5]), float(c[6])) for c in channels
     }
+
+
+def test_data_health_without_anomalies_or_runs_still_shows_freshness(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """A page whose own dated datasets are empty keeps the site's range (the marts' dates)."""
+    copy = tmp_path / "weblogs.duckdb"
+    shutil.copy2(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from session_anomalies")
+        con.execute("delete from weblogs_run_log")
+    build_site(copy, tmp_path / "site", NODE_MODULES)
+    url = (tmp_path / "site" / "data-health" / "index.html").as_uri()
+    dom, console = chromium(url, tmp_path / "profile", "--dump-dom")
+    assert console == []
+    assert 'data-rendered="true"' in dom and "no sessions in the marts yet" not in dom
+    assert "no rows in this range" in dom
+    assert f"<td>{END}</td><td>{START}</td>" in dom  # newest, oldest session date

@@ -61,13 +61,24 @@ def query_rows(reader: Reader, sql: str, since: dt.date | None) -> list[dict[str
     return [dict(zip(columns, map(jsonable, row), strict=True)) for row in rows]
 
 
-def newest_date(reader: Reader) -> dt.date | None:
-    """The newest session date in the marts (the end of the default range)."""
-    _, rows = reader.query("select max(session_date) from engagement_metrics")
-    return rows[0][0]
+def session_dates(reader: Reader, days: int) -> tuple[dt.date, dt.date] | None:
+    """The site's session dates: the last `days` up to the newest session in the marts.
+
+    Every page's default range, whether or not its own datasets have rows in it.
+    """
+    _, rows = reader.query("select min(session_date), max(session_date) from engagement_metrics")
+    oldest, newest = rows[0]
+    if newest is None:
+        return None
+    return max(oldest, newest - dt.timedelta(days=days - 1)), newest
 
 
-def page_html(page: Page, data: dict[str, list[dict[str, Any]]], built_at: str) -> str:
+def page_html(
+    page: Page,
+    data: dict[str, list[dict[str, Any]]],
+    built_at: str,
+    bounds: tuple[dt.date, dt.date] | None,
+) -> str:
     """One page: navigation, the date-range filter, its tables' names, and its spec."""
     depth = "../" if page.slug else ""
     nav = "".join(
@@ -77,6 +88,7 @@ def page_html(page: Page, data: dict[str, list[dict[str, Any]]], built_at: str) 
     )
     spec = {
         "slug": page.slug,
+        "bounds": [d.isoformat() for d in bounds] if bounds else None,
         "figures": page.figures,
         "charts": page.charts,
         "tables": page.tables_shown,
@@ -145,8 +157,8 @@ def build_site(
 
 def write_pages(reader: Reader, out: Path, node_modules: Path, days: int) -> list[Path]:
     """Query each page's datasets and write its HTML, the assets and the chart libraries."""
-    newest = newest_date(reader)
-    since = newest - dt.timedelta(days=days - 1) if newest else None
+    bounds = session_dates(reader, days)
+    since = bounds[0] if bounds else None
     built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.mkdir(parents=True, exist_ok=True)
     vendor(node_modules, out)
@@ -156,6 +168,6 @@ def write_pages(reader: Reader, out: Path, node_modules: Path, days: int) -> lis
         data = {name: query_rows(reader, sql, since) for name, sql in page.datasets.items()}
         target = out / page.slug / "index.html" if page.slug else out / "index.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page_html(page, data, built_at), encoding="utf-8")
+        target.write_text(page_html(page, data, built_at, bounds), encoding="utf-8")
         written.append(target)
     return written

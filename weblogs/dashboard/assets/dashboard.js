@@ -202,7 +202,7 @@ function chosenRange(bounds) {
 async function main() {
   const spec = readJson("spec");
   const data = readJson("data");
-  const bounds = dates(data);
+  const bounds = spec.bounds || dates(data);
   if (!bounds[0]) {
     document.getElementById("range-note").textContent = "no sessions in the marts yet";
     document.body.dataset.rendered = "true";
