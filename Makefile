@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt pyproject.toml
 	@touch $@
 
 ## The demo: the whole pipeline on this machine, no AWS account needed.
-demo: venv
+demo: venv dashboard-install
 	$(BIN)/weblogs demo
 
 ## The whole test suite, lint included.
