@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export WEBLOGS_LAKE_ROOT ?= $(CURDIR)/data/lake
 export WEBLOGS_DUCKDB_PATH ?= $(CURDIR)/data/weblogs.duckdb
 
-.PHONY: venv demo test test-fast pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+.PHONY: venv demo dashboard dashboard-dev dashboard-install test test-fast pytest lint docs browser bench fuzz clean trino trino-stop lint-python lint-imports lint-sql lint-semantic lint-docker lint-cfn lint-workflows
 
 venv: $(VENV)/.installed
 
@@ -18,11 +18,11 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt pyproject.toml
 	@touch $@
 
 ## The demo: the whole pipeline on this machine, no AWS account needed.
-demo: venv
+demo: venv dashboard-install
 	$(BIN)/weblogs demo
 
 ## The whole test suite, lint included.
-test: venv browser lint pytest
+test: venv browser dashboard-install lint pytest
 
 ## The pytest suite on PYTEST_WORKERS processes (pytest-xdist; 0 runs it serially in
 ## this process). tests/python/conftest.py groups the tests: one file per work unit,
@@ -43,7 +43,7 @@ DOCKERFILES := $(wildcard deploy/[Dd]ockerfile*)
 CFN_TEMPLATE := $(wildcard deploy/template.yaml deploy/template.yml)
 WORKFLOWS   := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
-lint: venv lint-python lint-imports lint-sql lint-docker lint-cfn lint-workflows
+lint: venv lint-python lint-imports lint-sql lint-semantic lint-docker lint-cfn lint-workflows
 
 lint-python:
 	$(BIN)/ruff check .
@@ -60,6 +60,17 @@ ifneq ($(wildcard dbt_project.yml),)
 	WEBLOGS_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint $(SQL_DIRS)
 else
 	@echo "lint-sql: skipped, no dbt_project.yml yet"
+endif
+
+# The semantic layer (models/semantic/_semantic.yml): `dbt parse` runs MetricFlow's
+# validations and writes target/semantic_manifest.json (what tests/python/test_dashboard.py
+# queries); on an in-memory DuckDB, like lint-sql.
+lint-semantic:
+ifneq ($(wildcard dbt_project.yml),)
+	@mkdir -p target/profiles && cp profiles.yml.example target/profiles/profiles.yml
+	WEBLOGS_DUCKDB_PATH=:memory: DBT_PROFILES_DIR=$(CURDIR)/target/profiles $(BIN)/dbt parse --target local --quiet
+else
+	@echo "lint-semantic: skipped, no dbt_project.yml yet"
 endif
 
 lint-docker:
@@ -92,6 +103,24 @@ docs: venv
 	DBT_PROFILES_DIR=$(DBT_LOCAL_PROFILES) $(BIN)/dbt docs generate --target local
 	@echo "docs: http://127.0.0.1:$(DOCS_PORT)"
 	DBT_PROFILES_DIR=$(DBT_LOCAL_PROFILES) $(BIN)/dbt docs serve --target local --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+## The dashboards (docs/dashboards.md): a static site built from the demo's warehouse
+## with the chart libraries of dashboard/package-lock.json (npm ci, once; offline after).
+DASHBOARD_OUT ?= $(CURDIR)/data/dashboard
+DASHBOARD_PORT ?= 8081
+dashboard-install: dashboard/node_modules/.package-lock.json
+
+dashboard/node_modules/.package-lock.json: dashboard/package.json dashboard/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for the dashboards"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd dashboard && npm ci --no-audit --no-fund --ignore-scripts
+
+dashboard: venv dashboard-install
+	$(BIN)/weblogs dashboard --out $(DASHBOARD_OUT)
+
+dashboard-dev: venv dashboard-install
+	$(BIN)/weblogs dashboard --out $(DASHBOARD_OUT) --serve --port $(DASHBOARD_PORT)
 
 ## Headless Chromium for the docs-site test (Debian's package).
 browser:

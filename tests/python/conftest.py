@@ -44,6 +44,7 @@ FILE_SECONDS = {
     "test_dbt_calendar.py": 364,
     "test_trino_dbt.py": 238,
     "test_dbt_operation.py": 208,
+    "test_dashboard.py": 110,
     "test_dbt_lake_root.py": 79,
     "test_crm_load.py": 72,
     "test_faults.py": 62,

@@ -25,6 +25,7 @@ COMMANDS = (
     "consume",
     "replay",
     "models",
+    "dashboard",
     "crm_load",
     "compact",
     "forget",

@@ -82,6 +82,19 @@ def lake_inventory(lake: Path) -> list[tuple[str, int, int]]:
     return rows
 
 
+def dashboard_line(duckdb_path: Path) -> str:
+    """Build the dashboards next to the warehouse and say where; without npm, say how."""
+    from weblogs.cli.dashboard import DEFAULT_NODE_MODULES
+    from weblogs.dashboard import DashboardError, build_site
+
+    out = duckdb_path.parent / "dashboard"
+    try:
+        build_site(duckdb_path, out, DEFAULT_NODE_MODULES)
+    except DashboardError as exc:
+        return f"    dashboard: not built ({exc}); then `make dashboard`"
+    return f"    dashboard: file://{out / 'index.html'}"
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: `weblogs --help` should not load the consumer, dbt's runner or YAML.
     from weblogs.analytics import ModelsError, build_and_report, default_duckdb_path
@@ -129,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"    models: {duckdb_path} (tables engagement_metrics, session_metrics, ...)")
     print()
     print(report, end="")
+    print(dashboard_line(duckdb_path))
     print(f"\ndemo finished in {time.perf_counter() - began:.0f} s. Next:")
     print(f"  .venv/bin/weblogs models --lake {lake} --startdate {startdate} --enddate {enddate}")
+    print("  make dashboard-dev    # the dashboards, served live on http://127.0.0.1:8081")
     print("  make docs    # the dbt docs site, served on http://127.0.0.1:8080")
     return 0

@@ -49,6 +49,7 @@ MODELS = (
     "marts/acquisition_metrics",
     "marts/page_metrics",
     "operations/weblogs_run_log",
+    "semantic/metricflow_time_spine",
 )
 #: The materialised models that read the events, each inlining the ephemeral chain, when
 #: built without the per-run tables (`--select` of the marts alone).
@@ -170,7 +171,8 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 11  # seven marts, the run log, the three per-run tables
+    # seven marts, the run log, the three per-run tables, MetricFlow's time spine (a view)
+    assert len(materialised) == 12
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 

@@ -41,6 +41,9 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
         sessions = con.execute("select count(*) from engagement_metrics").fetchone()[0]
     assert sessions > 50
+    # The dashboards, built next to the warehouse; the demo says where.
+    assert f"dashboard: file://{tmp_path / 'dashboard' / 'index.html'}" in out
+    assert (tmp_path / "dashboard" / "data-health" / "index.html").is_file()
 
     # Polled = forwarded + failed: the consumer's accounting, as the demo prints it.
     line = next(x for x in out.splitlines() if "polled" in x)

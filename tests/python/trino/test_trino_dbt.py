@@ -19,8 +19,10 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 from acquisition_reference import reference_acquisition
-from dbt_helpers import END, MARTS, START, DbtProject, reference_marts
+from dbt_helpers import END, MARTS, REPO_ROOT, START, DbtProject, reference_marts
 from trino_helpers import TrinoLake
+
+from weblogs.dashboard import build_site
 
 pytestmark = pytest.mark.slow
 
@@ -223,3 +225,32 @@ def test_every_compiled_athena_statement_fits_athena_query_limit(tmp_path: Path)
     assert max(sizes.values()) < ATHENA_QUERY_LIMIT, max(sizes.items(), key=lambda kv: kv[1])
     staging = project.target_path / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
     assert "'366'" not in staging.read_text() and "'31'" in staging.read_text()
+
+
+def embedded_data(site: Path) -> dict[str, dict[str, list[str]]]:
+    """Each page's embedded datasets, rows as sorted JSON texts (order is not a contract)."""
+    pages = {}
+    for page in sorted(site.rglob("index.html")):
+        found = re.search(
+            r'<script type="application/json" id="data">(.*?)</script>', page.read_text(), re.S
+        )
+        assert found, page
+        data = json.loads(found.group(1))
+        pages[str(page.relative_to(site))] = {
+            name: sorted(json.dumps(row, sort_keys=True) for row in rows)
+            for name, rows in data.items()
+        }
+    return pages
+
+
+def test_the_dashboards_read_from_trino_equal_those_read_from_duckdb(
+    built: DbtProject, duckdb_marts: DbtProject, trino_lake: TrinoLake, tmp_path: Path
+) -> None:
+    """Production reads the marts on Trino (docs/dashboards.md): the same pages, row for row."""
+    node_modules = REPO_ROOT / "dashboard" / "node_modules"
+    url = f"http://127.0.0.1:{trino_lake.server.port}/hive/weblogs_range"
+    build_site(None, tmp_path / "trino", node_modules, trino_url=url)
+    build_site(duckdb_marts.duckdb_path, tmp_path / "duckdb", node_modules)
+    on_trino, on_duckdb = embedded_data(tmp_path / "trino"), embedded_data(tmp_path / "duckdb")
+    assert on_trino == on_duckdb
+    assert on_trino["index.html"]["daily"], "no sessions on the Overview"

@@ -1,0 +1,237 @@
+"""The dashboard pages, in the order of the site's navigation (docs/dashboards.md).
+
+Traffic pages here; loyalty and data health in `weblogs.dashboard.pages_ops`. How a
+page is described (datasets, figures, charts, tables) is in `weblogs.dashboard.spec`.
+"""
+
+from __future__ import annotations
+
+from weblogs.dashboard.pages_ops import DATA_HEALTH, LOYALTY
+from weblogs.dashboard.spec import (
+    AVG_ENGAGEMENT,
+    BOUNCE_RATE,
+    CONVERSION_RATE,
+    PURCHASES,
+    SESSIONS,
+    VISITORS,
+    Page,
+    bar,
+    line,
+)
+
+SESSION_FACTS = """
+select
+    session_date,
+    count(*) as sessions,
+    sum(case when is_bounce then 1 else 0 end) as bounces,
+    sum(case when converted then 1 else 0 end) as conversions,
+    cast(sum(round(engagement_score * 100)) as bigint) as engagement_hundredths,
+    sum(purchases) as purchases
+from engagement_metrics
+group by session_date
+"""
+
+VISITOR_DAYS = """
+select distinct
+    session_date,
+    dense_rank() over (order by user_id) as visitor
+from engagement_metrics
+"""
+
+OVERVIEW = Page(
+    slug="",
+    title="Overview",
+    tables=("engagement_metrics",),
+    intro="Sessions, visitors, bounce and conversion rates and purchases in the range, "
+    "against the previous period of the same length.",
+    datasets={"daily": SESSION_FACTS, "visitor_days": VISITOR_DAYS},
+    figures=[
+        {"id": "sessions", "label": "Sessions", "dataset": "daily", "measure": SESSIONS},
+        {"id": "visitors", "label": "Visitors", "dataset": "visitor_days", "measure": VISITORS},
+        {"id": "bounce_rate", "label": "Bounce rate %", "dataset": "daily", "measure": BOUNCE_RATE},
+        {
+            "id": "conversion_rate",
+            "label": "Conversion rate %",
+            "dataset": "daily",
+            "measure": CONVERSION_RATE,
+        },
+        {
+            "id": "avg_engagement",
+            "label": "Avg engagement",
+            "dataset": "daily",
+            "measure": AVG_ENGAGEMENT,
+        },
+        {"id": "purchases", "label": "Purchases", "dataset": "daily", "measure": PURCHASES},
+    ],
+    charts=[
+        {
+            "title": "Sessions per day, this period vs the previous one",
+            "dataset": "daily",
+            "compare": True,
+            "measures": {"sessions": SESSIONS},
+        },
+        {
+            "title": "Conversion rate % per day",
+            "dataset": "daily",
+            "group": ["session_date"],
+            "measures": {"conversion_rate": CONVERSION_RATE, "bounce_rate": BOUNCE_RATE},
+            "vl": line("conversion_rate", title="conversion rate %"),
+        },
+    ],
+)
+
+ACQUISITION = Page(
+    slug="acquisition",
+    title="Acquisition",
+    tables=("acquisition_metrics", "engagement_metrics"),
+    intro="Channels over time, conversion and purchases by channel, and UTM campaigns.",
+    datasets={
+        "channels": """
+select
+    session_date,
+    channel,
+    sessions,
+    converted_sessions as conversions,
+    purchases
+from acquisition_metrics
+""",
+        "campaigns": """
+select
+    session_date,
+    coalesce(utm_source, '(none)') as utm_source,
+    coalesce(utm_medium, '(none)') as utm_medium,
+    coalesce(utm_campaign, '(none)') as utm_campaign,
+    count(*) as sessions,
+    sum(case when converted then 1 else 0 end) as conversions
+from engagement_metrics
+where utm_campaign is not null
+group by 1, 2, 3, 4
+""",
+    },
+    charts=[
+        {
+            "title": "Sessions per day by channel",
+            "dataset": "channels",
+            "group": ["session_date", "channel"],
+            "measures": {"sessions": SESSIONS},
+            "vl": line("sessions", color="channel"),
+        },
+        {
+            "title": "Conversion rate % by channel",
+            "dataset": "channels",
+            "group": ["channel"],
+            "measures": {"conversion_rate": CONVERSION_RATE},
+            "vl": bar("conversion_rate", "channel"),
+        },
+    ],
+    tables_shown=[
+        {
+            "title": "Channels",
+            "dataset": "channels",
+            "group": ["channel"],
+            "measures": {
+                "sessions": SESSIONS,
+                "conversion_rate": CONVERSION_RATE,
+                "purchases": PURCHASES,
+            },
+            "sort": "sessions",
+        },
+        {
+            "title": "UTM campaigns",
+            "dataset": "campaigns",
+            "group": ["utm_source", "utm_medium", "utm_campaign"],
+            "measures": {"sessions": SESSIONS, "conversion_rate": CONVERSION_RATE},
+            "sort": "sessions",
+        },
+    ],
+)
+
+PAGES = Page(
+    slug="pages",
+    title="Pages",
+    tables=("page_metrics",),
+    intro="Top pages by views, with entrances, exits and exit rate.",
+    datasets={
+        "pages": """
+select
+    session_date,
+    page_path,
+    page_views,
+    entrances,
+    exits
+from page_metrics
+""",
+    },
+    charts=[
+        {
+            "title": "Top pages by views",
+            "dataset": "pages",
+            "group": ["page_path"],
+            "measures": {"page_views": {"sum": "page_views"}},
+            "limit": 15,
+            "vl": bar("page_views", "page_path"),
+        },
+    ],
+    tables_shown=[
+        {
+            "title": "Pages",
+            "dataset": "pages",
+            "group": ["page_path"],
+            "measures": {
+                "page_views": {"sum": "page_views"},
+                "entrances": {"sum": "entrances"},
+                "exits": {"sum": "exits"},
+                "exit_rate": {"ratio": ["exits", "page_views"], "scale": [100, 1]},
+            },
+            "sort": "page_views",
+            "limit": 50,
+        },
+    ],
+)
+
+AUDIENCE = Page(
+    slug="audience",
+    title="Audience",
+    tables=("session_metrics",),
+    intro="Sessions by device type and browser. (OS and country arrive with "
+    "docs/contract.md section 6.)",
+    datasets={
+        "devices": """
+select
+    session_date,
+    device_type,
+    browser,
+    sessions
+from session_metrics
+""",
+    },
+    charts=[
+        {
+            "title": "Sessions by device type",
+            "dataset": "devices",
+            "group": ["device_type"],
+            "measures": {"sessions": SESSIONS},
+            "vl": bar("sessions", "device_type"),
+        },
+        {
+            "title": "Sessions by browser",
+            "dataset": "devices",
+            "group": ["browser"],
+            "measures": {"sessions": SESSIONS},
+            "vl": bar("sessions", "browser"),
+        },
+    ],
+    tables_shown=[
+        {
+            "title": "Device types and browsers",
+            "dataset": "devices",
+            "group": ["device_type", "browser"],
+            "measures": {"sessions": SESSIONS},
+            "sort": "sessions",
+        },
+    ],
+)
+
+
+#: Every page, in the order of the site's navigation.
+ALL_PAGES = (OVERVIEW, ACQUISITION, PAGES, AUDIENCE, LOYALTY, DATA_HEALTH)
