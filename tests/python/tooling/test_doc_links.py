@@ -17,15 +17,17 @@ def documents() -> list[Path]:
 
 
 def slug(heading: str) -> str:
-    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to `-`."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    """GitHub's anchor of a heading: lower case, punctuation but `_` and `-` dropped,
+    spaces to `-`."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
 
 
 def anchors(path: Path) -> set[str]:
     text = FENCE.sub("", path.read_text(encoding="utf-8"))
-    return {slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+    headings = {slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+    return headings | set(re.findall(r'<a id="([^"]+)"></a>', text))  # explicit anchors
 
 
 def dead_links(path: Path, root: Path = REPO) -> list[str]:
