@@ -2,10 +2,11 @@
 
 Analysts can run dbt directly; this is the one-liner for the demo and for
 operators: it checks the inputs first (so a missing lake or a bad date is one
-clear line, not a dbt stack), runs `dbt build` on the `local` target with a
-profile copied from `profiles.yml.example`, passing the window (or, without
-dates, the scheduled run's `run_date`) and the lake root as vars, and reads the
-marts back from DuckDB.
+clear line, not a dbt stack), runs `dbt build` on the chosen target (`local`,
+`trino` or `athena`, targets.py) with a profile copied from
+`profiles.yml.example`, passing the window (or, without dates, the scheduled
+run's `run_date`) as vars, and reads the run log and the marts back through
+that target's own connection (readers.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -24,6 +24,9 @@ from typing import Any
 
 import yaml
 
+from weblogs.analytics.dbt_process import DbtRun, run_dbt
+from weblogs.analytics.readers import Reader, reader_for
+from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import layout
 from weblogs.core.errors import ModelsError, UsageError
 
@@ -95,20 +98,6 @@ def check_run_date(run_date: str | None, window: tuple[str, str] | None, today: 
     return run_date
 
 
-def check_lake(lake: Path) -> None:
-    """The local sources dbt will read; a clear line for what is missing."""
-    events = lake / layout.EVENTS
-    if not events.is_dir() or next(events.glob(layout.EVENT_FILES_GLOB), None) is None:
-        raise UsageError(
-            f"no events in {events} (write some with `weblogs transform --input FILE --lake {lake}`)"
-        )
-    for name in layout.CRM_FILES:
-        if not (lake / layout.CRM / name).is_file():
-            raise UsageError(
-                f"missing CRM extract {lake / layout.CRM / name} (docs/contract.md#2-the-lake)"
-            )
-
-
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
@@ -121,9 +110,10 @@ def run_dbt_build(
     duckdb_path: Path,
     full_refresh: bool = False,
     run_date: str | None = None,
-) -> str:
-    """`dbt build --target local`; returns dbt's output, raises ModelsError when it fails."""
-    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    target: Target | None = None,
+) -> DbtRun:
+    """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
+    target = target or Target("local", "main")
     with tempfile.TemporaryDirectory(prefix="weblogs-dbt-") as tmp:
         profiles_dir = os.environ.get("DBT_PROFILES_DIR")
         if not profiles_dir:
@@ -131,31 +121,27 @@ def run_dbt_build(
             profiles_dir = tmp
         env = {
             **os.environ,
-            "WEBLOGS_LAKE_ROOT": str(lake.resolve()),
-            "WEBLOGS_DUCKDB_PATH": str(duckdb_path.resolve()),
             "DBT_PROFILES_DIR": profiles_dir,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        dbt_vars: dict[str, str] = {"lake_root": str(lake.resolve())}
+        dbt_vars: dict[str, str] = {}
+        if target.local_lake:
+            env["WEBLOGS_LAKE_ROOT"] = dbt_vars["lake_root"] = str(lake.resolve())
+        if target.name == "local":
+            duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            env["WEBLOGS_DUCKDB_PATH"] = str(duckdb_path.resolve())
         if window is not None:
             dbt_vars |= {"startdate": window[0], "enddate": window[1]}
         elif run_date is not None:
             dbt_vars |= {"run_date": run_date}
-        args = [dbt_executable(), "build", "--target", "local", "--project-dir", str(PROJECT_DIR)]
-        args += ["--vars", json.dumps(dbt_vars)]
+        args = [dbt_executable(), "build", "--target", target.name]
+        args += ["--project-dir", str(PROJECT_DIR), "--vars", json.dumps(dbt_vars)]
         if full_refresh:
             args.append("--full-refresh")
-        done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-    output = done.stdout + done.stderr
+        done = run_dbt(args, env)
     if done.returncode != 0:
-        problems = [
-            line.strip()
-            for line in output.splitlines()
-            if re.search(r"\b(ERROR|FAIL|Error)\b", line) and "ERROR=0" not in line
-        ]
-        summary = "; ".join(problems[:3]) or output.strip().splitlines()[-1:]
-        raise ModelsError(f"dbt build failed: {summary}")
-    return output
+        raise ModelsError(f"dbt build failed: {done.reason()}")
+    return done
 
 
 def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -190,7 +176,8 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     return "\n".join(out)
 
 
-#: The headline query of each mart: (title, SQL); `?` placeholders take the window's dates.
+#: The headline query of each mart: (title, SQL); `{schema}` is the target's schema,
+#: `{start}`/`{end}` the window's dates as date literals (validated dates, never text).
 HEADLINES: tuple[tuple[str, str], ...] = (
     (
         "engagement_metrics (sessions in the window)",
@@ -200,7 +187,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                round(100.0 * avg(case when is_bounce then 1 else 0 end), 2) as bounce_pct,
                round(avg(engagement_score), 2) as avg_engagement,
                coalesce(sum(loyalty_interactions), 0) as loyalty_interactions
-        from main.engagement_metrics where session_date between ? and ?
+        from {schema}.engagement_metrics where session_date between {start} and {end}
         """,
     ),
     (
@@ -211,7 +198,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                round(sum(avg_session_duration_seconds * sessions) / sum(sessions), 2)
                    as avg_duration_s,
                round(sum(avg_engagement_score * sessions) / sum(sessions), 2) as avg_engagement
-        from main.session_metrics where session_date between ? and ?
+        from {schema}.session_metrics where session_date between {start} and {end}
         group by device_type order by sessions desc, device_type
         """,
     ),
@@ -223,7 +210,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                sum(sessions) as sessions, round(avg(engagement_score), 2) as avg_engagement,
                round(avg(loyalty_rate_pct), 2) as avg_loyalty_rate_pct,
                sum(ratings_count) as ratings
-        from main.loyalty_metrics
+        from {schema}.loyalty_metrics
         """,
     ),
     (
@@ -231,7 +218,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         """
         select loyalty_tier, users, loyalty_members, loyalty_member_pct, avg_engagement_score,
                loyalty_rate_pct, avg_rating
-        from main.loyalty_by_tier
+        from {schema}.loyalty_by_tier
         order by case loyalty_tier when 'gold' then 1 when 'silver' then 2
                  when 'bronze' then 3 else 4 end
         """,
@@ -244,7 +231,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                sum(converted_sessions) as converted,
                round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
                sum(purchases) as purchases
-        from main.acquisition_metrics where session_date between ? and ?
+        from {schema}.acquisition_metrics where session_date between {start} and {end}
         group by channel order by sessions desc, channel
         """,
     ),
@@ -254,48 +241,62 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         select page_path, sum(page_views) as page_views, sum(entrances) as entrances,
                sum(exits) as exits,
                round(100.0 * sum(exits) / sum(page_views), 2) as exit_pct
-        from main.page_metrics where session_date between ? and ?
+        from {schema}.page_metrics where session_date between {start} and {end}
         group by page_path order by page_views desc, page_path limit 10
         """,
     ),
 )
 
 
-def report(duckdb_path: Path, window: tuple[str, str]) -> str:
-    """The headline figures of the marts, as text tables."""
-    import duckdb
+def _date_literal(value: date) -> str:
+    return f"date '{value.isoformat()}'"
 
+
+def report(read: Reader, schema: str, window: tuple[str, str]) -> str:
+    """The headline figures of the marts, as text tables, read through the target's reader."""
+    start, end = (_date_literal(date.fromisoformat(d)) for d in window)
     parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        for title, sql in HEADLINES:
-            params = [date.fromisoformat(window[0]), date.fromisoformat(window[1])]
-            cursor = con.execute(sql, params[: sql.count("?")])
-            columns = [d[0] for d in cursor.description]
-            parts.append(format_table(title, columns, cursor.fetchall()))
+    for title, sql in HEADLINES:
+        columns, rows = read(sql.format(schema=schema, start=start, end=end))
+        parts.append(format_table(title, columns, rows))
     return "\n\n".join(parts) + "\n"
 
 
+def parse_date_runs(text: str) -> list[date]:
+    """The run log's `session_dates` (`2026-10-01 .. 2026-10-03, 2026-10-07`) as dates."""
+    dates: list[date] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        bounds = [date.fromisoformat(b.strip()) for b in part.split("..")]
+        if len(bounds) not in (1, 2):
+            raise ModelsError(f"run log: unreadable session_dates {text!r}")
+        day = bounds[0]
+        while day <= bounds[-1]:
+            dates.append(day)
+            day += timedelta(days=1)
+    return dates
+
+
 def scheduled_run_dates(
-    duckdb_path: Path, run_date: str, since: datetime
+    read: Reader, schema: str, run_date: str, since: datetime
 ) -> tuple[str, str] | None:
     """The first and last session dates the scheduled run for `run_date`, started at
-    `since` (UTC), rebuilt.
+    `since` (UTC), rebuilt: from the run log it wrote, not from dbt's output.
 
-    Read from the run log the run wrote (`weblogs_run_log.session_dates`, runs of
-    dates such as `2026-10-01 .. 2026-10-03, 2026-10-07`), not from dbt's output.
     None: the run recorded nothing (no events arrived since the previous one; an
     earlier run for the same date recorded before `since` does not count).
     """
-    import duckdb
-
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        row = con.execute(
-            "select session_dates from weblogs_run_log where run_date = ? and recorded_at >= ?"
-            " order by recorded_at desc limit 1",
-            [date.fromisoformat(run_date), since.astimezone(UTC).replace(tzinfo=None)],
-        ).fetchone()
-    dates = re.findall(r"\d{4}-\d{2}-\d{2}", row[0] or "") if row else []
-    return (min(dates), max(dates)) if dates else None
+    stamp = since.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    _, rows = read(
+        f"select session_dates from {schema}.weblogs_run_log"
+        f" where run_date = {_date_literal(date.fromisoformat(run_date))}"
+        f" and recorded_at >= timestamp '{stamp:%Y-%m-%d %H:%M:%S}'"
+        " order by recorded_at desc limit 1"
+    )
+    try:
+        dates = parse_date_runs(str(rows[0][0] or "")) if rows else []
+    except ValueError:
+        raise ModelsError(f"run log: unreadable session_dates {rows[0][0]!r}") from None
+    return (min(dates).isoformat(), max(dates).isoformat()) if dates else None
 
 
 def build_and_report(
@@ -306,23 +307,32 @@ def build_and_report(
     duckdb_path: Path | None = None,
     full_refresh: bool = False,
     run_date: str | None = None,
+    target: str | None = None,
 ) -> str:
-    """Build and test every model, then return the headline tables (for the demo).
+    """Build and test every model on the target, then return the headline tables.
 
     With both dates: that window. Without: the scheduled run for `run_date`
     (default today, UTC): the session dates that received events since the
-    previous successful scheduled run (docs/analytics.md, Late data).
+    previous successful scheduled run (docs/analytics.md, Late data). The target
+    is `target`, else `$WEBLOGS_DBT_TARGET`, else `local`.
     """
+    chosen = resolve_target(target, os.environ)
     window = check_window(startdate, enddate)
     scheduled = check_run_date(run_date, window, datetime.now(UTC).date())
     lake = lake or layout.lake_root(os.environ)
     duckdb_path = duckdb_path or default_duckdb_path(os.environ)
-    check_lake(lake)
+    check_target(chosen, os.environ, lake)
     started = datetime.now(UTC).replace(microsecond=0)
     run_dbt_build(
-        window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh, run_date=scheduled
+        window,
+        lake=lake,
+        duckdb_path=duckdb_path,
+        full_refresh=full_refresh,
+        run_date=scheduled,
+        target=chosen,
     )
-    built = window or scheduled_run_dates(duckdb_path, str(scheduled), started)
+    read = reader_for(chosen, os.environ, duckdb_path)
+    built = window or scheduled_run_dates(read, chosen.schema, str(scheduled), started)
     if built is None:
         return f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
-    return report(duckdb_path, built)
+    return report(read, chosen.schema, built)
