@@ -5,7 +5,7 @@
     - a range: vars `startdate` / `enddate` (YYYY-MM-DD, inclusive, UTC);
     - the scheduled run: var `run_date` (YYYY-MM-DD) alone: the session dates
       that received events since the previous successful scheduled run
-      (`weblogs.scheduled_plan`);
+      (`weblogs.scheduled_plan`, which checks the plan `weblogs models` passes as var `run_plan`);
     - nothing: the last `default_window_days` (7) complete UTC days before today.
 
     Every model that needs the window calls `weblogs.run_window()`, so a bad
@@ -274,7 +274,7 @@
     {%- else -%}
         (
         {%- for row in rows -%}
-            {{ ' or ' if not loop.first }}(year = '{{ row[0].strftime('%Y') }}' and month = '{{ row[0].strftime('%m') }}' and day = '{{ row[0].strftime('%d') }}' and hour = '{{ row[1] }}' and cast(ingested_at as timestamp) >= cast('{{ row[2] }}' as timestamp))
+            {{ ' or ' if not loop.first }}(year = '{{ row.event_date.strftime('%Y') }}' and month = '{{ row.event_date.strftime('%m') }}' and day = '{{ row.event_date.strftime('%d') }}' and hour = '{{ row.event_hour }}' and cast(ingested_at as timestamp) >= cast('{{ row.first_ingested_at }}' as timestamp))
         {%- endfor -%}
         )
     {%- endif -%}

@@ -26,6 +26,7 @@ import yaml
 
 from weblogs.analytics.dbt_process import DbtRun, run_dbt
 from weblogs.analytics.readers import Reader, reader_for
+from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import layout
 from weblogs.core.errors import ModelsError, UsageError
@@ -52,13 +53,15 @@ def default_duckdb_path(env: Mapping[str, str]) -> Path:
     return Path(env.get("WEBLOGS_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
 
 
-def default_window(today: date) -> tuple[str, str]:
-    """The project's default window: the last `default_window_days` complete UTC days.
-
-    The length is the dbt project's var, read from dbt_project.yml, so both agree.
-    """
+def default_window_days() -> int:
+    """The dbt project's var `default_window_days`, read from dbt_project.yml, so both agree."""
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    days = int(project.get("vars", {}).get("default_window_days", 7))
+    return int(project.get("vars", {}).get("default_window_days", 7))
+
+
+def default_window(today: date) -> tuple[str, str]:
+    """The project's default window: the last `default_window_days` complete UTC days."""
+    days = default_window_days()
     return f"{today - timedelta(days=days):%Y-%m-%d}", f"{today - timedelta(days=1):%Y-%m-%d}"
 
 
@@ -109,7 +112,7 @@ def run_dbt_build(
     lake: Path,
     duckdb_path: Path,
     full_refresh: bool = False,
-    run_date: str | None = None,
+    run_plan: Mapping[str, Any] | None = None,
     target: Target | None = None,
 ) -> DbtRun:
     """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
@@ -124,7 +127,7 @@ def run_dbt_build(
             "DBT_PROFILES_DIR": profiles_dir,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        dbt_vars: dict[str, str] = {}
+        dbt_vars: dict[str, Any] = {}
         if target.local_lake:
             env["WEBLOGS_LAKE_ROOT"] = dbt_vars["lake_root"] = str(lake.resolve())
         if target.name == "local":
@@ -132,8 +135,8 @@ def run_dbt_build(
             env["WEBLOGS_DUCKDB_PATH"] = str(duckdb_path.resolve())
         if window is not None:
             dbt_vars |= {"startdate": window[0], "enddate": window[1]}
-        elif run_date is not None:
-            dbt_vars |= {"run_date": run_date}
+        elif run_plan is not None:
+            dbt_vars |= run_plan
         args = [dbt_executable(), "build", "--target", target.name]
         args += ["--project-dir", str(PROJECT_DIR), "--vars", json.dumps(dbt_vars)]
         if full_refresh:
@@ -262,43 +265,6 @@ def report(read: Reader, schema: str, window: tuple[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def parse_date_runs(text: str) -> list[date]:
-    """The run log's `session_dates` (`2026-10-01 .. 2026-10-03, 2026-10-07`) as dates."""
-    dates: list[date] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        bounds = [date.fromisoformat(b.strip()) for b in part.split("..")]
-        if len(bounds) not in (1, 2):
-            raise ModelsError(f"run log: unreadable session_dates {text!r}")
-        day = bounds[0]
-        while day <= bounds[-1]:
-            dates.append(day)
-            day += timedelta(days=1)
-    return dates
-
-
-def scheduled_run_dates(
-    read: Reader, schema: str, run_date: str, since: datetime
-) -> tuple[str, str] | None:
-    """The first and last session dates the scheduled run for `run_date`, started at
-    `since` (UTC), rebuilt: from the run log it wrote, not from dbt's output.
-
-    None: the run recorded nothing (no events arrived since the previous one; an
-    earlier run for the same date recorded before `since` does not count).
-    """
-    stamp = since.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    _, rows = read(
-        f"select session_dates from {schema}.weblogs_run_log"
-        f" where run_date = {_date_literal(date.fromisoformat(run_date))}"
-        f" and recorded_at >= timestamp '{stamp:%Y-%m-%d %H:%M:%S}'"
-        " order by recorded_at desc limit 1"
-    )
-    try:
-        dates = parse_date_runs(str(rows[0][0] or "")) if rows else []
-    except ValueError:
-        raise ModelsError(f"run log: unreadable session_dates {rows[0][0]!r}") from None
-    return (min(dates).isoformat(), max(dates).isoformat()) if dates else None
-
-
 def build_and_report(
     startdate: str | None,
     enddate: str | None,
@@ -322,17 +288,28 @@ def build_and_report(
     lake = lake or layout.lake_root(os.environ)
     duckdb_path = duckdb_path or default_duckdb_path(os.environ)
     check_target(chosen, os.environ, lake)
-    started = datetime.now(UTC).replace(microsecond=0)
+    read = reader_for(chosen, os.environ, duckdb_path)
+    plan = None
+    if scheduled is not None:
+        plan = plan_scheduled_run(
+            chosen,
+            read,
+            os.environ,
+            lake,
+            date.fromisoformat(scheduled),
+            default_window_days=default_window_days(),
+            full_refresh=full_refresh,
+        )
     run_dbt_build(
         window,
         lake=lake,
         duckdb_path=duckdb_path,
         full_refresh=full_refresh,
-        run_date=scheduled,
+        run_plan=plan_vars(plan) if plan is not None else None,
         target=chosen,
     )
-    read = reader_for(chosen, os.environ, duckdb_path)
-    built = window or scheduled_run_dates(read, chosen.schema, str(scheduled), started)
-    if built is None:
+    if window is not None or plan is None:
+        return report(read, chosen.schema, window or default_window(datetime.now(UTC).date()))
+    if not plan.dates:
         return f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
-    return report(read, chosen.schema, built)
+    return report(read, chosen.schema, (plan.dates[0].isoformat(), plan.dates[-1].isoformat()))

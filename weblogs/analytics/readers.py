@@ -27,7 +27,10 @@ def duckdb_reader(path: Path) -> Reader:
     def read(sql: str) -> Rows:
         import duckdb
 
-        with duckdb.connect(str(path), read_only=True) as con:
+        # Before the first build there is no file: an empty database answers (no tables).
+        with duckdb.connect(
+            str(path) if path.exists() else ":memory:", read_only=path.exists()
+        ) as con:
             cursor = con.execute(sql)
             columns = [d[0] for d in cursor.description]
             return columns, [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
