@@ -74,8 +74,8 @@
     {%- endif -%}
     {%- set arrivals_from = weblogs._plan_moment('arrivals_from_us', plan.get('arrivals_from_us')) -%}
     {%- set arrivals_to = weblogs._plan_moment('arrivals_to_us', plan.get('arrivals_to_us')) -%}
-    {%- if arrivals_to != modules.datetime.datetime(run_date.year, run_date.month, run_date.day) -%}
-        {{ weblogs._plan_error("arrivals_to is not the run date's 00:00 UTC") }}
+    {%- if arrivals_to < arrivals_from or arrivals_to > modules.datetime.datetime(run_date.year, run_date.month, run_date.day) -%}
+        {{ weblogs._plan_error("arrivals_to is not between arrivals_from and the run date's 00:00 UTC") }}
     {%- endif -%}
     {%- set full = weblogs._plan_dates(plan, 'full_dates') -%}
     {%- set patch = weblogs._plan_dates(plan, 'patch_dates') -%}
@@ -145,8 +145,9 @@
 {% endmacro %}
 
 
+{#- To the millisecond (Athena's timestamp precision): the run log's watermarks are whole milliseconds. -#}
 {% macro _timestamp_literal(value) -%}
-    cast('{{ value.strftime('%Y-%m-%d %H:%M:%S') }}' as timestamp)
+    cast('{{ value.strftime('%Y-%m-%d %H:%M:%S') }}.{{ '%03d' % (value.microsecond // 1000) }}' as timestamp)
 {%- endmacro %}
 
 

@@ -12,10 +12,11 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_helpers import WEBLOGS, build_fixture_lake
+from dbt_helpers import WEBLOGS, build_fixture_lake, event, write_jsonl
 
 from weblogs.analytics.dbt_process import DbtRun, one_line
 from weblogs.analytics.targets import athena_settings, resolve_target
@@ -160,3 +161,39 @@ def test_stopping_the_runner_stops_dbt_and_frees_duckdb(tmp_path: Path, signum: 
         import duckdb
 
         duckdb.connect(str(database)).close()  # no dbt holds the write lock
+
+
+def test_a_clock_that_is_not_utc_is_one_line(tmp_path: Path) -> None:
+    done = weblogs(tmp_path, WEBLOGS_NOW="2026-10-11T00:00:00+02:00")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "WEBLOGS_NOW" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_scheduled_run_follows_the_clock_and_cannot_be_silenced(tmp_path: Path) -> None:
+    """Tomorrow's run date is refused; a run date that is today counts every arrival; a
+    later batch is counted by the next run, and a missing day of manifests is reported."""
+    lake = build_fixture_lake(tmp_path)  # arrivals: now (the system clock)
+    today = datetime.now(UTC).date()
+    args = ("--lake", str(lake), "--duckdb", str(tmp_path / "w.duckdb"))
+    ahead = weblogs(tmp_path, "--run-date", str(today + timedelta(days=1)), *args)
+    assert ahead.returncode == 2 and "is after today" in ahead.stderr
+    tomorrow = f"{today + timedelta(days=1)}T00:30:00Z"
+    first = weblogs(tmp_path, *args, WEBLOGS_NOW=tomorrow)
+    assert first.returncode == 0, first.stderr
+    assert "sessions from 2026-09-19 to 2026-10-11" in first.stdout
+    # Two days later a batch arrives; the day between has no manifest at all.
+    late = write_jsonl(
+        tmp_path / "late.jsonl", [event("late-s", "page_view", "2026-10-03T10:00:00", "/")]
+    )
+    later = f"{today + timedelta(days=3)}T10:00:00Z"
+    env = clean_env(tmp_path, WEBLOGS_NOW=later)
+    subprocess.run(
+        [WEBLOGS, "transform", "--input", str(late), "--lake", str(lake)],
+        env=env, cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    second = weblogs(tmp_path, *args, WEBLOGS_NOW=f"{today + timedelta(days=4)}T00:30:00Z")
+    assert second.returncode == 0, second.stderr
+    assert "sessions from 2026-10-02 to 2026-10-04" in second.stdout, second.stdout
+    gaps = f"{today + timedelta(days=1)}, {today + timedelta(days=2)}"
+    assert f"WARNING: 2 arrival day(s) without any manifest: {gaps}" in second.stderr

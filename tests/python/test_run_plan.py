@@ -85,6 +85,41 @@ def test_unreadable_lines_are_counted_not_skipped_silently() -> None:
     assert d("2026-10-10") in plan.dates
 
 
+def test_the_watermark_never_passes_the_newest_arrival_seen() -> None:
+    newest = CUTOFF - DAY / 2
+    plan = plan_run(RUN, CUTOFF - DAY, [line("2026-10-10", newest)], **LIMITS)
+    assert plan.new_watermark == newest + timedelta(milliseconds=1)
+    odd = newest + timedelta(microseconds=1500)
+    assert plan_run(RUN, CUTOFF - DAY, [line("2026-10-10", odd)], **LIMITS).new_watermark == (
+        newest + timedelta(milliseconds=2)
+    )
+    nothing = plan_run(RUN, CUTOFF - DAY, [], **LIMITS)
+    assert nothing.new_watermark == CUTOFF - DAY  # nothing seen: the watermark stays
+    # The next run starts there: a batch that arrived after the newest one seen is counted.
+    later = line("2026-10-10", newest + timedelta(hours=1))
+    again = plan_run(RUN, plan.new_watermark, [line("2026-10-10", newest), later], **LIMITS)
+    assert d("2026-10-10") in again.dates
+
+
+def test_a_writer_clock_behind_the_watermark_is_counted_and_reported() -> None:
+    behind = ArrivalLine(d("2026-10-03"), "10", CUTOFF - 3 * DAY, None, d("2026-10-10"))
+    plan = plan_run(RUN, CUTOFF - DAY, [behind], **LIMITS)
+    assert plan.regressions == 1
+    assert plan.full_dates == (d("2026-10-02"), d("2026-10-03"), d("2026-10-04"))
+    # Under the watermark's own day it is an arrival the previous run counted: not again.
+    counted = ArrivalLine(d("2026-10-03"), "10", CUTOFF - 2 * DAY, None, d("2026-10-09"))
+    assert plan_run(RUN, CUTOFF - 2 * DAY + DAY / 2, [counted], **LIMITS).dates == ()
+
+
+def test_a_missing_day_of_manifests_is_a_reported_gap() -> None:
+    lines = [
+        ArrivalLine(d("2026-10-05"), "10", datetime(2026, 10, 5, 3), None, d("2026-10-05")),
+        ArrivalLine(d("2026-10-08"), "10", datetime(2026, 10, 8, 3), None, d("2026-10-08")),
+    ]
+    plan = plan_run(RUN, datetime(2026, 10, 4), lines, **LIMITS)
+    assert plan.gap_days == (d("2026-10-06"), d("2026-10-07"))
+
+
 def test_a_run_date_before_the_watermark_counts_nothing() -> None:
     plan = plan_run(RUN - 3 * DAY, CUTOFF, [line("2026-10-10", CUTOFF - DAY)], **LIMITS)
     assert plan.dates == () and not plan.counts_arrivals
@@ -156,6 +191,17 @@ def test_every_touched_date_and_its_neighbours_are_rebuilt_and_nothing_else(
         assert plan.patch_dates == () and plan.new_rows == ()
     assert plan.arrivals_to == CUTOFF
     assert plan.unreadable_lines <= len(lines)
+    seen = [
+        ln.arrived_at
+        for ln in lines
+        if ln.arrived_at and plan.arrivals_from <= ln.arrived_at < CUTOFF
+    ]
+    assert plan.new_watermark is not None
+    assert plan.arrivals_from <= plan.new_watermark <= CUTOFF or not plan.arrival_days
+    if seen:
+        newest = max(seen)
+        assert max(seen) < plan.new_watermark <= min(CUTOFF, newest + timedelta(milliseconds=1))
+        assert plan.new_watermark.microsecond % 1000 == 0 or plan.new_watermark == CUTOFF
 
 
 @settings(max_examples=200, deadline=None)
@@ -164,12 +210,14 @@ def test_a_rerun_after_success_counts_nothing_again(
     lines: list[ArrivalLine], watermark: datetime | None
 ) -> None:
     first = planned(lines, watermark, False, False)
-    again = planned(lines, max(first.arrivals_to, first.arrivals_from), False, False)
+    assert first.new_watermark is not None
+    again = planned(lines, first.new_watermark, False, False)
     assert again.dates == ()
     # Gaps and reruns: counting [a, b) then [b, c) rebuilds what [a, c) rebuilds.
     if watermark is not None and watermark < CUTOFF - DAY:
         middle = date(2026, 10, 10)
         split = plan_run(middle, watermark, lines, **LIMITS)
-        rest = plan_run(RUN, split.arrivals_to, lines, **LIMITS)
+        assert split.new_watermark is not None
+        rest = plan_run(RUN, split.new_watermark, lines, **LIMITS)
         whole = plan_run(RUN, watermark, lines, **LIMITS)
         assert set(split.dates) | set(rest.dates) == set(whole.dates)

@@ -73,6 +73,7 @@ def test_the_plan_vars_carry_every_field_as_plain_json() -> None:
         date(2026, 10, 11), datetime(2026, 10, 10), datetime(2026, 10, 11),
         full_dates=(date(2026, 10, 9),), patch_dates=(date(2026, 10, 1),),
         new_rows=(NewRows(date(2026, 10, 1), "07", datetime(2026, 10, 10, 5, 0, 0, 1)),),
+        new_watermark=datetime(2026, 10, 11),
     )  # fmt: skip
     given = json.loads(json.dumps(plan_vars(plan)))
     assert given["run_date"] == "2026-10-11"

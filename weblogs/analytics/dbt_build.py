@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ from weblogs.analytics.dbt_process import DbtRun, run_dbt
 from weblogs.analytics.readers import Reader, reader_for
 from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
-from weblogs.core import layout
+from weblogs.core import clock, layout
 from weblogs.core.errors import ModelsError, UsageError
+from weblogs.core.run_plan import RunPlan
 
 __all__ = [
     "ModelsError",
@@ -95,9 +96,14 @@ def check_run_date(run_date: str | None, window: tuple[str, str] | None, today: 
     if not DATE_RE.fullmatch(run_date):
         raise UsageError(f"run date {run_date!r} is not a date in YYYY-MM-DD form")
     try:
-        date.fromisoformat(run_date)
+        parsed = date.fromisoformat(run_date)
     except ValueError:
         raise UsageError(f"run date {run_date!r} is not a real calendar date") from None
+    if parsed > today:
+        raise UsageError(
+            f"run date {run_date} is after today ({today}, UTC; {clock.NOW_ENV} sets the clock): "
+            "a scheduled run counts only what has arrived, and its watermark would skip the rest"
+        )
     return run_date
 
 
@@ -284,7 +290,8 @@ def build_and_report(
     """
     chosen = resolve_target(target, os.environ)
     window = check_window(startdate, enddate)
-    scheduled = check_run_date(run_date, window, datetime.now(UTC).date())
+    today = clock.now(os.environ).date()
+    scheduled = check_run_date(run_date, window, today)
     lake = lake or layout.lake_root(os.environ)
     duckdb_path = duckdb_path or default_duckdb_path(os.environ)
     check_target(chosen, os.environ, lake)
@@ -300,6 +307,13 @@ def build_and_report(
             default_window_days=default_window_days(),
             full_refresh=full_refresh,
         )
+    notes = plan_notes(plan) if plan is not None else []
+    if plan is not None and not plan.dates:
+        # Nothing to rebuild: dbt is not run, so every mart keeps what the last run built
+        # (the report marts cover that run's session dates, docs/analytics.md).
+        return "".join(f"{n}\n" for n in notes) + (
+            f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
+        )
     run_dbt_build(
         window,
         lake=lake,
@@ -309,7 +323,22 @@ def build_and_report(
         target=chosen,
     )
     if window is not None or plan is None:
-        return report(read, chosen.schema, window or default_window(datetime.now(UTC).date()))
-    if not plan.dates:
-        return f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
-    return report(read, chosen.schema, (plan.dates[0].isoformat(), plan.dates[-1].isoformat()))
+        return report(read, chosen.schema, window or default_window(today))
+    built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
+    return "".join(f"{n}\n" for n in notes) + report(read, chosen.schema, built)
+
+
+def plan_notes(plan: RunPlan) -> list[str]:
+    """The loud lines about the arrivals: unreadable lines, gaps, a writer clock behind."""
+    notes = []
+    if plan.unreadable_lines:
+        notes.append(f"{plan.unreadable_lines} arrivals manifest line(s) could not be read")
+    if plan.gap_days:
+        days = ", ".join(d.isoformat() for d in plan.gap_days)
+        notes.append(f"{len(plan.gap_days)} arrival day(s) without any manifest: {days}")
+    if plan.regressions:
+        notes.append(
+            f"{plan.regressions} manifest line(s) dated before the watermark "
+            f"({plan.arrivals_from}) under a later day: a writer clock behind; counted"
+        )
+    return [f"weblogs models: WARNING: {note}" for note in notes]

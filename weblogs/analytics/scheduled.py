@@ -53,32 +53,35 @@ def _day(value: Any) -> date | None:
     return None
 
 
-def arrival_line(item: Any) -> ArrivalLine:
-    """One manifest line (a parsed JSON object, or a row as a dict), each field checked."""
+def arrival_line(item: Any, arrival_day: date | None = None) -> ArrivalLine:
+    """One manifest line (a parsed JSON object, or a row as a dict), each field checked;
+    `arrival_day` is the partition it was read from."""
     if not isinstance(item, dict):
-        return ArrivalLine(None, None, None)
+        return ArrivalLine(None, None, None, None, arrival_day)
     hour = item.get("event_hour")
     return ArrivalLine(
         _day(item.get("event_date")),
         hour if isinstance(hour, str) else None,
         _moment(item.get("arrived_at")),
         _moment(item.get("first_ingested_at")),
+        arrival_day,
     )
 
 
-def _file_lines(path: Path) -> Iterator[ArrivalLine]:
+def _file_lines(path: Path, day: date) -> Iterator[ArrivalLine]:
     opener = gzip.open if path.name.endswith(".gz") else open
+    unreadable = ArrivalLine(None, None, None, None, day)
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             for text in handle:
                 if not text.strip():
                     continue
                 try:
-                    yield arrival_line(json.loads(text))
+                    yield arrival_line(json.loads(text), day)
                 except ValueError:
-                    yield ArrivalLine(None, None, None)
+                    yield unreadable
     except (OSError, UnicodeDecodeError):
-        yield ArrivalLine(None, None, None)
+        yield unreadable
 
 
 def lake_arrivals(lake: Path, days: Sequence[date]) -> list[ArrivalLine]:
@@ -90,7 +93,7 @@ def lake_arrivals(lake: Path, days: Sequence[date]) -> list[ArrivalLine]:
             / PurePosixPath(layout.arrivals_key(datetime.combine(day, time(), UTC), "_")).parent
         )
         for path in sorted(folder.glob("*.json*")) if folder.is_dir() else []:
-            lines.extend(_file_lines(path))
+            lines.extend(_file_lines(path, day))
     return lines
 
 
@@ -116,10 +119,15 @@ def table_arrivals(read: Reader, env: Mapping[str, str], days: Sequence[date]) -
         if not SCHEMA_RE.fullmatch(value):
             raise ConfigError(f"{name}={value!r} is not a Glue name (letters, digits, underscores)")
     columns, rows = read(
-        "select event_date, event_hour, arrived_at, first_ingested_at"
+        "select event_date, event_hour, arrived_at, first_ingested_at, year, month, day"
         f" from {database}.{table} where {_partition_filter(days)}"
     )
-    return [arrival_line(dict(zip(columns, row, strict=False))) for row in rows]
+    lines = []
+    for row in rows:
+        item = dict(zip(columns, row, strict=False))
+        day = _day(f"{item.get('year')}-{item.get('month')}-{item.get('day')}")
+        lines.append(arrival_line(item, day))
+    return lines
 
 
 def _exists(read: Reader, schema: str, table: str) -> bool:
@@ -196,7 +204,7 @@ def plan_vars(plan: RunPlan) -> dict[str, Any]:
         "run_plan": {
             "run_date": plan.run_date.isoformat(),
             "arrivals_from_us": _micros(plan.arrivals_from),
-            "arrivals_to_us": _micros(plan.arrivals_to),
+            "arrivals_to_us": _micros(plan.new_watermark or plan.arrivals_from),
             "full_dates": [d.isoformat() for d in plan.full_dates],
             "patch_dates": [d.isoformat() for d in plan.patch_dates],
             "new_rows": [

@@ -72,4 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"weblogs models: error: {exc}", file=sys.stderr)
         return 1
     print(text, end="")
+    for line in text.splitlines():
+        if line.startswith("weblogs models: WARNING:"):
+            print(line, file=sys.stderr)  # loud: the task's log and a terminal both show it
     return 0

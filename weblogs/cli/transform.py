@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from weblogs.adapters.lake import LakeError, LocalLake, default_lake_root, open_lake, write_result
-from weblogs.core import layout
+from weblogs.core import clock, layout
 from weblogs.core.errors import UsageError
 from weblogs.core.transform import nonblank_chunks, transform_records
 
@@ -91,7 +92,7 @@ def transform_input(
             lake.check_writable()
     except LakeError as exc:
         raise UsageError(str(exc)) from exc
-    now = now or datetime.now(UTC)
+    now = now or clock.now(os.environ)
     records_in = written = failed = 0
     for path in files:
         try:

@@ -13,6 +13,13 @@ the var `run_plan`; the dbt macros only check it.
   carry `first_ingested_at` is patched session by session where the engine can
   (`patching`) and the persisted sessions already hold it (`held`); every other
   date is rebuilt whole.
+- The watermark the run records (`new_watermark`) is the first whole
+  millisecond after the newest arrival it saw, never the run date's 00:00 when nothing arrived that
+  late, so a run can never skip arrivals it has not seen.
+- Lines dated before the watermark but filed under a later arrival day (a
+  writer clock behind) are counted and reported (`regressions`), as are days
+  without any manifest between days with some (`gap_days`) and lines that
+  cannot be read (`unreadable_lines`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from datetime import date, datetime, time, timedelta
 from weblogs.core.errors import UsageError
 
 ONE_DAY = timedelta(days=1)
+MILLISECOND = timedelta(milliseconds=1)
 HOURS = frozenset(f"{h:02d}" for h in range(24))
 
 
@@ -39,6 +47,8 @@ class ArrivalLine:
     event_hour: str | None
     arrived_at: datetime | None
     first_ingested_at: datetime | None = None
+    #: The arrival-date partition the line was read from (None: unknown).
+    arrival_day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,14 @@ class RunPlan:
     #: reported by the runner, never silently skipped.
     unreadable_lines: int = 0
     arrival_days: tuple[date, ...] = field(default=())
+    #: The end of the arrivals this run counted, recorded as the next run's start: the
+    #: first whole millisecond after the newest arrival seen, never past `arrivals_to`.
+    new_watermark: datetime | None = None
+    #: Arrival days of the interval without any manifest while a later day has some.
+    gap_days: tuple[date, ...] = ()
+    #: Lines under an arrival day after the watermark's but dated before the watermark
+    #: (a writer clock behind): counted, not skipped, and reported.
+    regressions: int = 0
 
     @property
     def dates(self) -> tuple[date, ...]:
@@ -97,20 +115,45 @@ def arrivals_interval(
     return start, cutoff, days
 
 
+@dataclass
+class _Tally:
+    """What the lines of one run said, besides the dates."""
+
+    unreadable: int = 0
+    regressions: int = 0
+    newest: datetime | None = None
+    days_seen: set[date] = field(default_factory=set)
+
+
+def _counted(line: ArrivalLine, start: datetime, end: datetime, tally: _Tally) -> bool:
+    if line.arrival_day is not None:
+        tally.days_seen.add(line.arrival_day)
+    if line.arrived_at is None:
+        tally.unreadable += 1
+        return False
+    if start <= line.arrived_at < end:
+        tally.newest = max(tally.newest or line.arrived_at, line.arrived_at)
+        return True
+    # Under a later arrival day than its own time says, or than the watermark's: a writer
+    # clock behind. The previous run may never have read it: counted (a rebuild is idempotent).
+    day = line.arrival_day
+    behind = day is not None and (day > start.date() or line.arrived_at.date() < day)
+    if line.arrived_at < start and behind:
+        tally.regressions += 1
+        return True
+    return False
+
+
 def _by_date(
-    lines: Iterable[ArrivalLine], start: datetime, end: datetime
-) -> tuple[dict[date, dict[str, datetime] | None], int]:
+    lines: Iterable[ArrivalLine], start: datetime, end: datetime, tally: _Tally
+) -> dict[date, dict[str, datetime] | None]:
     """Per event date: each hour's earliest first_ingested_at, or None (rebuild whole)."""
     by_date: dict[date, dict[str, datetime] | None] = {}
-    unreadable = 0
     for line in lines:
-        if line.arrived_at is None:
-            unreadable += 1
-            continue
-        if not start <= line.arrived_at < end:
+        if not _counted(line, start, end, tally):
             continue
         if line.event_date is None:
-            unreadable += 1
+            tally.unreadable += 1
             continue
         hours = by_date.setdefault(line.event_date, {})
         if hours is None:
@@ -121,7 +164,7 @@ def _by_date(
         known = hours.get(line.event_hour)
         if known is None or line.first_ingested_at < known:
             hours[line.event_hour] = line.first_ingested_at
-    return by_date, unreadable
+    return by_date
 
 
 def plan_run(
@@ -139,8 +182,9 @@ def plan_run(
         run_date, watermark, default_window_days=default_window_days, max_days=max_days
     )
     if not arrival_days:
-        return RunPlan(run_date, start, end)
-    by_date, unreadable = _by_date(lines, start, end)
+        return RunPlan(run_date, start, end, new_watermark=start)
+    tally = _Tally()
+    by_date = _by_date(lines, start, end, tally)
     on_time_from = start.date() - ONE_DAY
     full: set[date] = set()
     patch: set[date] = set()
@@ -171,6 +215,22 @@ def plan_run(
         full_dates=tuple(sorted(full)),
         patch_dates=tuple(sorted(patch)),
         new_rows=tuple(late_rows) if patch else (),
-        unreadable_lines=unreadable,
+        unreadable_lines=tally.unreadable,
         arrival_days=arrival_days,
+        new_watermark=min(end, _after(tally.newest)) if tally.newest else start,
+        gap_days=_gaps(arrival_days, tally.days_seen),
+        regressions=tally.regressions,
     )
+
+
+def _after(moment: datetime) -> datetime:
+    """The first whole millisecond after `moment`: the run log keeps milliseconds (Athena)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000) + MILLISECOND
+
+
+def _gaps(days: tuple[date, ...], seen: set[date]) -> tuple[date, ...]:
+    """Days of the interval with no manifest, between days that have some."""
+    present = [day for day in days if day in seen]
+    if not present:
+        return ()
+    return tuple(day for day in days if present[0] < day < present[-1] and day not in seen)
