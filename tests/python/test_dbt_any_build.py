@@ -1,9 +1,12 @@
-"""dbt's unit tests pin every var their models read, so any valid value builds.
+"""Any valid var value and any `--select` builds.
+
+dbt's unit tests pin every var their models read, so any valid value builds.
 
 Before, `acquisition_url_parsing_and_channels` read the project's default
 `search_domains`/`social_domains`/`site_hosts`: a valid other list made
 `dbt build` fail the unit test and skip about 105 nodes (the tests changed these
-vars only with `dbt run`, which runs no unit test).
+vars only with `dbt run`, which runs no unit test). And `dbt build --select engagement_metrics` on a fresh
+database failed two tests that read marts it had not built.
 """
 
 from __future__ import annotations
@@ -53,3 +56,17 @@ def test_valid_acquisition_vars_build_every_node(tmp_path: Path) -> None:
     bad = [r["unique_id"] for r in results if r["status"] in ("error", "fail", "skipped")]
     assert done.returncode == 0 and not bad, bad or done.stdout[-3000:]
     assert len([r for r in results if r["unique_id"].startswith("unit_test.")]) >= 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("select", ["engagement_metrics", "loyalty_by_tier", "session_metrics"])
+def test_any_select_builds_on_a_fresh_database(tmp_path: Path, select: str) -> None:
+    """Tests that also read marts outside the selection are left out (indirect_selection)."""
+    lake = build_fixture_lake(tmp_path)
+    project = DbtProject(tmp_path / "work", lake)
+    window = json.dumps({"startdate": START, "enddate": END})
+    done = project.run("build", "--select", select, "--vars", window, check=False)
+    results = json.loads((project.target_path / "run_results.json").read_text())["results"]
+    bad = [r["unique_id"] for r in results if r["status"] in ("error", "fail", "skipped")]
+    assert done.returncode == 0 and not bad, bad or done.stdout[-3000:]
+    assert any(r["unique_id"].startswith("test.") for r in results)
