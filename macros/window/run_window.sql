@@ -156,6 +156,7 @@
     {%- do weblogs.validate_all_vars() -%}
     {%- set window = weblogs.run_window() -%}
     {%- do weblogs.lake_root() -%}
+    {%- do weblogs.check_full_refresh() -%}
     {%- if execute -%}
         {%- if window.mode == 'scheduled' -%}
             {{ log("weblogs scheduled run " ~ window.run_date ~ ": events that arrived from "

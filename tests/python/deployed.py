@@ -143,6 +143,9 @@ def _ref(name: str, template: dict[str, Any], pseudo: Mapping[str, str]) -> str:
         return _resolve(properties["Name"], template, pseudo)
     if resource["Type"] == "AWS::Glue::Table":
         return _resolve(properties["TableInput"]["Name"], template, pseudo)
+    if resource["Type"] == "AWS::SNS::Topic":
+        name = _resolve(properties["TopicName"], template, pseudo)
+        return f"arn:aws:sns:{pseudo['AWS::Region']}:{pseudo['AWS::AccountId']}:{name}"
     raise AssertionError(f"unsupported Ref in a task environment: {name}")
 
 

@@ -197,3 +197,26 @@ def test_the_scheduled_run_follows_the_clock_and_cannot_be_silenced(tmp_path: Pa
     assert "sessions from 2026-10-02 to 2026-10-04" in second.stdout, second.stdout
     gaps = f"{today + timedelta(days=1)}, {today + timedelta(days=2)}"
     assert f"WARNING: 2 arrival day(s) without any manifest: {gaps}" in second.stderr
+
+
+@pytest.mark.slow
+def test_a_full_refresh_never_drops_history_silently(tmp_path: Path) -> None:
+    lake = build_fixture_lake(tmp_path)
+    args = ("--lake", str(lake), "--duckdb", str(tmp_path / "w.duckdb"))
+    built = weblogs(tmp_path, "--startdate", "2026-10-02", "--enddate", "2026-10-04", *args)
+    assert built.returncode == 0, built.stderr
+    one_day = ("--startdate", "2026-10-03", "--enddate", "2026-10-03", *args)
+    refused = weblogs(tmp_path, *one_day, "--full-refresh")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "allow_full_refresh: true" in refused.stderr
+    import duckdb
+
+    def dates() -> list[tuple[object, ...]]:
+        with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+            sql = "select distinct session_date from main.session_metrics order by 1"
+            return con.execute(sql).fetchall()
+
+    assert len(dates()) == 3
+    allowed = weblogs(tmp_path, *one_day, "--full-refresh", "--allow-full-refresh")
+    assert allowed.returncode == 0, allowed.stderr
+    assert len(dates()) == 1

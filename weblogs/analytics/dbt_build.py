@@ -25,6 +25,13 @@ from typing import Any
 import yaml
 
 from weblogs.analytics.dbt_process import DbtRun, run_dbt
+from weblogs.analytics.monitoring import (
+    Findings,
+    freshness_results,
+    new_anomalies,
+    publish,
+    warned_tests,
+)
 from weblogs.analytics.readers import Reader, reader_for
 from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
@@ -112,17 +119,11 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
-def run_dbt_build(
-    window: tuple[str, str] | None,
-    *,
-    lake: Path,
+def run_dbt_command(
+    command: Sequence[str], dbt_vars: Mapping[str, Any], *, target: Target, lake: Path,
     duckdb_path: Path,
-    full_refresh: bool = False,
-    run_plan: Mapping[str, Any] | None = None,
-    target: Target | None = None,
-) -> DbtRun:
-    """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
-    target = target or Target("local", "main")
+) -> DbtRun:  # fmt: skip
+    """One dbt command on `target` with the runner's profile and environment; its events."""
     with tempfile.TemporaryDirectory(prefix="weblogs-dbt-") as tmp:
         profiles_dir = os.environ.get("DBT_PROFILES_DIR")
         if not profiles_dir:
@@ -133,21 +134,39 @@ def run_dbt_build(
             "DBT_PROFILES_DIR": profiles_dir,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        dbt_vars: dict[str, Any] = {}
+        all_vars = dict(dbt_vars)
         if target.local_lake:
-            env["WEBLOGS_LAKE_ROOT"] = dbt_vars["lake_root"] = str(lake.resolve())
+            env["WEBLOGS_LAKE_ROOT"] = all_vars["lake_root"] = str(lake.resolve())
         if target.name == "local":
             duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             env["WEBLOGS_DUCKDB_PATH"] = str(duckdb_path.resolve())
-        if window is not None:
-            dbt_vars |= {"startdate": window[0], "enddate": window[1]}
-        elif run_plan is not None:
-            dbt_vars |= run_plan
-        args = [dbt_executable(), "build", "--target", target.name]
-        args += ["--project-dir", str(PROJECT_DIR), "--vars", json.dumps(dbt_vars)]
-        if full_refresh:
-            args.append("--full-refresh")
-        done = run_dbt(args, env)
+        args = [dbt_executable(), *command, "--target", target.name]
+        args += ["--project-dir", str(PROJECT_DIR), "--vars", json.dumps(all_vars)]
+        return run_dbt(args, env)
+
+
+def run_dbt_build(
+    window: tuple[str, str] | None,
+    *,
+    lake: Path,
+    duckdb_path: Path,
+    full_refresh: bool = False,
+    allow_full_refresh: bool = False,
+    run_plan: Mapping[str, Any] | None = None,
+    target: Target | None = None,
+) -> DbtRun:
+    """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
+    target = target or Target("local", "main")
+    dbt_vars: dict[str, Any] = {}
+    if window is not None:
+        dbt_vars |= {"startdate": window[0], "enddate": window[1]}
+    elif run_plan is not None:
+        dbt_vars |= run_plan
+    command = ["build"]
+    if full_refresh:
+        dbt_vars["allow_full_refresh"] = allow_full_refresh
+        command.append("--full-refresh")
+    done = run_dbt_command(command, dbt_vars, target=target, lake=lake, duckdb_path=duckdb_path)
     if done.returncode != 0:
         raise ModelsError(f"dbt build failed: {done.reason()}")
     return done
@@ -278,6 +297,7 @@ def build_and_report(
     lake: Path | None = None,
     duckdb_path: Path | None = None,
     full_refresh: bool = False,
+    allow_full_refresh: bool = False,
     run_date: str | None = None,
     target: str | None = None,
 ) -> str:
@@ -296,36 +316,49 @@ def build_and_report(
     duckdb_path = duckdb_path or default_duckdb_path(os.environ)
     check_target(chosen, os.environ, lake)
     read = reader_for(chosen, os.environ, duckdb_path)
-    plan = None
-    if scheduled is not None:
-        plan = plan_scheduled_run(
-            chosen,
-            read,
-            os.environ,
-            lake,
-            date.fromisoformat(scheduled),
-            default_window_days=default_window_days(),
-            full_refresh=full_refresh,
-        )
-    notes = plan_notes(plan) if plan is not None else []
-    if plan is not None and not plan.dates:
-        # Nothing to rebuild: dbt is not run, so every mart keeps what the last run built
-        # (the report marts cover that run's session dates, docs/analytics.md).
-        return "".join(f"{n}\n" for n in notes) + (
-            f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
-        )
+    places = {"target": chosen, "lake": lake, "duckdb_path": duckdb_path}
+    if window is None and scheduled is not None:
+        return scheduled_run(date.fromisoformat(scheduled), read, places, full_refresh)
     run_dbt_build(
         window,
         lake=lake,
         duckdb_path=duckdb_path,
         full_refresh=full_refresh,
-        run_plan=plan_vars(plan) if plan is not None else None,
+        allow_full_refresh=allow_full_refresh,
         target=chosen,
     )
-    if window is not None or plan is None:
-        return report(read, chosen.schema, window or default_window(today))
-    built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
-    return "".join(f"{n}\n" for n in notes) + report(read, chosen.schema, built)
+    return report(read, chosen.schema, window or default_window(today))
+
+
+def scheduled_run(run_date: date, read: Reader, places: dict[str, Any], full_refresh: bool) -> str:
+    """Plan, build, monitor: the daily run. Fails (ModelsError) on a stale source."""
+    target: Target = places["target"]
+    plan = plan_scheduled_run(
+        target, read, os.environ, places["lake"], run_date,
+        default_window_days=default_window_days(), full_refresh=full_refresh,
+    )  # fmt: skip
+    lines = plan_notes(plan)
+    findings = Findings()
+    if plan.dates:
+        build = run_dbt_build(None, run_plan=plan_vars(plan), full_refresh=full_refresh, **places)
+        warned_tests(build, findings)
+        new_anomalies(read, target.schema, plan.dates, findings)
+        built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
+        tables = report(read, target.schema, built)
+    else:
+        # Nothing to rebuild: dbt builds nothing, so every mart keeps what the last run
+        # built (the report marts cover that run's session dates, docs/analytics.md).
+        tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
+    if os.environ.get(clock.NOW_ENV):
+        findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
+    else:
+        freshness_results(run_dbt_command(["source", "freshness"], {}, **places), findings)
+    lines += findings.lines()
+    region = os.environ.get("WEBLOGS_AWS_REGION") or os.environ.get("AWS_REGION")
+    publish(findings, str(run_date), os.environ, region)
+    if findings.failed:
+        raise ModelsError(f"scheduled run {run_date}: stale source(s): {'; '.join(findings.stale)}")
+    return "".join(f"{line}\n" for line in lines) + tables
 
 
 def plan_notes(plan: RunPlan) -> list[str]:

@@ -49,7 +49,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="DuckDB file (local; default: $WEBLOGS_DUCKDB_PATH, else data/weblogs.duckdb)",
     )
     parser.add_argument(
-        "--full-refresh", action="store_true", help="rebuild the incremental marts from scratch"
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the marts from scratch; refused for incremental marts that exist "
+        "(they would keep only this run's window) unless --allow-full-refresh",
+    )
+    parser.add_argument(
+        "--allow-full-refresh",
+        action="store_true",
+        help="with --full-refresh: drop the incremental marts' other dates on purpose",
     )
     parser.set_defaults(func=run)
 
@@ -62,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             lake=args.lake,
             duckdb_path=args.duckdb,
             full_refresh=args.full_refresh,
+            allow_full_refresh=args.allow_full_refresh,
             run_date=args.run_date,
             target=args.target,
         )
