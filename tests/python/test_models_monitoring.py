@@ -17,6 +17,7 @@ from dbt_helpers import WEBLOGS, build_fixture_lake
 
 from weblogs.analytics.dbt_process import DbtRun
 from weblogs.analytics.monitoring import Findings, freshness_results, publish, warned_tests
+from weblogs.core.errors import ModelsError
 
 
 def events(*items: tuple[str, dict]) -> DbtRun:
@@ -84,6 +85,10 @@ def test_one_message_per_run_on_the_alarm_topic_without_personal_data(
     assert body["new_anomalies"] == {"event_more_than_24_hours_after_its_session_start": 3}
     for word in ("user_id", "session_id", "u-"):
         assert word not in envelope["Message"]
+    # A topic that cannot take the message fails the run in one line, not a traceback.
+    gone = {"WEBLOGS_ALARM_TOPIC_ARN": topic.replace("weblogs-alarms", "gone")}
+    with pytest.raises(ModelsError, match="could not publish the run report to arn:"):
+        publish(findings, "2026-10-08", gone, "us-east-1")
     moto_server.reset()
 
 

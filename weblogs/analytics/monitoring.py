@@ -18,6 +18,7 @@ from weblogs.adapters import aws
 from weblogs.adapters.notify import SnsNotifier
 from weblogs.analytics.dbt_process import DbtRun
 from weblogs.analytics.readers import Reader
+from weblogs.core.errors import ModelsError
 
 TOPIC_ENV = "WEBLOGS_ALARM_TOPIC_ARN"
 #: How many examples of each kind a message carries.
@@ -104,8 +105,14 @@ def publish(findings: Findings, run: str, env: Mapping[str, str], region: str | 
     topic = env.get(TOPIC_ENV)
     if not topic:
         return False
+    from botocore.exceptions import BotoCoreError, ClientError
+
     subject = f"weblogs models {run}: " + ("FAILED, stale source" if findings.failed else "report")
-    SnsNotifier(aws.client("sns", region), topic).notify(
-        subject, json.dumps(findings.message(run), indent=1, default=str)
-    )
+    try:
+        SnsNotifier(aws.client("sns", region), topic).notify(
+            subject, json.dumps(findings.message(run), indent=1, default=str)
+        )
+    except (BotoCoreError, ClientError) as exc:
+        # The report is part of the run: a run nobody hears of fails, in one line.
+        raise ModelsError(f"could not publish the run report to {topic}: {exc}") from None
     return True

@@ -135,7 +135,7 @@ def _exists(read: Reader, schema: str, table: str) -> bool:
         "select count(*) from information_schema.tables"
         f" where table_schema = '{schema}' and table_name = '{table}'"
     )
-    return bool(rows and rows[0][0])
+    return bool(rows) and int(rows[0][0] or 0) > 0
 
 
 def read_watermark(read: Reader, schema: str) -> datetime | None:
