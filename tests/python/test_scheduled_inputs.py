@@ -90,3 +90,13 @@ def test_the_plan_vars_carry_every_field_as_plain_json() -> None:
 def test_the_longest_run_is_the_dbt_projects() -> None:
     macro = (REPO / "macros/window/run_window.sql").read_text(encoding="utf-8")
     assert "{% macro max_window_days() %}\n    {{ return(" + str(MAX_WINDOW_DAYS) + ") }}" in macro
+
+
+def test_no_jinja_reads_rows_by_position_and_no_regex_reads_times_or_the_run_log() -> None:
+    """The plan is Python's: the macros only check vars, the runner reads typed columns."""
+    scheduled = (REPO / "macros/window/scheduled.sql").read_text(encoding="utf-8")
+    for needle in ("row[0]", "row[1]", "row[2]", "row[3]", "modules.re", "strptime"):
+        assert needle not in scheduled, needle
+    for module in ("dbt_build.py", "scheduled.py", "dbt_process.py"):
+        text = (REPO / "weblogs/analytics" / module).read_text(encoding="utf-8")
+        assert "re.findall" not in text and "re.search" not in text, module
