@@ -11,6 +11,7 @@ read through Trino.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,31 @@ def test_the_daily_command_on_trino_builds_the_duckdb_marts(
         expected = on_duckdb.table(mart, ", ".join(KEYS[mart]))
         assert expected, mart
         assert_same_rows(trino_lake.table(mart, "weblogs_deployed"), expected, mart)
+
+
+def test_the_scheduled_command_as_is_runs_on_trino(trino_lake: TrinoLake, tmp_path: Path) -> None:
+    """CMD `models` unchanged: the scheduled run plans from the lake's manifests (the clock
+    set to after they arrived), builds on Trino, and a second run finds nothing new."""
+    command, env = task_container("dbt", REGION, DEFAULT_ACCOUNT_ID)
+    image = image_tree(tmp_path / "root")
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    env |= {
+        "WEBLOGS_DBT_TARGET": "trino",
+        "WEBLOGS_TRINO_PORT": str(trino_lake.server.port),
+        "WEBLOGS_TRINO_SCHEMA": "weblogs_scheduled",
+        "WEBLOGS_LAKE_ROOT": str(trino_lake.lake),
+        "WEBLOGS_NOW": f"{tomorrow}T00:30:00Z",
+    }
+    done = run_image(image, image_venv(), command, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    first = done.stdout.split("sessions from ")[1][:10]
+    last = done.stdout.split("sessions from ")[1][14:24]
+    on_duckdb = DbtProject(tmp_path / "duckdb", trino_lake.lake)
+    on_duckdb.run("run", "--vars", f"{{startdate: {first}, enddate: {last}}}")
+    for mart in ("engagement_metrics", "session_metrics", "acquisition_metrics"):
+        expected = on_duckdb.table(mart, ", ".join(KEYS[mart]))
+        assert expected, mart
+        assert_same_rows(trino_lake.table(mart, "weblogs_scheduled"), expected, mart)
+    again = run_image(image, image_venv(), command, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "no events arrived since the last run" in again.stdout

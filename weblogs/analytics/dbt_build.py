@@ -318,7 +318,8 @@ def build_and_report(
     read = reader_for(chosen, os.environ, duckdb_path)
     places = {"target": chosen, "lake": lake, "duckdb_path": duckdb_path}
     if window is None and scheduled is not None:
-        return scheduled_run(date.fromisoformat(scheduled), read, places, full_refresh)
+        refresh = {"full_refresh": full_refresh, "allow_full_refresh": allow_full_refresh}
+        return scheduled_run(date.fromisoformat(scheduled), read, places, refresh)
     run_dbt_build(
         window,
         lake=lake,
@@ -330,17 +331,19 @@ def build_and_report(
     return report(read, chosen.schema, window or default_window(today))
 
 
-def scheduled_run(run_date: date, read: Reader, places: dict[str, Any], full_refresh: bool) -> str:
+def scheduled_run(
+    run_date: date, read: Reader, places: dict[str, Any], refresh: dict[str, bool]
+) -> str:
     """Plan, build, monitor: the daily run. Fails (ModelsError) on a stale source."""
     target: Target = places["target"]
     plan = plan_scheduled_run(
         target, read, os.environ, places["lake"], run_date,
-        default_window_days=default_window_days(), full_refresh=full_refresh,
+        default_window_days=default_window_days(), full_refresh=refresh["full_refresh"],
     )  # fmt: skip
     lines = plan_notes(plan)
     findings = Findings()
     if plan.dates:
-        build = run_dbt_build(None, run_plan=plan_vars(plan), full_refresh=full_refresh, **places)
+        build = run_dbt_build(None, run_plan=plan_vars(plan), **refresh, **places)
         warned_tests(build, findings)
         new_anomalies(read, target.schema, plan.dates, findings)
         built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
