@@ -63,7 +63,7 @@ else
 endif
 
 # The semantic layer (models/semantic/_semantic.yml): `dbt parse` runs MetricFlow's
-# validations and writes target/semantic_manifest.json (what tests/python/test_dashboard.py
+# validations and writes target/semantic_manifest.json (what tests/python/dbt/test_dashboard.py
 # queries); on an in-memory DuckDB, like lint-sql.
 lint-semantic:
 ifneq ($(wildcard dbt_project.yml),)

@@ -5,7 +5,7 @@
     - a range: vars `startdate` / `enddate` (YYYY-MM-DD, inclusive, UTC);
     - the scheduled run: var `run_date` (YYYY-MM-DD) alone: the session dates
       that received events since the previous successful scheduled run
-      (`weblogs.scheduled_plan`);
+      (`weblogs.scheduled_plan`, which checks the plan `weblogs models` passes as var `run_plan`);
     - nothing: the last `default_window_days` (7) complete UTC days before today.
 
     Every model that needs the window calls `weblogs.run_window()`, so a bad
@@ -156,6 +156,7 @@
     {%- do weblogs.validate_all_vars() -%}
     {%- set window = weblogs.run_window() -%}
     {%- do weblogs.lake_root() -%}
+    {%- do weblogs.check_full_refresh() -%}
     {%- if execute -%}
         {%- if window.mode == 'scheduled' -%}
             {{ log("weblogs scheduled run " ~ window.run_date ~ ": events that arrived from "
@@ -274,7 +275,7 @@
     {%- else -%}
         (
         {%- for row in rows -%}
-            {{ ' or ' if not loop.first }}(year = '{{ row[0].strftime('%Y') }}' and month = '{{ row[0].strftime('%m') }}' and day = '{{ row[0].strftime('%d') }}' and hour = '{{ row[1] }}' and cast(ingested_at as timestamp) >= cast('{{ row[2] }}' as timestamp))
+            {{ ' or ' if not loop.first }}(year = '{{ row.event_date.strftime('%Y') }}' and month = '{{ row.event_date.strftime('%m') }}' and day = '{{ row.event_date.strftime('%d') }}' and hour = '{{ row.event_hour }}' and cast(ingested_at as timestamp) >= cast('{{ row.first_ingested_at }}' as timestamp))
         {%- endfor -%}
         )
     {%- endif -%}

@@ -1,4 +1,4 @@
-"""The analytics runner: `dbt build` on the local lake and the marts' headline figures."""
+"""The analytics runner: `dbt build` on a target and the marts' headline figures."""
 
 from weblogs.analytics.dbt_build import (
     ModelsError,
@@ -10,9 +10,11 @@ from weblogs.analytics.dbt_build import (
     format_table,
     run_dbt_build,
 )
+from weblogs.analytics.dbt_process import Stopped
 
 __all__ = [
     "ModelsError",
+    "Stopped",
     "build_and_report",
     "check_lake",
     "check_window",

@@ -2,10 +2,11 @@
 
 Analysts can run dbt directly; this is the one-liner for the demo and for
 operators: it checks the inputs first (so a missing lake or a bad date is one
-clear line, not a dbt stack), runs `dbt build` on the `local` target with a
-profile copied from `profiles.yml.example`, passing the window (or, without
-dates, the scheduled run's `run_date`) and the lake root as vars, and reads the
-marts back from DuckDB.
+clear line, not a dbt stack), runs `dbt build` on the chosen target (`local`,
+`trino` or `athena`, targets.py) with a profile copied from
+`profiles.yml.example`, passing the window (or, without dates, the scheduled
+run's `run_date`) as vars, and reads the run log and the marts back through
+that target's own connection (readers.py).
 """
 
 from __future__ import annotations
@@ -14,18 +15,29 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from weblogs.core import layout
+from weblogs.analytics.dbt_process import DbtRun, run_dbt
+from weblogs.analytics.monitoring import (
+    Findings,
+    freshness_results,
+    new_anomalies,
+    publish,
+    warned_tests,
+)
+from weblogs.analytics.readers import Reader, reader_for
+from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
+from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
+from weblogs.core import clock, layout
 from weblogs.core.errors import ModelsError, UsageError
+from weblogs.core.run_plan import RunPlan
 
 __all__ = [
     "ModelsError",
@@ -49,13 +61,15 @@ def default_duckdb_path(env: Mapping[str, str]) -> Path:
     return Path(env.get("WEBLOGS_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
 
 
-def default_window(today: date) -> tuple[str, str]:
-    """The project's default window: the last `default_window_days` complete UTC days.
-
-    The length is the dbt project's var, read from dbt_project.yml, so both agree.
-    """
+def default_window_days() -> int:
+    """The dbt project's var `default_window_days`, read from dbt_project.yml, so both agree."""
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    days = int(project.get("vars", {}).get("default_window_days", 7))
+    return int(project.get("vars", {}).get("default_window_days", 7))
+
+
+def default_window(today: date) -> tuple[str, str]:
+    """The project's default window: the last `default_window_days` complete UTC days."""
+    days = default_window_days()
     return f"{today - timedelta(days=days):%Y-%m-%d}", f"{today - timedelta(days=1):%Y-%m-%d}"
 
 
@@ -89,29 +103,46 @@ def check_run_date(run_date: str | None, window: tuple[str, str] | None, today: 
     if not DATE_RE.fullmatch(run_date):
         raise UsageError(f"run date {run_date!r} is not a date in YYYY-MM-DD form")
     try:
-        date.fromisoformat(run_date)
+        parsed = date.fromisoformat(run_date)
     except ValueError:
         raise UsageError(f"run date {run_date!r} is not a real calendar date") from None
-    return run_date
-
-
-def check_lake(lake: Path) -> None:
-    """The local sources dbt will read; a clear line for what is missing."""
-    events = lake / layout.EVENTS
-    if not events.is_dir() or next(events.glob(layout.EVENT_FILES_GLOB), None) is None:
+    if parsed > today:
         raise UsageError(
-            f"no events in {events} (write some with `weblogs transform --input FILE --lake {lake}`)"
+            f"run date {run_date} is after today ({today}, UTC; {clock.NOW_ENV} sets the clock): "
+            "a scheduled run counts only what has arrived, and its watermark would skip the rest"
         )
-    for name in layout.CRM_FILES:
-        if not (lake / layout.CRM / name).is_file():
-            raise UsageError(
-                f"missing CRM extract {lake / layout.CRM / name} (docs/contract.md#2-the-lake)"
-            )
+    return run_date
 
 
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt_command(
+    command: Sequence[str], dbt_vars: Mapping[str, Any], *, target: Target, lake: Path,
+    duckdb_path: Path,
+) -> DbtRun:  # fmt: skip
+    """One dbt command on `target` with the runner's profile and environment; its events."""
+    with tempfile.TemporaryDirectory(prefix="weblogs-dbt-") as tmp:
+        profiles_dir = os.environ.get("DBT_PROFILES_DIR")
+        if not profiles_dir:
+            shutil.copy(PROJECT_DIR / "profiles.yml.example", Path(tmp) / "profiles.yml")
+            profiles_dir = tmp
+        env = {
+            **os.environ,
+            "DBT_PROFILES_DIR": profiles_dir,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        all_vars = dict(dbt_vars)
+        if target.local_lake:
+            env["WEBLOGS_LAKE_ROOT"] = all_vars["lake_root"] = str(lake.resolve())
+        if target.name == "local":
+            duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            env["WEBLOGS_DUCKDB_PATH"] = str(duckdb_path.resolve())
+        args = [dbt_executable(), *command, "--target", target.name]
+        args += ["--project-dir", str(PROJECT_DIR), "--vars", json.dumps(all_vars)]
+        return run_dbt(args, env)
 
 
 def run_dbt_build(
@@ -120,42 +151,25 @@ def run_dbt_build(
     lake: Path,
     duckdb_path: Path,
     full_refresh: bool = False,
-    run_date: str | None = None,
-) -> str:
-    """`dbt build --target local`; returns dbt's output, raises ModelsError when it fails."""
-    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="weblogs-dbt-") as tmp:
-        profiles_dir = os.environ.get("DBT_PROFILES_DIR")
-        if not profiles_dir:
-            shutil.copy(PROJECT_DIR / "profiles.yml.example", Path(tmp) / "profiles.yml")
-            profiles_dir = tmp
-        env = {
-            **os.environ,
-            "WEBLOGS_LAKE_ROOT": str(lake.resolve()),
-            "WEBLOGS_DUCKDB_PATH": str(duckdb_path.resolve()),
-            "DBT_PROFILES_DIR": profiles_dir,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        dbt_vars: dict[str, str] = {"lake_root": str(lake.resolve())}
-        if window is not None:
-            dbt_vars |= {"startdate": window[0], "enddate": window[1]}
-        elif run_date is not None:
-            dbt_vars |= {"run_date": run_date}
-        args = [dbt_executable(), "build", "--target", "local", "--project-dir", str(PROJECT_DIR)]
-        args += ["--vars", json.dumps(dbt_vars)]
-        if full_refresh:
-            args.append("--full-refresh")
-        done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-    output = done.stdout + done.stderr
+    allow_full_refresh: bool = False,
+    run_plan: Mapping[str, Any] | None = None,
+    target: Target | None = None,
+) -> DbtRun:
+    """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
+    target = target or Target("local", "main")
+    dbt_vars: dict[str, Any] = {}
+    if window is not None:
+        dbt_vars |= {"startdate": window[0], "enddate": window[1]}
+    elif run_plan is not None:
+        dbt_vars |= run_plan
+    command = ["build"]
+    if full_refresh:
+        dbt_vars["allow_full_refresh"] = allow_full_refresh
+        command.append("--full-refresh")
+    done = run_dbt_command(command, dbt_vars, target=target, lake=lake, duckdb_path=duckdb_path)
     if done.returncode != 0:
-        problems = [
-            line.strip()
-            for line in output.splitlines()
-            if re.search(r"\b(ERROR|FAIL|Error)\b", line) and "ERROR=0" not in line
-        ]
-        summary = "; ".join(problems[:3]) or output.strip().splitlines()[-1:]
-        raise ModelsError(f"dbt build failed: {summary}")
-    return output
+        raise ModelsError(f"dbt build failed: {done.reason()}")
+    return done
 
 
 def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -190,7 +204,8 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     return "\n".join(out)
 
 
-#: The headline query of each mart: (title, SQL); `?` placeholders take the window's dates.
+#: The headline query of each mart: (title, SQL); `{schema}` is the target's schema,
+#: `{start}`/`{end}` the window's dates as date literals (validated dates, never text).
 HEADLINES: tuple[tuple[str, str], ...] = (
     (
         "engagement_metrics (sessions in the window)",
@@ -200,7 +215,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                round(100.0 * avg(case when is_bounce then 1 else 0 end), 2) as bounce_pct,
                round(avg(engagement_score), 2) as avg_engagement,
                coalesce(sum(loyalty_interactions), 0) as loyalty_interactions
-        from main.engagement_metrics where session_date between ? and ?
+        from {schema}.engagement_metrics where session_date between {start} and {end}
         """,
     ),
     (
@@ -211,7 +226,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                round(sum(avg_session_duration_seconds * sessions) / sum(sessions), 2)
                    as avg_duration_s,
                round(sum(avg_engagement_score * sessions) / sum(sessions), 2) as avg_engagement
-        from main.session_metrics where session_date between ? and ?
+        from {schema}.session_metrics where session_date between {start} and {end}
         group by device_type order by sessions desc, device_type
         """,
     ),
@@ -223,7 +238,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                sum(sessions) as sessions, round(avg(engagement_score), 2) as avg_engagement,
                round(avg(loyalty_rate_pct), 2) as avg_loyalty_rate_pct,
                sum(ratings_count) as ratings
-        from main.loyalty_metrics
+        from {schema}.loyalty_metrics
         """,
     ),
     (
@@ -231,7 +246,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         """
         select loyalty_tier, users, loyalty_members, loyalty_member_pct, avg_engagement_score,
                loyalty_rate_pct, avg_rating
-        from main.loyalty_by_tier
+        from {schema}.loyalty_by_tier
         order by case loyalty_tier when 'gold' then 1 when 'silver' then 2
                  when 'bronze' then 3 else 4 end
         """,
@@ -244,7 +259,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                sum(converted_sessions) as converted,
                round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
                sum(purchases) as purchases
-        from main.acquisition_metrics where session_date between ? and ?
+        from {schema}.acquisition_metrics where session_date between {start} and {end}
         group by channel order by sessions desc, channel
         """,
     ),
@@ -254,7 +269,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         select page_path, sum(page_views) as page_views, sum(entrances) as entrances,
                sum(exits) as exits,
                round(100.0 * sum(exits) / sum(page_views), 2) as exit_pct
-        from main.page_metrics where session_date between ? and ?
+        from {schema}.page_metrics where session_date between {start} and {end}
         group by page_path order by page_views desc, page_path limit 10
         """,
     ),
@@ -262,13 +277,15 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         "bot sessions (left out of every mart, over the window's days)",
         """
         with bots as (
-            select count(distinct (report_date, session_id)) as bot_sessions
-            from main.session_anomalies
-            where rule = 'bot_browser' and report_date between ? and ?
+            select count(*) as bot_sessions
+            from (
+                select distinct report_date, session_id from {schema}.session_anomalies
+                where rule = 'bot_browser' and report_date between {start} and {end}
+            ) as bot_session_dates
         ),
         counted as (
-            select count(*) as sessions from main.engagement_metrics
-            where session_date between ? and ?
+            select count(*) as sessions from {schema}.engagement_metrics
+            where session_date between {start} and {end}
         )
         select bot_sessions, sessions + bot_sessions as all_sessions,
                coalesce(round(100.0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2), 0)
@@ -279,42 +296,18 @@ HEADLINES: tuple[tuple[str, str], ...] = (
 )
 
 
-def report(duckdb_path: Path, window: tuple[str, str]) -> str:
-    """The headline figures of the marts, as text tables."""
-    import duckdb
+def _date_literal(value: date) -> str:
+    return f"date '{value.isoformat()}'"
 
+
+def report(read: Reader, schema: str, window: tuple[str, str]) -> str:
+    """The headline figures of the marts, as text tables, read through the target's reader."""
+    start, end = (_date_literal(date.fromisoformat(d)) for d in window)
     parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        for title, sql in HEADLINES:
-            params = [date.fromisoformat(window[0]), date.fromisoformat(window[1])]
-            # Every `?` pair is the window (first, last).
-            cursor = con.execute(sql, (params * 2)[: sql.count("?")])
-            columns = [d[0] for d in cursor.description]
-            parts.append(format_table(title, columns, cursor.fetchall()))
+    for title, sql in HEADLINES:
+        columns, rows = read(sql.format(schema=schema, start=start, end=end))
+        parts.append(format_table(title, columns, rows))
     return "\n\n".join(parts) + "\n"
-
-
-def scheduled_run_dates(
-    duckdb_path: Path, run_date: str, since: datetime
-) -> tuple[str, str] | None:
-    """The first and last session dates the scheduled run for `run_date`, started at
-    `since` (UTC), rebuilt.
-
-    Read from the run log the run wrote (`weblogs_run_log.session_dates`, runs of
-    dates such as `2026-10-01 .. 2026-10-03, 2026-10-07`), not from dbt's output.
-    None: the run recorded nothing (no events arrived since the previous one; an
-    earlier run for the same date recorded before `since` does not count).
-    """
-    import duckdb
-
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        row = con.execute(
-            "select session_dates from weblogs_run_log where run_date = ? and recorded_at >= ?"
-            " order by recorded_at desc limit 1",
-            [date.fromisoformat(run_date), since.astimezone(UTC).replace(tzinfo=None)],
-        ).fetchone()
-    dates = re.findall(r"\d{4}-\d{2}-\d{2}", row[0] or "") if row else []
-    return (min(dates), max(dates)) if dates else None
 
 
 def build_and_report(
@@ -324,24 +317,84 @@ def build_and_report(
     lake: Path | None = None,
     duckdb_path: Path | None = None,
     full_refresh: bool = False,
+    allow_full_refresh: bool = False,
     run_date: str | None = None,
+    target: str | None = None,
 ) -> str:
-    """Build and test every model, then return the headline tables (for the demo).
+    """Build and test every model on the target, then return the headline tables.
 
     With both dates: that window. Without: the scheduled run for `run_date`
     (default today, UTC): the session dates that received events since the
-    previous successful scheduled run (docs/analytics.md, Late data).
+    previous successful scheduled run (docs/analytics.md, Late data). The target
+    is `target`, else `$WEBLOGS_DBT_TARGET`, else `local`.
     """
+    chosen = resolve_target(target, os.environ)
     window = check_window(startdate, enddate)
-    scheduled = check_run_date(run_date, window, datetime.now(UTC).date())
+    today = clock.now(os.environ).date()
+    scheduled = check_run_date(run_date, window, today)
     lake = lake or layout.lake_root(os.environ)
     duckdb_path = duckdb_path or default_duckdb_path(os.environ)
-    check_lake(lake)
-    started = datetime.now(UTC).replace(microsecond=0)
+    check_target(chosen, os.environ, lake)
+    read = reader_for(chosen, os.environ, duckdb_path)
+    places = {"target": chosen, "lake": lake, "duckdb_path": duckdb_path}
+    if window is None and scheduled is not None:
+        refresh = {"full_refresh": full_refresh, "allow_full_refresh": allow_full_refresh}
+        return scheduled_run(date.fromisoformat(scheduled), read, places, refresh)
     run_dbt_build(
-        window, lake=lake, duckdb_path=duckdb_path, full_refresh=full_refresh, run_date=scheduled
+        window,
+        lake=lake,
+        duckdb_path=duckdb_path,
+        full_refresh=full_refresh,
+        allow_full_refresh=allow_full_refresh,
+        target=chosen,
     )
-    built = window or scheduled_run_dates(duckdb_path, str(scheduled), started)
-    if built is None:
-        return f"weblogs models: scheduled run {scheduled}: no events arrived since the last run\n"
-    return report(duckdb_path, built)
+    return report(read, chosen.schema, window or default_window(today))
+
+
+def scheduled_run(
+    run_date: date, read: Reader, places: dict[str, Any], refresh: dict[str, bool]
+) -> str:
+    """Plan, build, monitor: the daily run. Fails (ModelsError) on a stale source."""
+    target: Target = places["target"]
+    plan = plan_scheduled_run(
+        target, read, os.environ, places["lake"], run_date,
+        default_window_days=default_window_days(), full_refresh=refresh["full_refresh"],
+    )  # fmt: skip
+    lines = plan_notes(plan)
+    findings = Findings()
+    if plan.dates:
+        build = run_dbt_build(None, run_plan=plan_vars(plan), **refresh, **places)
+        warned_tests(build, findings)
+        new_anomalies(read, target.schema, plan.dates, findings)
+        built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
+        tables = report(read, target.schema, built)
+    else:
+        # Nothing to rebuild: dbt builds nothing, so every mart keeps what the last run
+        # built (the report marts cover that run's session dates, docs/analytics.md).
+        tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
+    if os.environ.get(clock.NOW_ENV):
+        findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
+    else:
+        freshness_results(run_dbt_command(["source", "freshness"], {}, **places), findings)
+    lines += findings.lines()
+    region = os.environ.get("WEBLOGS_AWS_REGION") or os.environ.get("AWS_REGION")
+    publish(findings, str(run_date), os.environ, region)
+    if findings.failed:
+        raise ModelsError(f"scheduled run {run_date}: stale source(s): {'; '.join(findings.stale)}")
+    return "".join(f"{line}\n" for line in lines) + tables
+
+
+def plan_notes(plan: RunPlan) -> list[str]:
+    """The loud lines about the arrivals: unreadable lines, gaps, a writer clock behind."""
+    notes = []
+    if plan.unreadable_lines:
+        notes.append(f"{plan.unreadable_lines} arrivals manifest line(s) could not be read")
+    if plan.gap_days:
+        days = ", ".join(d.isoformat() for d in plan.gap_days)
+        notes.append(f"{len(plan.gap_days)} arrival day(s) without any manifest: {days}")
+    if plan.regressions:
+        notes.append(
+            f"{plan.regressions} manifest line(s) dated before the watermark "
+            f"({plan.arrivals_from}) under a later day: a writer clock behind; counted"
+        )
+    return [f"weblogs models: WARNING: {note}" for note in notes]

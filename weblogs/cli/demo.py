@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     startdate, enddate = f"{start:%Y-%m-%d}", f"{datetime.now(UTC):%Y-%m-%d}"
     print(f"3/4 models: dbt build on DuckDB ({duckdb_path}) for {startdate} .. {enddate}")
     try:
-        report = build_and_report(startdate, enddate, lake=lake, duckdb_path=duckdb_path)
+        report = build_and_report(
+            startdate, enddate, lake=lake, duckdb_path=duckdb_path, target="local"
+        )
     except ModelsError as exc:
         raise UsageError(f"dbt build failed: {exc}") from exc
 

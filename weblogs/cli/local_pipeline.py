@@ -7,14 +7,15 @@ failed stores under `lake_root` and the "Kinesis" stream as JSON-lines files in
 
 from __future__ import annotations
 
+import os
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ingestion.config import ConsumerConfig
 from ingestion.consumer import Consumer
-from weblogs.core import layout
+from weblogs.core import clock, layout
 from weblogs.simulator import SESSION_ARRIVAL_MEAN_S, SimulatorServer, TrafficGenerator
 
 #: Rough events per second of simulated time (sessions average ~8 events).
@@ -23,7 +24,7 @@ _SIMULATED_EVENTS_PER_SECOND = 8 / SESSION_ARRIVAL_MEAN_S
 
 def default_start(events: int, now: datetime | None = None) -> datetime:
     """A start that makes the simulated traffic end around `now`, on a whole minute."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now(os.environ)
     span = timedelta(seconds=events / _SIMULATED_EVENTS_PER_SECOND)
     return (now - span - timedelta(minutes=5)).replace(second=0, microsecond=0)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from weblogs.core import clock
 from weblogs.simulator import SimulatorServer, TrafficGenerator
 from weblogs.simulator.population import DEFAULT_START
 
@@ -36,7 +38,7 @@ def _non_negative(text: str) -> float:
 
 def _start(text: str) -> datetime:
     if text == "now":
-        return datetime.now(UTC).replace(microsecond=0)
+        return clock.now(os.environ).replace(microsecond=0)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from weblogs.adapters.lake import Lake, LakeError, default_lake_root, open_lake, write_result
-from weblogs.core import layout
+from weblogs.core import clock, layout
 from weblogs.core.contract import MAX_RECORD_BYTES, failed_record
 from weblogs.core.errors import UsageError
 from weblogs.core.transform import TransformResult, transform_records
@@ -193,7 +194,7 @@ def transform_input(
     """
     files = input_files(source)
     lake = _open_lake(lake_uri)
-    now = now or datetime.now(UTC)
+    now = now or clock.now(os.environ)
     records_in = written = failed = 0
     for path in files:
         pieces = chunks(path, CHUNK_RECORDS)

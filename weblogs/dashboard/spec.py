@@ -11,7 +11,7 @@ A measure is one of:
 - ``{"ratio": [num, den], "scale": [a, b]}``: ``a * sum(num) / (b * sum(den))``, rounded
   half up to 2 decimals as the marts' ``exact_round2`` does (docs/analytics.md).
 
-The definitions mirror the semantic layer (models/semantic/_semantic.yml); tests/python/test_dashboard.py holds the
+The definitions mirror the semantic layer (models/semantic/_semantic.yml); tests/python/dbt/test_dashboard.py holds the
 figures shown, the marts' own and MetricFlow's answers equal.
 """
 

@@ -206,8 +206,16 @@ def test_incremental_day_by_day_equals_range_and_reruns_change_nothing(
         con.execute("delete from main.engagement_metrics where session_id = 'ghost-out'")
     assert incremental_rows(daily) == incremental_rows(built)
 
-    # --full-refresh rebuilds from scratch: only the window of that run remains.
-    daily.run("run", "--full-refresh", "--vars", "{startdate: 2026-10-03, enddate: 2026-10-03}")
+    # --full-refresh of marts that exist would keep only the window: refused in one line,
+    # nothing dropped; with allow_full_refresh it rebuilds from scratch, on purpose.
+    one_day = "{startdate: 2026-10-03, enddate: 2026-10-03}"
+    refused = daily.run("build", "--full-refresh", "--vars", one_day, check=False)
+    reason = [line for line in refused.stdout.splitlines() if "weblogs vars:" in line]
+    assert refused.returncode != 0 and len(reason) == 1, refused.stdout[-3000:]
+    assert "allow_full_refresh: true" in reason[0] and "engagement_metrics" in reason[0]
+    assert incremental_rows(daily) == incremental_rows(built)
+    allowed = "{startdate: 2026-10-03, enddate: 2026-10-03, allow_full_refresh: true}"
+    daily.run("run", "--full-refresh", "--vars", allowed)
     dates = daily.query("select distinct session_date from main.engagement_metrics")
     assert dates == [(date(2026, 10, 3),)]
 

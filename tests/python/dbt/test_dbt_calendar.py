@@ -31,6 +31,7 @@ from dbt_helpers import (
     DbtProject,
     event,
     reference_marts,
+    scheduled_vars,
     write_jsonl,
 )
 
@@ -193,7 +194,7 @@ def test_forty_days_of_late_and_messy_traffic_one_scheduled_run_a_day(
             arrived = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
             transform_input(source, lake, now=arrived)
         run_date = day + timedelta(days=1)
-        args = ["build", *common, "--vars", f"{{run_date: {run_date}}}"]
+        args = ["build", *common, "--vars", scheduled_vars(project.duckdb_path, lake, run_date)]
         if index:
             args += ["--exclude", "resource_type:unit_test"]
         done = dbtRunner(manifest=copy.deepcopy(manifest)).invoke(args)

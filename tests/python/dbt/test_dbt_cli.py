@@ -16,8 +16,9 @@ from weblogs.analytics.dbt_build import PROJECT_DIR
 from weblogs.core.errors import UsageError
 
 
-def weblogs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def weblogs(*args: str, cwd: Path, now: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBLOGS_", "DBT_"))}
+    env |= {"WEBLOGS_NOW": now} if now else {}
     # dbt's artifacts and logs go to the test's folder, not the repository's target/.
     env |= {"DBT_TARGET_PATH": str(cwd / "target"), "DBT_LOG_PATH": str(cwd / "logs")}
     return subprocess.run(
@@ -62,7 +63,9 @@ def test_models_command_without_dates_is_the_scheduled_run(tmp_path: Path) -> No
     database = tmp_path / "out" / "weblogs.duckdb"
     run_date = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     args = ("models", "--run-date", run_date, "--lake", str(lake), "--duckdb", str(database))
-    done = weblogs(*args, cwd=tmp_path)
+    # Today, by the injected clock, is the run date: the fixture's arrivals are all before it.
+    now = f"{run_date}T00:00:00Z"
+    done = weblogs(*args, cwd=tmp_path, now=now)
     assert done.returncode == 0, done.stderr
     assert "sessions from 2026-09-19 to 2026-10-11" in done.stdout
     import duckdb
@@ -70,9 +73,13 @@ def test_models_command_without_dates_is_the_scheduled_run(tmp_path: Path) -> No
     with duckdb.connect(str(database), read_only=True) as con:
         got = con.execute("select count(*) from main.engagement_metrics").fetchone()[0]
     assert got == len(reference_marts(lake, "2000-01-01", "2999-12-31")["engagement_metrics"])
-    again = weblogs(*args, cwd=tmp_path)
+    again = weblogs(*args, cwd=tmp_path, now=now)
     assert again.returncode == 0, again.stderr
     assert "no events arrived since the last run" in again.stdout
+    # Nothing new: the report marts still cover the last run's dates, never nothing.
+    with duckdb.connect(str(database), read_only=True) as con:
+        for mart in ("loyalty_metrics", "loyalty_by_tier"):
+            assert con.execute(f"select count(*) from main.{mart}").fetchone()[0] > 0, mart
 
 
 @pytest.mark.parametrize(
@@ -83,6 +90,11 @@ def test_models_command_without_dates_is_the_scheduled_run(tmp_path: Path) -> No
         (["--startdate", "2026-10-01"], "pass both --startdate and --enddate"),
         (["--run-date", "2026-13-01"], "not a real calendar date"),
         (["--run-date", "tomorrow"], "not a date in YYYY-MM-DD form"),
+        (["--run-date", "2999-12-31"], "is after today"),
+        (
+            ["--run-date", (datetime.now(UTC) + timedelta(days=1)).date().isoformat()],
+            "is after today",
+        ),
         (
             ["--run-date", "2026-10-08", "--startdate", "2026-10-01", "--enddate", "2026-10-02"],
             "pass --run-date alone",

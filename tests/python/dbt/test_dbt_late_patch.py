@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_helpers import DbtProject, event, write_arrivals, write_jsonl
+from dbt_helpers import DbtProject, event, scheduled_vars, write_arrivals, write_jsonl
 from test_dbt_calendar import (
     as_rows,
     assert_equal_to_reference,
@@ -124,7 +124,7 @@ def test_late_dates_are_patched_session_by_session_and_equal_a_full_rebuild(
 
     def scheduled(run_date: date) -> str:
         """One scheduled run; returns the compiled SQL of int_run_session_events."""
-        args = ["build", *common, "--vars", f"{{run_date: {run_date}}}"]
+        args = ["build", *common, "--vars", scheduled_vars(project.duckdb_path, lake, run_date)]
         done = dbtRunner(manifest=copy.deepcopy(manifest)).invoke(
             [*args, "--exclude", "resource_type:unit_test"]
         )

@@ -21,6 +21,7 @@ from dbt_helpers import (
     DbtProject,
     event,
     reference_marts,
+    scheduled_vars,
     transform,
     write_arrivals,
     write_csv,
@@ -213,6 +214,21 @@ def test_select_alone_equals_a_full_build_whatever_was_built_before(
         ("{loyalty_event_types: review}", "loyalty_event_types"),
         ("{engagement_weight_duration: 0.9}", "engagement_weight_duration + "),
         ("{run_date: 2026-10-02, startdate: 2026-10-01, enddate: 2026-10-02}", "run_date"),
+        (
+            "{run_date: 2026-10-02}",
+            "run the scheduled run with `weblogs models --run-date 2026-10-02`",
+        ),
+        (
+            "{run_date: 2026-10-02, run_plan: {run_date: 2026-10-02, arrivals_from_us: '1; drop',"
+            " arrivals_to_us: 1790899200000000}}",
+            "run_plan: arrivals_from_us=1; drop is not a time",
+        ),
+        (
+            "{run_date: 2026-10-02, run_plan: {run_date: 2026-10-02, arrivals_from_us: 1790294400000000,"
+            " arrivals_to_us: 1790899200000000, full_dates: ['2026-10-01'],"
+            " patch_dates: ['2026-10-01']}}",
+            "a date is both in full_dates and patch_dates",
+        ),
     ],
 )
 def test_bad_vars_stop_the_run_with_one_line_naming_the_var(
@@ -299,7 +315,7 @@ def test_late_events_are_counted_by_the_scheduled_run_in_a_lake_whose_path_has_a
     root = tmp_path / "o'brien lake"
     lake = build_messy_lake(root)
     project = DbtProject(tmp_path / "work", lake)
-    project.run("build", "--vars", "{run_date: 2026-10-07}")
+    project.run("build", "--vars", scheduled_vars(project.duckdb_path, lake, "2026-10-07"))
     assert_mart_equals(
         project,
         "engagement_metrics",
@@ -312,7 +328,7 @@ def test_late_events_are_counted_by_the_scheduled_run_in_a_lake_whose_path_has_a
     ]
     transform(write_jsonl(tmp_path / "late.jsonl", late), lake)
     write_arrivals(lake, "late", late, datetime(2026, 10, 7, 6, 0, tzinfo=UTC))
-    project.run("build", "--vars", "{run_date: 2026-10-08}")
+    project.run("build", "--vars", scheduled_vars(project.duckdb_path, lake, "2026-10-08"))
     expected = reference_marts(lake, "2000-01-01", "2999-12-31")
     for mart in ("engagement_metrics", "session_metrics", "session_anomalies"):
         assert_mart_equals(project, mart, expected[mart])
@@ -332,7 +348,7 @@ def test_late_events_are_counted_by_the_scheduled_run_in_a_lake_whose_path_has_a
     ]
     # Run again for the same date: nothing new arrived, nothing changes.
     before = project.table("engagement_metrics", "all")
-    project.run("build", "--vars", "{run_date: 2026-10-08}")
+    project.run("build", "--vars", scheduled_vars(project.duckdb_path, lake, "2026-10-08"))
     assert project.table("engagement_metrics", "all") == before
 
 

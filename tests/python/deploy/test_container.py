@@ -28,7 +28,7 @@ DBT_REQUIREMENTS = REPO / "deploy" / "requirements-dbt.txt"
 RUNTIME = {"pyarrow", "orjson", "msgspec", "boto3", "requests", "aws-lambda-powertools", "urllib3"}
 IMAGES = {
     "api": (DOCKERFILE, REQUIREMENTS, RUNTIME),
-    "dbt": (DBT_DOCKERFILE, DBT_REQUIREMENTS, RUNTIME | {"dbt-core", "dbt-athena"}),
+    "dbt": (DBT_DOCKERFILE, DBT_REQUIREMENTS, RUNTIME | {"dbt-core", "dbt-athena", "dbt-trino"}),
 }
 # The base image: by digest, given literally or through the PYTHON_DIGEST build arg.
 BASE = re.compile(r"FROM python:3\.11-slim-bookworm@(sha256:[0-9a-f]{64}|\$\{PYTHON_DIGEST\})")
@@ -186,14 +186,14 @@ def test_image_requirements_match_the_lock_are_hashed_and_complete(image: str) -
 
 @pytest.mark.slow  # it imports dbt and its Athena adapter in a fresh interpreter
 def test_the_dbt_image_runs_what_it_has() -> None:
-    """The weblogs command line and dbt with the Athena adapter import from the dbt pins."""
+    """The weblogs command line and dbt with the Athena and Trino adapters import from the dbt pins."""
     # Each imported module file -> the distributions that ship it (namespace packages
     # such as dbt/__init__.py are shipped by every dbt adapter, dbt-duckdb included).
     code = (
         "import sys, os, json, importlib.metadata as md\n"
         "from weblogs.cli import build_parser\n"
         "build_parser()\n"
-        "import dbt.cli.main, dbt.adapters.athena\n"
+        "import dbt.cli.main, dbt.adapters.athena, dbt.adapters.trino, trino.dbapi\n"
         "owners = {}\n"
         "for d in md.distributions():\n"
         "    for f in d.files or []:\n"

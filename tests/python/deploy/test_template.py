@@ -396,6 +396,8 @@ def test_api_url_reaches_the_consumer_only_as_a_task_secret(template: dict[str, 
         for where, statement in allow_statements(template)
         if {a.split(":")[0] for a in as_list(statement["Action"])}
         & {"secretsmanager", "ssm", "kms"}
+        # The dbt task's report encrypts for the alarm topic's key (test_dbt_task_role_...).
+        and statement["Resource"] != {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]}
     ]
     assert readers, "the execution role cannot read the secret"
     for where, statement in readers:
@@ -612,8 +614,20 @@ def test_dbt_task_role_reads_the_lake_and_writes_only_models_and_results(
     template: dict[str, Any],
 ) -> None:
     assert trusted_service(template, "DbtTaskRole") == "ecs-tasks.amazonaws.com"
-    assert "Policies" not in template["Resources"]["DbtTaskRole"]["Properties"]
-    statements = role_statements(template, "DbtTaskRole")
+    # Inline: only the daily run's report on the alarm topic (and its key), nothing else.
+    (inline,) = template["Resources"]["DbtTaskRole"]["Properties"]["Policies"]
+    assert inline["PolicyName"] == "report-to-alarm-topic"
+    assert [
+        (set(as_list(s["Action"])), s["Resource"]) for s in inline["PolicyDocument"]["Statement"]
+    ] == [
+        ({"sns:Publish"}, {"Ref": "AlarmTopic"}),
+        ({"kms:GenerateDataKey", "kms:Decrypt"}, {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]}),
+    ]
+    statements = [
+        s
+        for s in role_statements(template, "DbtTaskRole")
+        if s not in inline["PolicyDocument"]["Statement"]
+    ]
     assert statements, "the dbt runner policy is not attached to the task role"
     services = {a.split(":")[0] for s in statements for a in as_list(s["Action"])}
     assert services == {"athena", "glue", "s3"}

@@ -519,6 +519,25 @@ class DbtProject:
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def scheduled_vars(duckdb_path: Path, lake: Path, run_date: date | str) -> str:
+    """The vars of the scheduled run for `run_date` on DuckDB, planned as `weblogs models`
+    plans it (weblogs.analytics.scheduled): `run_date` and its `run_plan`, as JSON."""
+    from weblogs.analytics.dbt_build import default_window_days
+    from weblogs.analytics.readers import duckdb_reader
+    from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
+    from weblogs.analytics.targets import Target
+
+    plan = plan_scheduled_run(
+        Target("local", "main"),
+        duckdb_reader(duckdb_path),
+        {},
+        lake,
+        date.fromisoformat(str(run_date)),
+        default_window_days=default_window_days(),
+    )
+    return json.dumps(plan_vars(plan))
+
+
 # --- the analytics tables in plain Python ---------------------------------------------------
 
 

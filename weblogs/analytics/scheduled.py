@@ -1,0 +1,219 @@
+"""The scheduled run's inputs, read through the target, and its plan handed to dbt as vars.
+
+The previous watermark is the run log's latest `arrivals_to` (a typed
+timestamp column); the arrivals manifests are read from the lake folder
+(`local`, `trino`) or the Glue arrivals table (`athena`) and parsed here; the
+session dates the persisted sessions hold come from `int_run_sessions`. The
+plan itself is `weblogs.core.run_plan.plan_run`; dbt receives it as the var
+`run_plan` (macros/window/scheduled.sql checks it, nothing more).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from weblogs.analytics.readers import Reader
+from weblogs.analytics.targets import SCHEMA_RE, Target
+from weblogs.core import layout
+from weblogs.core.errors import ConfigError
+from weblogs.core.run_plan import ArrivalLine, RunPlan, plan_run
+
+#: The longest run, in days (the dbt macro `max_window_days`; test_run_plan holds them equal).
+MAX_WINDOW_DAYS = 366
+EPOCH = datetime(1970, 1, 1)
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp (a manifest's text, or a typed value) as naive UTC; None if unreadable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and 10 < len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def arrival_line(item: Any, arrival_day: date | None = None) -> ArrivalLine:
+    """One manifest line (a parsed JSON object, or a row as a dict), each field checked;
+    `arrival_day` is the partition it was read from."""
+    if not isinstance(item, dict):
+        return ArrivalLine(None, None, None, None, arrival_day)
+    hour = item.get("event_hour")
+    return ArrivalLine(
+        _day(item.get("event_date")),
+        hour if isinstance(hour, str) else None,
+        _moment(item.get("arrived_at")),
+        _moment(item.get("first_ingested_at")),
+        arrival_day,
+    )
+
+
+def _file_lines(path: Path, day: date) -> Iterator[ArrivalLine]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    unreadable = ArrivalLine(None, None, None, None, day)
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for text in handle:
+                if not text.strip():
+                    continue
+                try:
+                    yield arrival_line(json.loads(text), day)
+                except ValueError:
+                    yield unreadable
+    except (OSError, UnicodeDecodeError):
+        yield unreadable
+
+
+def lake_arrivals(lake: Path, days: Sequence[date]) -> list[ArrivalLine]:
+    """The manifests under the lake folder's arrival-date partitions of `days`."""
+    lines: list[ArrivalLine] = []
+    for day in days:
+        folder = (
+            lake
+            / PurePosixPath(layout.arrivals_key(datetime.combine(day, time(), UTC), "_")).parent
+        )
+        for path in sorted(folder.glob("*.json*")) if folder.is_dir() else []:
+            lines.extend(_file_lines(path, day))
+    return lines
+
+
+def _partition_filter(days: Sequence[date]) -> str:
+    by_month: dict[str, list[str]] = {}
+    for day in days:
+        by_month.setdefault(f"{day:%Y-%m}", []).append(f"'{day:%d}'")
+    clauses = [
+        f"(year = '{month[:4]}' and month = '{month[5:]}' and day in ({', '.join(d)}))"
+        for month, d in by_month.items()
+    ]
+    return "(" + " or ".join(clauses) + ")" if clauses else "(1 = 0)"
+
+
+def table_arrivals(read: Reader, env: Mapping[str, str], days: Sequence[date]) -> list[ArrivalLine]:
+    """The manifests through the Glue arrivals table (partitioned by arrival date)."""
+    database = env.get("WEBLOGS_GLUE_DATABASE") or "weblogs"
+    table = env.get("WEBLOGS_GLUE_ARRIVALS_TABLE") or layout.ARRIVALS
+    for name, value in (
+        ("WEBLOGS_GLUE_DATABASE", database),
+        ("WEBLOGS_GLUE_ARRIVALS_TABLE", table),
+    ):
+        if not SCHEMA_RE.fullmatch(value):
+            raise ConfigError(f"{name}={value!r} is not a Glue name (letters, digits, underscores)")
+    columns, rows = read(
+        "select event_date, event_hour, arrived_at, first_ingested_at, year, month, day"
+        f" from {database}.{table} where {_partition_filter(days)}"
+    )
+    lines = []
+    for row in rows:
+        item = dict(zip(columns, row, strict=False))
+        day = _day(f"{item.get('year')}-{item.get('month')}-{item.get('day')}")
+        lines.append(arrival_line(item, day))
+    return lines
+
+
+def _exists(read: Reader, schema: str, table: str) -> bool:
+    _, rows = read(
+        "select count(*) from information_schema.tables"
+        f" where table_schema = '{schema}' and table_name = '{table}'"
+    )
+    return bool(rows) and int(rows[0][0] or 0) > 0
+
+
+def read_watermark(read: Reader, schema: str) -> datetime | None:
+    """The end of the arrivals the last successful scheduled run counted; None before any."""
+    if not _exists(read, schema, "weblogs_run_log"):
+        return None
+    _, rows = read(f"select max(arrivals_to) as watermark from {schema}.weblogs_run_log")
+    value = rows[0][0] if rows else None
+    moment = _moment(value)
+    if value is not None and moment is None:
+        raise ConfigError(f"run log: arrivals_to {value!r} is not a timestamp")
+    return moment
+
+
+def held_dates(read: Reader, schema: str, days: tuple[date, ...]) -> set[date]:
+    """Of `days`, those the persisted sessions (int_run_sessions) hold."""
+    if not days or not _exists(read, schema, "int_run_sessions"):
+        return set()
+    listed = ", ".join(f"date '{d.isoformat()}'" for d in days)
+    _, rows = read(
+        f"select distinct session_date from {schema}.int_run_sessions"
+        f" where session_date in ({listed})"
+    )
+    return {
+        day for (value,) in rows if (day := _day(value if isinstance(value, date) else str(value)))
+    }
+
+
+def plan_scheduled_run(
+    target: Target,
+    read: Reader,
+    env: Mapping[str, str],
+    lake: Path,
+    run_date: date,
+    *,
+    default_window_days: int,
+    full_refresh: bool = False,
+) -> RunPlan:
+    """The plan of the scheduled run for `run_date` on `target`."""
+    watermark = read_watermark(read, target.schema)
+    limits = {"default_window_days": default_window_days, "max_days": MAX_WINDOW_DAYS}
+    start = plan_run(run_date, watermark, [], **limits)
+    if target.local_lake:
+        lines = lake_arrivals(lake, start.arrival_days)
+    else:
+        lines = table_arrivals(read, env, start.arrival_days)
+    return plan_run(
+        run_date,
+        watermark,
+        lines,
+        **limits,
+        patching=target.name == "local" and not full_refresh,
+        held=lambda days: held_dates(read, target.schema, days),
+    )
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def plan_vars(plan: RunPlan) -> dict[str, Any]:
+    """The plan as dbt's var `run_plan`: dates as YYYY-MM-DD, times as UTC microseconds."""
+    return {
+        "run_date": plan.run_date.isoformat(),
+        "run_plan": {
+            "run_date": plan.run_date.isoformat(),
+            "arrivals_from_us": _micros(plan.arrivals_from),
+            "arrivals_to_us": _micros(plan.new_watermark or plan.arrivals_from),
+            "full_dates": [d.isoformat() for d in plan.full_dates],
+            "patch_dates": [d.isoformat() for d in plan.patch_dates],
+            "new_rows": [
+                {
+                    "event_date": r.event_date.isoformat(),
+                    "event_hour": r.event_hour,
+                    "first_ingested_at_us": _micros(r.first_ingested_at),
+                }
+                for r in plan.new_rows
+            ],
+        },
+    }
