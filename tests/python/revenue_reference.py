@@ -76,9 +76,9 @@ def session_audience(s: Session) -> dict[str, Any]:
 def completes(row: dict[str, Any], goal: dict[str, str], params: list[str]) -> bool:
     if "event_type" in goal:
         return row["event_type"] == goal["event_type"]
-    return row["event_type"] == "page_view" and page_path(row["page_url"], params) == goal[
-        "page_path"
-    ]
+    return (
+        row["event_type"] == "page_view" and page_path(row["page_url"], params) == goal["page_path"]
+    )
 
 
 def reference_revenue(
@@ -114,9 +114,7 @@ def reference_revenue(
     goals = []
     for day, group in by_date.items():
         for goal in v.conversion_goals:
-            done = [
-                [r for r in s.rows if completes(r, goal, v.page_query_params)] for s in group
-            ]
+            done = [[r for r in s.rows if completes(r, goal, v.page_query_params)] for s in group]
             converted = sum(1 for rows in done if rows)
             value = sum((amount(r.get("value")) for rows in done for r in rows), Decimal(0))
             goals.append(
@@ -136,7 +134,10 @@ def reference_revenue(
         n = len(group)
         converted = sum(s.columns["converted"] for s in group)
         duration_ms = sum(
-            round((s.rows[-1]["event_timestamp"] - s.rows[0]["event_timestamp"]).total_seconds() * 1000)
+            round(
+                (s.rows[-1]["event_timestamp"] - s.rows[0]["event_timestamp"]).total_seconds()
+                * 1000
+            )
             for s in group
         )
         audiences.append(
@@ -190,9 +191,8 @@ def revenue_events(first_day: date, days: int, sessions: int, seed: int) -> list
                 extra["os"] = os_name
             if country is not None:
                 extra["country"] = country
-            if raw["event_type"] == "purchase" and rng.random() < 0.9:
-                extra["value"] = rng.choice(VALUES)
-            elif raw["event_type"] in ("add_to_cart", "page_view") and rng.random() < 0.1:
+            share = {"purchase": 0.9, "add_to_cart": 0.1, "page_view": 0.1}
+            if rng.random() < share.get(raw["event_type"], 0):
                 extra["value"] = rng.choice(VALUES)
             if raw["event_type"] == "click" and rng.random() < 0.2:
                 extra["event_type"] = "signup"

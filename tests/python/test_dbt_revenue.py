@@ -58,7 +58,11 @@ def built(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
 
 
 def goals_text(goals: tuple[dict[str, str], ...]) -> str:
-    return "[" + ", ".join("{" + ", ".join(f"{k}: '{v}'" for k, v in g.items()) + "}" for g in goals) + "]"
+    return (
+        "["
+        + ", ".join("{" + ", ".join(f"{k}: '{v}'" for k, v in g.items()) + "}" for g in goals)
+        + "]"
+    )
 
 
 def vars_text(start: str, end: str, **extra: str) -> str:
@@ -189,12 +193,12 @@ def test_an_empty_goal_list_builds_no_goal_rows(lake: Path, tmp_path: Path) -> N
         "[{name: a, event_type: hover}]",
         "[{name: a, event_type: Purchase}]",
         "[{name: a, page_path: cart}]",
-        "[{name: a, page_path: \"/x') or (1=1\\n\"}]",
+        '[{name: a, page_path: "/x\') or (1=1\\n"}]',
         "[{name: a, event_type: purchase, page_path: /cart}]",
         "[{name: a}]",
         "[{name: a, event_type: purchase, value: 1}]",
         "[{name: 7, event_type: purchase}]",
-        "[{name: \"a\\n\", event_type: purchase}]",
+        '[{name: "a\\n", event_type: purchase}]',
         "[[a, purchase]]",
     ],
 )

@@ -19,11 +19,13 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from weblogs.analytics.revenue_headlines import REVENUE_HEADLINES
 from weblogs.core import layout
 from weblogs.core.errors import ModelsError, UsageError
 
@@ -166,7 +168,7 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
             return "-"
         if isinstance(value, bool):
             return "yes" if value else "no"
-        if isinstance(value, float):
+        if isinstance(value, float | Decimal):
             return f"{value:,.2f}"
         if isinstance(value, int):
             return f"{value:,}"
@@ -175,7 +177,7 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     text = [[cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
     numeric = [
-        all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
+        all(isinstance(row[i], int | float | Decimal) for row in rows if row[i] is not None)
         for i in range(len(columns))
     ]
 
@@ -267,7 +269,7 @@ def report(duckdb_path: Path, window: tuple[str, str]) -> str:
 
     parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        for title, sql in HEADLINES:
+        for title, sql in HEADLINES + REVENUE_HEADLINES:
             params = [date.fromisoformat(window[0]), date.fromisoformat(window[1])]
             cursor = con.execute(sql, params[: sql.count("?")])
             columns = [d[0] for d in cursor.description]
