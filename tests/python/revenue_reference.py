@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from acquisition_reference import (
     AcquisitionVars,
@@ -29,6 +29,14 @@ from acquisition_reference import (
 from dbt_helpers import mean2
 
 CENT = Decimal("0.01")
+#: The marts section 6 adds to or changes, and the key of each.
+KEYS = {
+    "engagement_metrics": ("session_id", "session_date"),
+    "acquisition_metrics": ("session_date", "channel"),
+    "goal_metrics": ("session_date", "goal"),
+    "audience_metrics": ("session_date", "device_type", "os", "country"),
+}
+MODELS = tuple(KEYS)
 DEFAULT_GOALS = (
     {"name": "purchase", "event_type": "purchase"},
     {"name": "signup", "event_type": "signup"},
@@ -161,6 +169,42 @@ def reference_revenue(
         "goal_metrics": goals,
         "audience_metrics": audiences,
     }
+
+
+class Tables(Protocol):
+    def table(self, name: str, order_by: str) -> list[dict[str, Any]]: ...
+
+
+def marts(
+    project: Tables, models: tuple[str, ...] = MODELS
+) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    out = {}
+    for model in models:
+        rows = project.table(model, ", ".join(KEYS[model]))
+        out[model] = {tuple(r[k] for k in KEYS[model]): r for r in rows}
+    return out
+
+
+def assert_matches_reference(
+    project: Tables,
+    expected: dict[str, list[dict[str, Any]]],
+    models: tuple[str, ...] = MODELS,
+) -> None:
+    """Every reference column equal; money exactly (Decimal), rates to 0.005."""
+    got = marts(project, models)
+    for model in models:
+        want = {tuple(r[k] for k in KEYS[model]): r for r in expected[model]}
+        assert sorted(got[model], key=str) == sorted(want, key=str), model
+        for key, row in want.items():
+            for column, value in row.items():
+                other = got[model][key][column]
+                if isinstance(value, Decimal):
+                    assert isinstance(other, Decimal), (model, column, type(other))
+                    assert other == value, (model, key, column, other, value)
+                elif isinstance(value, float) and other is not None:
+                    assert abs(other - value) <= 0.005, (model, key, column, other, value)
+                else:
+                    assert other == value, (model, key, column, other, value)
 
 
 # --- Events that exercise section 6 ----------------------------------------------------

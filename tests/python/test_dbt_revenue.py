@@ -13,24 +13,22 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from dbt_helpers import CUSTOMERS, RATINGS, REPO_ROOT, DbtProject, transform, write_csv, write_jsonl
-from revenue_reference import RevenueVars, reference_revenue, revenue_events
+from revenue_reference import (
+    RevenueVars,
+    assert_matches_reference,
+    marts,
+    reference_revenue,
+    revenue_events,
+)
 
 from weblogs.core.contract import EVENT_TYPES
 
 pytestmark = pytest.mark.slow
 
 START, END = "2026-10-02", "2026-10-04"
-KEYS = {
-    "engagement_metrics": ("session_id", "session_date"),
-    "acquisition_metrics": ("session_date", "channel"),
-    "goal_metrics": ("session_date", "goal"),
-    "audience_metrics": ("session_date", "device_type", "os", "country"),
-}
-MODELS = tuple(KEYS)
 PAGE_GOALS = (
     {"name": "cart_page", "page_path": "/cart"},
     {"name": "checkout_step", "page_path": "/checkout?step=1"},
@@ -68,38 +66,6 @@ def goals_text(goals: tuple[dict[str, str], ...]) -> str:
 def vars_text(start: str, end: str, **extra: str) -> str:
     items = [f"startdate: {start}", f"enddate: {end}", *(f"{k}: {v}" for k, v in extra.items())]
     return "{" + ", ".join(items) + "}"
-
-
-def marts(
-    project: DbtProject, models: tuple[str, ...] = MODELS
-) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
-    out = {}
-    for model in models:
-        rows = project.table(model, ", ".join(KEYS[model]))
-        out[model] = {tuple(r[k] for k in KEYS[model]): r for r in rows}
-    return out
-
-
-def assert_matches_reference(
-    project: DbtProject,
-    expected: dict[str, list[dict[str, Any]]],
-    models: tuple[str, ...] = MODELS,
-) -> None:
-    """Every reference column equal; money exactly (Decimal), rates to 0.005."""
-    got = marts(project, models)
-    for model in models:
-        want = {tuple(r[k] for k in KEYS[model]): r for r in expected[model]}
-        assert sorted(got[model], key=str) == sorted(want, key=str), model
-        for key, row in want.items():
-            for column, value in row.items():
-                other = got[model][key][column]
-                if isinstance(value, Decimal):
-                    assert isinstance(other, Decimal), (model, column, type(other))
-                    assert other == value, (model, key, column, other, value)
-                elif isinstance(value, float) and other is not None:
-                    assert abs(other - value) <= 0.005, (model, key, column, other, value)
-                else:
-                    assert other == value, (model, key, column, other, value)
 
 
 def test_range_build_matches_the_contract(built: DbtProject, lake: Path) -> None:
