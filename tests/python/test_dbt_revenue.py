@@ -113,7 +113,7 @@ def test_day_by_day_equals_the_range_and_the_contract(
 
 def run_with(lake: Path, tmp_path: Path, **extra: str) -> DbtProject:
     project = DbtProject(tmp_path, lake)
-    project.run("build", "--select", "+goal_metrics", "--vars", vars_text(START, END, **extra))
+    project.run("run", "--select", "+goal_metrics", "--vars", vars_text(START, END, **extra))
     return project
 
 
