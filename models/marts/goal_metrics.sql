@@ -15,12 +15,6 @@
 -#}
 with
 
-sessions as (
-
-    select * from {{ weblogs.run_sessions() }}
-
-),
-
 event_values as (
 
     select * from {{ weblogs.run_relation('int_session_event_values') }}
@@ -35,10 +29,13 @@ goals as (
 
 dates as (
 
+    -- Every session has at least one event, so one row here: the sessions are counted
+    -- from the event values, and a mart built alone reads the events once (Athena bills
+    -- each scan), not once for the sessions and once for the values.
     select
         session_date,
-        count(*) as sessions
-    from sessions
+        count(distinct session_id) as sessions
+    from event_values
     group by session_date
 
 ),
