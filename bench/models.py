@@ -129,6 +129,9 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
             cast(floor(random() * {users}) as integer) as uid,
             random() < 0.3 as anon,
             random() < 0.15 as logs_in,
+            -- the browser's first-party id: devices return (fewer devices than sessions)
+            random() < 0.9 as has_client,
+            cast(floor(random() * {users} * 1.5) as integer) as client,
             -- acquisition: 0 direct, 1 search, 2 social, 3 referral, 4 paid search, 5 email
             cast(floor(random() * 6) as integer) as acq,
             ['desktop', 'mobile', 'tablet'][1 + cast(floor(random() * 3) as integer)] as device,
@@ -169,6 +172,9 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
             browser,
             'linux' as os,
             'DE' as country,
+            case when has_client then 'c-' || client end as client_id,
+            case when random() < 0.05
+                then cast(round(random() * 200, 2) as decimal(38, 18)) end as value,
             null::varchar as extra_attributes,
             cast(start_ts + interval 5 second as timestamp_ms) as ingested_at
         from expanded

@@ -74,7 +74,7 @@ def _event_from(data: bytes) -> dict[str, Any]:
         text = data.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    for index, piece in enumerate(text.split("\x00")[:12]):
+    for index, piece in enumerate(text.split("\x00")[:16]):
         field = FIELDS[index % len(FIELDS)] if index < len(FIELDS) else f"extra{index}"
         event[field] = _value(piece)
     return event

@@ -8,6 +8,11 @@
     glob is narrowed to the day folders of the read window that exist (a list
     entry matching no file would be an error in read_parquet); when none
     exists, the source is an empty relation with its columns.
+    Files written before a column was added to the contract (`client_id`,
+    `value`) lack it: the files are read by name (`union_by_name` over the
+    window's files only) after an empty relation holding every source column,
+    so a column no file of the window has still reads as null
+    (docs/contract.md#1-the-event).
 -#}
 {% macro event_files(relation) %}
     {{ return(adapter.dispatch('event_files', 'weblogs')(relation)) }}
@@ -32,16 +37,18 @@
         {{ return(relation) }}
     {%- endif -%}
     {%- set present = weblogs.present_day_globs('events', weblogs.window_days(read=true), '*/*.parquet') -%}
+    {%- set columns = [] -%}
+    {%- for column in graph.sources['source.weblogs.weblogs.events'].columns.values() -%}
+        {%- do columns.append('cast(null as ' ~ column.data_type ~ ') as ' ~ adapter.quote(column.name)) -%}
+    {%- endfor -%}
+    {%- set empty = 'select ' ~ columns | join(', ') ~ ' where 1 = 0' -%}
     {%- if present | length == 0 -%}
-        {%- set columns = [] -%}
-        {%- for column in graph.sources['source.weblogs.weblogs.events'].columns.values() -%}
-            {%- do columns.append('cast(null as ' ~ column.data_type ~ ') as ' ~ adapter.quote(column.name)) -%}
-        {%- endfor -%}
-        {{ return('(select ' ~ columns | join(', ') ~ ' where 1 = 0)') }}
+        {{ return('(' ~ empty ~ ')') }}
     {%- endif -%}
     {%- set folders = [] -%}
     {%- for folder in present -%}
         {%- do folders.append(weblogs.sql_string(folder)) -%}
     {%- endfor -%}
-    {{ return(location | replace(lake_glob, "[" ~ folders | join(', ') ~ "]")) }}
+    {%- set files = location | replace(lake_glob, "[" ~ folders | join(', ') ~ "]") -%}
+    {{ return('(' ~ empty ~ ' union all by name select * from ' ~ files ~ ')') }}
 {% endmacro %}

@@ -103,7 +103,9 @@ final as (
         cast(day as varchar) as partition_day,
         cast(hour as varchar) as partition_hour,
         {{ 'ranked.session_id in (select touched.session_id from touched)'
-            if weblogs.run_window().patch_dates else 'false' }} as in_touched_session
+            if weblogs.run_window().patch_dates else 'false' }} as in_touched_session,
+        cast(client_id as varchar) as client_id,
+        cast(value as decimal(38, 18)) as value
     from ranked
     where copy_rank = 1
 

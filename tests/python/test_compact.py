@@ -31,6 +31,7 @@ from dbt_helpers import (
     fixture_batches,
     write_csv,
 )
+from evolution_helpers import write_evolution_lake
 
 from weblogs.adapters.compaction import LocalStore, S3Store, compact
 from weblogs.adapters.lake import LocalLake, S3Lake, write_result
@@ -456,3 +457,31 @@ def test_compaction_on_s3(moto_server: Any, tmp_path: Path) -> None:
     (final,) = [k for k in listing() if k.startswith(folder + "/")]
     assert final not in (merged, f"{folder}/shardId-late.parquet")
     assert s3_rows() == expected
+
+
+def test_files_from_before_added_columns_are_merged_with_nulls(tmp_path: Path) -> None:
+    """An hour holding files written before `client_id` and `value` existed (next to new
+    ones) is compacted like any other; the old rows get null in the new columns."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    evolved = write_evolution_lake(lake)
+    by_name = {
+        path.name: pq.read_table(path).to_pylist()[0]
+        for path in evolved  # every file holds one row
+    }
+    stats = compact(LocalStore(lake), now=NOW, grace_seconds=0)
+    assert stats.problems == []
+    merged = {}
+    mixed = evolved[0].parent  # the hour holding an old file and a new one
+    assert evolved[1].parent == mixed and len(list(mixed.iterdir())) == 1
+    for path in (lake / "events").rglob("*.parquet"):
+        table = pq.read_table(path)
+        if path.parent == mixed:
+            assert table.schema.remove_metadata().equals(ARROW_SCHEMA), path
+        merged.update({row["event_id"]: row for row in table.to_pylist()})
+    assert len(merged) == len(by_name)
+    for name, before in by_name.items():
+        after = merged[before["event_id"]]
+        assert {k: after[k] for k in before} == before
+        if name.startswith("old-"):
+            assert (after.get("client_id"), after.get("value")) == (None, None)

@@ -146,6 +146,9 @@ def test_required_fields_empty_after_trimming(field: str) -> None:
         ("browser", ["x"]),
         ("os", 3),
         ("country", {}),
+        ("client_id", 5),
+        ("value", "19.99"),
+        ("value", False),
     ],
 )
 def test_invalid_types(field: str, value: object) -> None:
@@ -394,7 +397,7 @@ def test_derived_values_are_the_same_whether_read_early_or_late() -> None:
     assert (
         first[0].startswith("h-")
         and first[2].startswith("anon-")
-        and first[12] == '{"extra_field":[1]}'
+        and first[14] == '{"extra_field":[1]}'
     )
     assert outcome.values is first and outcome.event_id == first[0]
     eager = validate(obj, now=NOW)
@@ -444,7 +447,7 @@ _timestamps = (
 
 @st.composite
 def _events(draw: st.DrawFn) -> dict[str, object]:
-    obj = event()
+    obj = event(client_id="c-1", value=19.99)
     for field in list(obj):
         choice = draw(st.integers(0, 9))
         if choice == 0:

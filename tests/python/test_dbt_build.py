@@ -294,7 +294,12 @@ def test_event_source_columns_are_the_contract(built: DbtProject, lake: Path) ->
     source = manifest["sources"]["source.weblogs.weblogs.events"]
     declared = {name: col["data_type"] for name, col in source["columns"].items()}
     assert list(declared) == [*EVENT_COLUMNS, *PARTITION_COLUMNS]
-    to_sql = {pa.string(): "varchar", pa.bool_(): "boolean", pa.timestamp("ms"): "timestamp"}
+    to_sql = {
+        pa.string(): "varchar",
+        pa.bool_(): "boolean",
+        pa.timestamp("ms"): "timestamp",
+        pa.decimal128(38, 18): "decimal(38,18)",
+    }
     for field in ARROW_SCHEMA:
         assert declared[field.name] == to_sql[field.type], field.name
     assert all(declared[p] == "varchar" for p in PARTITION_COLUMNS)

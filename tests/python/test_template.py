@@ -29,7 +29,12 @@ TEMPLATE = REPO / "deploy" / "template.yaml"
 # Actions IAM cannot scope to a resource; the only ones allowed on "*".
 RESOURCE_LESS_ACTIONS = {"ecr:GetAuthorizationToken"}
 LAKE_PREFIXES = {*layout.PREFIXES, *layout.DEPLOY_PREFIXES}
-GLUE_TYPES = {pa.string(): "string", pa.bool_(): "boolean", pa.timestamp("ms"): "timestamp"}
+GLUE_TYPES = {
+    pa.string(): "string",
+    pa.bool_(): "boolean",
+    pa.timestamp("ms"): "timestamp",
+    pa.decimal128(38, 18): "decimal(38,18)",
+}
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,14 @@ adds them: only those of the objects handed over, each key parsed strictly.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
 import pytest
 from cfnlint.decode import decode
 from dbt_helpers import read_events
+from evolution_helpers import expected_rows, shown, write_evolution_lake
 from trino_helpers import TrinoLake
 
 from weblogs.core.partitions import Partition
@@ -213,3 +214,30 @@ def test_a_schema_name_that_needs_quoting_never_reaches_sql(schema: str) -> None
         tables.events_table_sql("hive", schema)
     with pytest.raises(ValueError, match="schema must match"):
         tables.crm_table_sql("hive", schema, "customers")
+
+
+def test_old_and_new_lake_files_read_together_by_column_name(
+    trino_lake: TrinoLake, tmp_path: Path
+) -> None:
+    """Files written before `client_id` and `value` existed read them as null, next to
+    new files (docs/contract.md#1-the-event), in the table and through the models'
+    staging. Written years before the fixture, into a schema of their own, and
+    removed afterwards: the other tests' lake stays as it was."""
+    written = write_evolution_lake(trino_lake.lake, "evo-", timedelta(days=-2000))
+    try:
+        cursor = trino_lake.cursor()
+        cursor.execute("create schema if not exists hive.evolution")
+        cursor.fetchall()
+        cursor.execute(tables.events_table_sql("hive", "evolution"))
+        cursor.fetchall()
+        keys = [p.relative_to(trino_lake.lake).as_posix() for p in written]
+        added = tables.register_partitions(cursor, keys, schema="evolution", now=NOW)
+        assert len(added.added) == len({p.parent for p in written}) and not added.rejected
+        rows = trino_lake.query("select event_id, client_id, value from events", "evolution")
+        assert sorted(tuple(r) for r in rows) == expected_rows("evo-")
+        project = trino_lake.dbt(tmp_path / "dbt", "evolution_models")
+        project.env["WEBLOGS_GLUE_DATABASE"] = "evolution"
+        assert shown(project, "2021-04-11", "2021-04-15") == expected_rows("evo-")
+    finally:
+        for path in written:
+            path.unlink()

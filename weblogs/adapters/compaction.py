@@ -55,7 +55,7 @@ from weblogs.core.compaction import (
     output_keys,
     split_parts,
 )
-from weblogs.core.contract.schema import ARROW_SCHEMA
+from weblogs.core.contract.schema import ADDED_COLUMNS, ARROW_SCHEMA
 from weblogs.core.errors import UsageError
 from weblogs.core.layout import COMPACTED_PREFIX, EVENTS
 
@@ -304,13 +304,23 @@ def _batches(store: Store, obj: LakeObject) -> Iterator[pa.RecordBatch]:
     except (OSError, pa.ArrowException) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise _NotEvents(f"{obj.key}: unreadable Parquet ({reason})") from None
-    if [(f.name, f.type) for f in schema] != COLUMNS:
+    columns = [(f.name, f.type) for f in schema]
+    # A file written before a column was added lacks it (and only such columns): its
+    # rows get null there, as every reader gives them (docs/contract.md#1-the-event).
+    missing = [name for name, kind in COLUMNS if (name, kind) not in columns]
+    if columns != [c for c in COLUMNS if c[0] not in missing] or not set(missing) <= set(
+        ADDED_COLUMNS
+    ):
         raise _NotEvents(f"{obj.key}: its columns are not the events contract's")
     for batch in source.iter_batches(batch_size=65_536):
         for name in REQUIRED:  # a file from another writer may declare them nullable
             if batch.column(name).null_count:
                 raise _NotEvents(f"{obj.key}: nulls in the required column {name}")
-        yield pa.RecordBatch.from_arrays(batch.columns, schema=ARROW_SCHEMA)
+        arrays = [
+            pa.nulls(batch.num_rows, kind) if name in missing else batch.column(name)
+            for name, kind in COLUMNS
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
 def compact(

@@ -46,6 +46,8 @@ EVENTS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("browser", "string"),
     ("os", "string"),
     ("country", "string"),
+    ("client_id", "string"),
+    ("value", "decimal(38,18)"),
     ("extra_attributes", "string"),
     ("ingested_at", "timestamp"),
 )
@@ -67,7 +69,12 @@ CRM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 #: Glue (Hive) type -> the type Trino's Hive connector gives the column.
-TRINO_TYPES = {"string": "varchar", "boolean": "boolean", "timestamp": "timestamp(3)"}
+TRINO_TYPES = {
+    "string": "varchar",
+    "boolean": "boolean",
+    "timestamp": "timestamp(3)",
+    "decimal(38,18)": "decimal(38,18)",
+}
 #: The bucket name the key parser is given: locally the lake root plays the bucket.
 _LAKE_BUCKET = "lake"
 

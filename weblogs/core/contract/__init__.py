@@ -19,6 +19,7 @@ from weblogs.core.contract.failed import failed_record, payload_bytes
 from weblogs.core.contract.fast import Screened, screen
 from weblogs.core.contract.rules import OPTIONAL_TEXTS, Invalid, Valid, validate
 from weblogs.core.contract.schema import (
+    ADDED_COLUMNS,
     ALLOWED_EVENT_TYPES,
     ARROW_SCHEMA,
     DAY_MS,
@@ -27,10 +28,12 @@ from weblogs.core.contract.schema import (
     EVENT_SCHEMA,
     EVENT_TYPES,
     KNOWN_FIELDS,
+    MAX_CLIENT_ID_CHARS,
     MAX_EVENT_ID_CHARS,
     MAX_PAGE_URL_CHARS,
     MAX_RECORD_BYTES,
     MAX_SESSION_ID_CHARS,
+    MAX_VALUE,
     MIN_TIMESTAMP_MS,
     PARTITION_COLUMNS,
     ROW_COLUMNS,
@@ -39,6 +42,7 @@ from weblogs.core.contract.schema import (
 from weblogs.core.contract.timestamps import iso_utc, parse_timestamp, to_epoch_ms
 
 __all__ = [
+    "ADDED_COLUMNS",
     "ALLOWED_EVENT_TYPES",
     "ARROW_SCHEMA",
     "DAY_MS",
@@ -47,10 +51,12 @@ __all__ = [
     "EVENT_SCHEMA",
     "EVENT_TYPES",
     "KNOWN_FIELDS",
+    "MAX_CLIENT_ID_CHARS",
     "MAX_EVENT_ID_CHARS",
     "MAX_PAGE_URL_CHARS",
     "MAX_RECORD_BYTES",
     "MAX_SESSION_ID_CHARS",
+    "MAX_VALUE",
     "MIN_TIMESTAMP_MS",
     "OPTIONAL_TEXTS",
     "PARTITION_COLUMNS",

@@ -72,6 +72,11 @@ class HugeNumber(str):
     """
 
 
+class HugeFloat(HugeNumber):
+    """A number literal no float holds (`1e400`), kept as its text: valid JSON, so
+    judged like a `HugeNumber` (`value_out_of_range` in `value`)."""
+
+
 #: Python refuses to convert longer digit strings (sys.get_int_max_str_digits()).
 MAX_INT_DIGITS = 4300
 
@@ -85,7 +90,7 @@ def exact_int(text: str) -> int | HugeNumber:
 
 def _holds_huge(value: Any) -> bool:
     kind = type(value)
-    if kind is HugeNumber:
+    if kind is HugeNumber or kind is HugeFloat:
         return True
     if kind is dict:
         return any(_holds_huge(v) for v in value.values())
@@ -98,10 +103,10 @@ def _reject_constant(name: str) -> None:
     raise ValueError(name)
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str) -> float | HugeFloat:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(text)
+        return HugeFloat(text)
     return value
 
 
@@ -134,11 +139,15 @@ def decode(raw: bytes | bytearray | memoryview | str) -> Any:
         return UNDECODABLE
     if _holds_huge(event):
         # A too-long integer in the timestamp is judged by the timestamp rule
-        # (`invalid_timestamp`); anywhere else no exact JSON of the event can be
+        # (`invalid_timestamp`), any huge number in `value` by the value rule
+        # (`value_out_of_range`); anywhere else no exact JSON of the event can be
         # written for the derived values, so the record is `invalid_json`.
-        if type(event) is not dict or type(event.get("timestamp")) is not HugeNumber:
+        if type(event) is not dict:
             return UNDECODABLE
-        if any(_holds_huge(v) for k, v in event.items() if k != "timestamp"):
+        timestamp = event.get("timestamp")
+        if (type(timestamp) is not HugeNumber and _holds_huge(timestamp)) or any(
+            _holds_huge(v) for k, v in event.items() if k not in ("timestamp", "value")
+        ):
             return UNDECODABLE
     # The stdlib accepts escaped lone surrogates ("\\ud800"), which no UTF-8 text (and
     # no Parquet string) can carry; orjson refused them above, so check only here.

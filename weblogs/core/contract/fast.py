@@ -12,10 +12,12 @@ from weblogs.core.contract.schema import (
     DAY_MS,
     DEFAULT_TYPES,
     KNOWN_FIELDS,
+    MAX_CLIENT_ID_CHARS,
     MAX_EVENT_ID_CHARS,
     MAX_PAGE_URL_CHARS,
     MAX_RECORD_BYTES,
     MAX_SESSION_ID_CHARS,
+    MAX_VALUE,
     MIN_TIMESTAMP_MS,
 )
 from weblogs.core.contract.timestamps import parse_timestamp
@@ -75,12 +77,27 @@ def screen(
                 and type(timestamp) is int
                 and MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS
                 and not event.page_url.isspace()
+                and _value_surely_in_range(event.value)
             ):
                 return session_id, timestamp, has_extra
     result = validate(raw, now=now_ms, event_types=event_types, lazy=True)
     if type(result) is Invalid:
         return result
     return result.session_id, result.event_timestamp_ms, result.has_extra
+
+
+def _value_surely_in_range(value: int | float | None) -> bool:
+    """Whether `value` passes whatever text it was read from; else `validate` judges it.
+
+    An int is exact. A float is the nearest double to the text, and rounding keeps
+    order, so a float strictly between 0 and the maximum comes from a text in range;
+    0.0, -0.0 and the maximum itself may come from a text just outside (`-1e-400`).
+    """
+    if value is None:
+        return True
+    if type(value) is int:
+        return 0 <= value <= MAX_VALUE
+    return 0.0 < value < MAX_VALUE
 
 
 #: msgspec's errors are ValueErrors (so are bad UTF-8 and orjson's); deep nesting recurses.
@@ -115,6 +132,8 @@ def _fast_decoders(event_types: frozenset[str] | tuple[str, ...]) -> _Decoders:
         ("browser", optional, None),
         ("os", optional, None),
         ("country", optional, None),
+        ("client_id", Annotated[str, msgspec.Meta(max_length=MAX_CLIENT_ID_CHARS)] | None, None),
+        ("value", int | float | None, None),
     ]
     assert {name for name, _, _ in fields} == KNOWN_FIELDS
     # gc=False: the fields are scalars, so the collector need not track the instances.

@@ -11,6 +11,7 @@ from typing import Any
 
 from weblogs.core.contract.canonical import (
     UNDECODABLE,
+    HugeNumber,
     anonymous_user_id,
     canonical_json,
     decode,
@@ -21,6 +22,7 @@ from weblogs.core.contract.schema import (
     DAY_MS,
     DEFAULT_TYPES,
     KNOWN_FIELDS,
+    MAX_CLIENT_ID_CHARS,
     MAX_EVENT_ID_CHARS,
     MAX_PAGE_URL_CHARS,
     MAX_RECORD_BYTES,
@@ -29,6 +31,7 @@ from weblogs.core.contract.schema import (
     ROW_COLUMNS,
 )
 from weblogs.core.contract.timestamps import parse_timestamp, to_epoch_ms
+from weblogs.core.contract.value import exact_value
 
 
 class Valid:
@@ -63,7 +66,7 @@ class Valid:
                 v[0] if v[0] is not None else derive_event_id(event),
                 v[1],
                 v[2] if v[2] is not None else anonymous_user_id(v[1]),
-                *v[3:12],
+                *v[3:14],
                 None if extras is None else canonical_json(extras).decode(),
             )
             self._pending = False
@@ -185,7 +188,7 @@ def validate(
             return Invalid("not_an_object")
         if record is event and (size or len(canonical_json(event))) > MAX_RECORD_BYTES:
             return Invalid("record_too_large")
-        return _validate_object(event, now, event_types, lazy)
+        return _validate_object(event, now, event_types, lazy, None if record is event else record)
     except _Reject as reject:
         return Invalid(reject.args[0])
     except UnicodeEncodeError:  # a lone surrogate: no UTF-8 JSON text can carry it
@@ -214,11 +217,46 @@ def _ids(event: dict[str, Any]) -> tuple[str | None, str | None]:
     return user_id, event_id
 
 
+def _timestamp(event: dict[str, Any], now: datetime | int) -> int:
+    """The event time in epoch ms, within the contract's range (else _Reject)."""
+    timestamp = parse_timestamp(event.get("timestamp"))
+    if type(timestamp) is str:
+        raise _Reject(timestamp)
+    now_ms = now if type(now) is int else to_epoch_ms(now)
+    if not MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS:
+        raise _Reject("timestamp_out_of_range")
+    return timestamp
+
+
+def _client_id_and_value(event: dict[str, Any], raw: Any) -> tuple[str | None, Any]:
+    """`client_id` (trimmed, blank is none) and `value` (exact, see `exact_value`)."""
+    client_id = event.get("client_id")
+    if type(client_id) is str:
+        client_id = client_id.strip() or None
+        if client_id is not None and len(client_id) > MAX_CLIENT_ID_CHARS:
+            raise _Reject("too_long:client_id")
+    elif client_id is not None:
+        raise _Reject("invalid_type:client_id")
+    value = event.get("value")
+    kind = type(value)
+    if value is None:
+        return client_id, None
+    if isinstance(value, HugeNumber):  # a literal no float or int holds
+        raise _Reject("value_out_of_range")
+    if kind is not int and kind is not float:  # bool, str, list, dict
+        raise _Reject("invalid_type:value")
+    exact = exact_value(value, raw)
+    if exact is None:
+        raise _Reject("value_out_of_range")
+    return client_id, exact
+
+
 def _validate_object(
     event: dict[str, Any],
     now: datetime | int,
     event_types: frozenset[str] | tuple[str, ...],
     lazy: bool,
+    raw: Any = None,
 ) -> Valid | Invalid:
     # Required texts: the common case (a non-empty str within limits) is inlined;
     # anything else goes through `_text`, which names the exact reason.
@@ -243,16 +281,11 @@ def _validate_object(
     else:
         page_url = _text(event, "page_url", MAX_PAGE_URL_CHARS)
 
-    timestamp = parse_timestamp(event.get("timestamp"))
-    if type(timestamp) is str:
-        return Invalid(timestamp)
-    now_ms = now if type(now) is int else to_epoch_ms(now)
-    if not MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS:
-        return Invalid("timestamp_out_of_range")
-
+    timestamp = _timestamp(event, now)
     user_id, event_id = _ids(event)
     is_anonymous = user_id is None  # its id is derived lazily, see `Valid.values`
     device_type, browser, referrer, os_name, country = _optional_texts(event)
+    client_id, value = _client_id_and_value(event, raw)
 
     has_extra = not KNOWN_FIELDS.issuperset(event)
     if lazy:
@@ -272,5 +305,5 @@ def _validate_object(
             extra = canonical_json(extras).decode()
 
     values = (event_id, session_id, user_id, is_anonymous, event_type, page_url, referrer)
-    values += (timestamp, device_type, browser, os_name, country, extra)
+    values += (timestamp, device_type, browser, os_name, country, client_id, value, extra)
     return Valid(values, event, has_extra, lazy and (is_anonymous or event_id is None or has_extra))

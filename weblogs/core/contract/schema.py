@@ -35,6 +35,14 @@ MAX_RECORD_BYTES = 1_048_576
 MAX_SESSION_ID_CHARS = 128
 MAX_EVENT_ID_CHARS = 128
 MAX_PAGE_URL_CHARS = 2048
+MAX_CLIENT_ID_CHARS = 128
+#: `value`: a finite JSON number from 0 to this (docs/contract.md#1-the-event).
+MAX_VALUE = 1_000_000_000
+#: `value` is stored exact, as decimal(38, 18): a sum of up to 10^11 maximal values
+#: still fits, and a value sent with more than 18 decimals is cut (toward zero) to 18,
+#: which never changes its own rounding to cents (docs/decisions.md, Money).
+VALUE_PRECISION = 38
+VALUE_SCALE = 18
 
 #: Fields the contract knows; anything else travels on in `extra_attributes`.
 KNOWN_FIELDS: frozenset[str] = frozenset(
@@ -50,6 +58,8 @@ KNOWN_FIELDS: frozenset[str] = frozenset(
         "browser",
         "os",
         "country",
+        "client_id",
+        "value",
     }
 )
 
@@ -90,6 +100,18 @@ EVENT_SCHEMA: tuple[Column, ...] = (
     Column("os", pa.string(), True, "Operating system, trimmed; null when missing or empty."),
     Column("country", pa.string(), True, "Country, trimmed; null when missing or empty."),
     Column(
+        "client_id",
+        pa.string(),
+        True,
+        "First-party browser id, trimmed; null when missing or empty.",
+    ),
+    Column(
+        "value",
+        pa.decimal128(VALUE_PRECISION, VALUE_SCALE),
+        True,
+        "Monetary value as sent (exact, 18 decimals); null when missing.",
+    ),
+    Column(
         "extra_attributes", pa.string(), True, "Unknown fields as JSON (keys sorted), else null."
     ),
     Column("ingested_at", _TS, False, "When the pipeline took the event in (UTC)."),
@@ -99,6 +121,9 @@ ARROW_SCHEMA: pa.Schema = pa.schema([pa.field(c.name, c.type, c.nullable) for c 
 #: The columns `validate` fills (in this order); `ingested_at` is the pipeline's to set.
 ROW_COLUMNS: tuple[str, ...] = EVENT_COLUMNS[:-1]
 assert EVENT_COLUMNS[-1] == "ingested_at" and ROW_COLUMNS[7] == "event_timestamp"
+#: Columns added after the first lake files were written: older files lack them, and
+#: every reader takes them by name as null (docs/contract.md#1-the-event).
+ADDED_COLUMNS: tuple[str, ...] = ("client_id", "value")
 #: Hive partition columns: zero-padded strings taken from the object path, not stored in files.
 PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
 
