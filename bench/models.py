@@ -135,7 +135,11 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
             -- acquisition: 0 direct, 1 search, 2 social, 3 referral, 4 paid search, 5 email
             cast(floor(random() * 6) as integer) as acq,
             ['desktop', 'mobile', 'tablet'][1 + cast(floor(random() * 3) as integer)] as device,
-            ['chrome', 'safari', 'firefox', 'edge'][1 + cast(floor(random() * 4) as integer)] as browser
+            ['chrome', 'safari', 'firefox', 'edge'][1 + cast(floor(random() * 4) as integer)] as browser,
+            -- audiences (section 6): five operating systems and six countries
+            ['Windows', 'macOS', 'iOS', 'Android', 'Linux'][1 + cast(floor(random() * 5) as integer)]
+                as os_name,
+            ['DE', 'pt', 'US', 'fr', 'GB', ''][1 + cast(floor(random() * 6) as integer)] as country_code
         from range({sessions}) as t (s)
         """
     )
@@ -170,8 +174,8 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
                 as event_timestamp,
             device as device_type,
             browser,
-            'linux' as os,
-            'DE' as country,
+            os_name as os,
+            nullif(country_code, '') as country,
             case when has_client then 'c-' || client end as client_id,
             case when random() < 0.05
                 then cast(round(random() * 200, 2) as decimal(38, 18)) end as value,
