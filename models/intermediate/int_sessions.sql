@@ -182,7 +182,9 @@ final as (
         converted,
         purchases,
         coalesce(nullif(lower(trim(first_os)), ''), 'unknown') as os,
-        coalesce(nullif({{ weblogs.simple_upper('trim(first_country)') }}, ''), 'UNKNOWN') as country,
+        coalesce(
+            nullif({{ weblogs.simple_upper('trim(first_country)') }}, ''), 'UNKNOWN'
+        ) as country,
         {{ weblogs.money_round2('coalesce(purchase_value, 0)') }} as revenue
     from acquired
     where {{ weblogs.in_rebuilt('session_date', 'in_touched_session') }}
