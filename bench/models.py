@@ -418,7 +418,7 @@ select d.session_date, g.goal, d.sessions, count(c.session_id) as converted_sess
     cast(round(coalesce(sum(c.value), 0), 2) as decimal(38, 2)) as value
 from dates as d cross join goals as g
 left join completed as c on c.session_date = d.session_date and c.goal = g.goal
-group by all;
+group by d.session_date, g.goal, d.sessions;
 
 create or replace table h_audience_metrics as
 select session_date, device_type, os, country, count(*) as sessions,
