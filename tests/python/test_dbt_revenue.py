@@ -114,6 +114,18 @@ def test_day_by_day_equals_the_range_and_the_contract(
     assert_matches_reference(daily, reference_revenue(lake, START, END))
 
 
+def test_the_new_marts_built_alone_equal_the_full_build(
+    built: DbtProject, lake: Path, tmp_path: Path
+) -> None:
+    """`--select` of the marts alone: no per-run table, each computes from the events."""
+    alone = DbtProject(tmp_path, lake)
+    alone.run(
+        "run", "--select", "goal_metrics", "audience_metrics", "--vars", vars_text(START, END)
+    )
+    models = ("goal_metrics", "audience_metrics")
+    assert marts(alone, models) == marts(built, models)
+
+
 def run_with(lake: Path, tmp_path: Path, **extra: str) -> DbtProject:
     project = DbtProject(tmp_path, lake)
     project.run("run", "--select", "+goal_metrics", "--vars", vars_text(START, END, **extra))
