@@ -16,7 +16,7 @@
 2. Full build: `dbt run --full-refresh` of every model for the 30 days. Model
    execution time is summed from dbt's run_results.json; dbt's own start-up
    (parse, connection, hooks) is the rest of the wall time, reported apart.
-3. Floor: one hand-written DuckDB script computing the same six marts
+3. Floor: one hand-written DuckDB script computing the same eight marts
    straight from the Parquet files into tables, same machine, same process
    group, same thread count; its results are checked against dbt's marts.
 4. Incremental: a one-day `dbt run` on top of the full build, and the files
@@ -91,6 +91,8 @@ MARTS = (
     "loyalty_by_tier",
     "acquisition_metrics",
     "page_metrics",
+    "goal_metrics",
+    "audience_metrics",
 )
 #: The incremental marts and the per-run tables they read (the window's session events and
 #: sessions, computed once per run); staging is ephemeral, inlined in int_run_session_events.
@@ -102,6 +104,9 @@ INCREMENTAL_PATH = (
     "session_anomalies",
     "acquisition_metrics",
     "page_metrics",
+    "int_run_session_event_values",
+    "goal_metrics",
+    "audience_metrics",
 )
 
 
@@ -132,7 +137,11 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
             -- acquisition: 0 direct, 1 search, 2 social, 3 referral, 4 paid search, 5 email
             cast(floor(random() * 6) as integer) as acq,
             ['desktop', 'mobile', 'tablet'][1 + cast(floor(random() * 3) as integer)] as device,
-            ['chrome', 'safari', 'firefox', 'edge'][1 + cast(floor(random() * 4) as integer)] as browser
+            ['chrome', 'safari', 'firefox', 'edge'][1 + cast(floor(random() * 4) as integer)] as browser,
+            -- audiences (section 6): five operating systems and six countries
+            ['Windows', 'macOS', 'iOS', 'Android', 'Linux'][1 + cast(floor(random() * 5) as integer)]
+                as os_name,
+            ['DE', 'pt', 'US', 'fr', 'GB', ''][1 + cast(floor(random() * 6) as integer)] as country_code
         from range({sessions}) as t (s)
         """
     )
@@ -167,8 +176,8 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
                 as event_timestamp,
             device as device_type,
             browser,
-            'linux' as os,
-            'DE' as country,
+            os_name as os,
+            nullif(country_code, '') as country,
             case when has_client then 'c-' || client end as client_id,
             case when random() < 0.05
                 then cast(round(random() * 200, 2) as decimal(38, 18)) end as value,
@@ -275,7 +284,7 @@ def write_batches(con: duckdb.DuckDBPyConnection, lake: Path, batch_rows: int) -
             )
 
 
-#: The floor: the same six marts in one hand-written DuckDB script, straight from Parquet.
+#: The floor: the same eight marts in one hand-written DuckDB script, straight from Parquet.
 HAND_WRITTEN = """
 create or replace temp table h_events as
 select *
@@ -324,11 +333,16 @@ s as (
         coalesce(max((event_timestamp, event_id)) filter (where event_type = 'checkout')
             > min((event_timestamp, event_id)) filter (where event_type = 'add_to_cart'), false)
             as reached_checkout,
-        count(*) filter (where event_type = 'purchase') as purchases
+        count(*) filter (where event_type = 'purchase') as purchases,
+        arg_min(struct_pack(o := os, c := country), (event_timestamp, event_id)) as first_audience,
+        sum(value) filter (where event_type = 'purchase') as purchase_value
     from events group by session_id
 ),
 d as (
-    select s.* exclude (first_event, last_event),
+    select s.* exclude (first_event, last_event, first_audience, purchase_value),
+        coalesce(nullif(lower(trim(first_audience.o)), ''), 'unknown') as os,
+        coalesce(nullif(upper(trim(first_audience.c)), ''), 'UNKNOWN') as country,
+        cast(round(coalesce(purchase_value, 0), 2) as decimal(38, 2)) as revenue,
         first_event.d as device_type, first_event.b as browser,
         first_event.t as entry_event_type, first_event.p as entry_page,
         last_event.t as exit_event_type, last_event.p as exit_page,
@@ -385,7 +399,37 @@ select session_date, channel, count(*) as sessions, count(distinct user_id) as u
     count(*) filter (where reached_checkout) as checkout_sessions,
     count(*) filter (where converted) as converted_sessions,
     round(100 * avg(converted::int), 2) as conversion_rate_pct,
-    sum(purchases) as purchases
+    sum(purchases) as purchases,
+    sum(revenue) as revenue
+from h_sessions group by all;
+
+create or replace table h_goal_metrics as
+with goals as (
+    select * from (values ('purchase', 'purchase'), ('signup', 'signup')) as g (goal, event_type)
+),
+completed as (
+    select s.session_date, g.goal, e.session_id, count(*) as completions, sum(e.value) as value
+    from h_events as e join h_sessions as s using (session_id)
+    join goals as g on e.event_type = g.event_type
+    group by all
+),
+dates as (select session_date, count(*) as sessions from h_sessions group by all)
+select d.session_date, g.goal, d.sessions, count(c.session_id) as converted_sessions,
+    coalesce(sum(c.completions), 0) as completions,
+    round(100.0 * count(c.session_id) / d.sessions, 2) as conversion_rate_pct,
+    cast(round(coalesce(sum(c.value), 0), 2) as decimal(38, 2)) as value
+from dates as d cross join goals as g
+left join completed as c on c.session_date = d.session_date and c.goal = g.goal
+group by d.session_date, g.goal, d.sessions;
+
+create or replace table h_audience_metrics as
+select session_date, device_type, os, country, count(*) as sessions,
+    count(distinct user_id) as users,
+    round(100 * avg(is_bounce::int), 2) as bounce_rate_pct,
+    round(avg(session_duration_seconds), 2) as avg_session_duration_seconds,
+    count(*) filter (where converted) as converted_sessions,
+    round(100 * avg(converted::int), 2) as conversion_rate_pct,
+    sum(revenue) as revenue
 from h_sessions group by all;
 
 create or replace table h_page_metrics as
@@ -629,6 +673,8 @@ KEYS = {
     "loyalty_by_tier": ("loyalty_tier",),
     "acquisition_metrics": ("session_date", "channel"),
     "page_metrics": ("session_date", "page_path"),
+    "goal_metrics": ("session_date", "goal"),
+    "audience_metrics": ("session_date", "device_type", "os", "country"),
 }
 
 

@@ -99,6 +99,7 @@
     {%- for name in weblogs.name_list_rules() -%}
         {%- do weblogs.validated_name_list(name) -%}
     {%- endfor -%}
+    {%- do weblogs.validated_conversion_goals() -%}
 {% endmacro %}
 
 

@@ -175,7 +175,10 @@
 
 {#- The models a patched run updates session by session, and the per-run table they read. -#}
 {% macro patched_models() %}
-    {{ return(['int_run_session_events', 'int_run_sessions', 'int_run_page_views', 'session_anomalies', 'engagement_metrics']) }}
+    {{ return([
+        'int_run_session_events', 'int_run_sessions', 'int_run_page_views', 'int_run_session_event_values',
+        'session_anomalies', 'engagement_metrics',
+    ]) }}
 {% endmacro %}
 
 

@@ -146,7 +146,10 @@ final as (
         {{ weblogs.touched_flag() }} as in_touched_session,
         coalesce(
             date_diff('millisecond', session_start_at, event_timestamp) < {{ session_ms }}, false
-        ) and {{ weblogs.is_bot_browser('session_browser') }} as is_bot_session
+        ) and {{ weblogs.is_bot_browser('session_browser') }} as is_bot_session,
+        os,
+        country,
+        value
     from browsed
 
 )

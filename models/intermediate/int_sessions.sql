@@ -47,7 +47,11 @@ sessions as (
         max(case when event_type = 'purchase' then last_checkout_order end)
             as last_checkout_before_purchase,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
-        max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session
+        max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session,
+        {{ weblogs.values_at_first(['os', 'country']) }} as first_audience,
+        -- Exact: the values as decimals (weblogs.money_value), rounded once in final.
+        sum(case when event_type = 'purchase' then {{ weblogs.money_value('value') }} end)
+            as purchase_value
     from events
     group by session_id, session_start_at
 
@@ -80,6 +84,9 @@ measured as (
         coalesce(last_checkout_before_purchase > first_add_to_cart_order, false) as converted,
         purchases,
         in_touched_session,
+        first_audience.os as first_os,
+        first_audience.country as first_country,
+        purchase_value,
         cast(session_start as date) as session_date,
         -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
@@ -174,7 +181,12 @@ final as (
         reached_add_to_cart,
         reached_checkout,
         converted,
-        purchases
+        purchases,
+        coalesce(nullif(lower(trim(first_os)), ''), 'unknown') as os,
+        coalesce(
+            nullif({{ weblogs.simple_upper('trim(first_country)') }}, ''), 'UNKNOWN'
+        ) as country,
+        {{ weblogs.money_round2('coalesce(purchase_value, 0)') }} as revenue
     from acquired
     where {{ weblogs.in_rebuilt('session_date', 'in_touched_session') }}
 

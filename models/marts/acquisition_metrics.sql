@@ -34,7 +34,8 @@ aggregated as (
         sum(case when converted then 1 else 0 end) as converted_sessions,
         {{ weblogs.exact_round2('100 * sum(case when converted then 1 else 0 end)', 'count(*)') }}
             as conversion_rate_pct,
-        sum(purchases) as purchases
+        sum(purchases) as purchases,
+        {{ weblogs.money_sum('revenue') }} as revenue
     from sessions
     group by session_date, channel
 
@@ -50,6 +51,6 @@ select
     {{ weblogs.partitioned_select_list([
         'session_date', 'channel', 'sessions', 'users', 'bounce_rate_pct', 'avg_engagement_score',
         'add_to_cart_sessions', 'checkout_sessions', 'converted_sessions', 'conversion_rate_pct',
-        'purchases',
+        'purchases', 'revenue',
     ], 'session_date') }}
 from final

@@ -55,7 +55,10 @@ final as (
         reached_add_to_cart,
         reached_checkout,
         converted,
-        purchases
+        purchases,
+        os,
+        country,
+        revenue
     from sessions
 
 )
@@ -68,5 +71,6 @@ select
         'exit_event_type', 'exit_page', 'is_bounce', 'engagement_score',
         'loyalty_interactions', 'landing_page_path', 'referrer_host', 'utm_source', 'utm_medium',
         'utm_campaign', 'channel', 'reached_add_to_cart', 'reached_checkout', 'converted', 'purchases',
+        'os', 'country', 'revenue',
     ], 'session_date') }}
 from final

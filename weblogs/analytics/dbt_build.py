@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from weblogs.analytics.monitoring import (
     warned_tests,
 )
 from weblogs.analytics.readers import Reader, reader_for
+from weblogs.analytics.revenue_headlines import REVENUE_HEADLINES
 from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import clock, layout
@@ -180,7 +182,7 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
             return "-"
         if isinstance(value, bool):
             return "yes" if value else "no"
-        if isinstance(value, float):
+        if isinstance(value, float | Decimal):
             return f"{value:,.2f}"
         if isinstance(value, int):
             return f"{value:,}"
@@ -189,7 +191,7 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     text = [[cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
     numeric = [
-        all(isinstance(row[i], int | float) for row in rows if row[i] is not None)
+        all(isinstance(row[i], int | float | Decimal) for row in rows if row[i] is not None)
         for i in range(len(columns))
     ]
 
@@ -304,7 +306,7 @@ def report(read: Reader, schema: str, window: tuple[str, str]) -> str:
     """The headline figures of the marts, as text tables, read through the target's reader."""
     start, end = (_date_literal(date.fromisoformat(d)) for d in window)
     parts = [f"weblogs models: sessions from {window[0]} to {window[1]} (UTC)"]
-    for title, sql in HEADLINES:
+    for title, sql in HEADLINES + REVENUE_HEADLINES:
         columns, rows = read(sql.format(schema=schema, start=start, end=end))
         parts.append(format_table(title, columns, rows))
     return "\n\n".join(parts) + "\n"

@@ -17,12 +17,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="build the dbt models on a target and print the marts' headline figures",
         description=(
             "Run `dbt build` (models and data tests) on the target (local DuckDB, the local "
-            "Trino, or Athena), then print the headline figures of engagement_metrics, "
-            "session_metrics, loyalty_metrics, loyalty_by_tier, acquisition_metrics and "
-            "page_metrics, read through that target, and the share of bot sessions. Without dates this is the scheduled run: "
-            "it rebuilds the session dates that received events (late ones included) since "
-            "the previous successful scheduled run, up to the run date's 00:00 UTC. With "
-            "--startdate and --enddate it rebuilds that window."
+            "Trino, or Athena), then print, read through that target, the headline figures "
+            "of engagement_metrics, session_metrics, loyalty_metrics, loyalty_by_tier, "
+            "acquisition_metrics and page_metrics, revenue by channel, goal conversion rates, "
+            "the top countries and operating systems (goal_metrics, audience_metrics), and "
+            "the share of bot sessions. Without dates this is the scheduled run: it rebuilds "
+            "the session dates that received events (late ones included) since the previous "
+            "successful scheduled run, up to the run date's 00:00 UTC. With --startdate and "
+            "--enddate it rebuilds that window."
         ),
     )
     parser.add_argument("--startdate", help="first session date, YYYY-MM-DD (UTC)")

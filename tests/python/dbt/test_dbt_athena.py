@@ -41,6 +41,8 @@ MODELS = (
     "intermediate/int_page_views",
     "intermediate/int_loyalty_users",
     "intermediate/int_ratings_in_window",
+    "intermediate/int_session_event_values",
+    "intermediate/int_run_session_event_values",
     "marts/engagement_metrics",
     "marts/session_metrics",
     "marts/session_anomalies",
@@ -48,6 +50,8 @@ MODELS = (
     "marts/loyalty_by_tier",
     "marts/acquisition_metrics",
     "marts/page_metrics",
+    "marts/goal_metrics",
+    "marts/audience_metrics",
     "operations/weblogs_run_log",
     "semantic/metricflow_time_spine",
 )
@@ -61,6 +65,8 @@ EVENT_READERS = (
     "marts/loyalty_by_tier",
     "marts/acquisition_metrics",
     "marts/page_metrics",
+    "marts/goal_metrics",
+    "marts/audience_metrics",
 )
 
 
@@ -151,10 +157,20 @@ def test_compiled_athena_sql_filters_on_partition_columns(
     # A full build reads the events once, in int_run_session_events; the marts and
     # int_run_sessions read the per-run tables (int_run_page_views too) instead.
     assert_reads_the_events_once(compiled, "intermediate/int_run_session_events")
-    for model in (*EVENT_READERS, "intermediate/int_run_sessions"):
+    for model in (
+        *EVENT_READERS,
+        "intermediate/int_run_sessions",
+        "intermediate/int_run_session_event_values",
+    ):
         tables = scanned_tables(compiled_sql(compiled, model))
         assert "web_events" not in tables, (model, tables)
-        assert {"int_run_sessions", "int_run_session_events", "int_run_page_views"} & set(tables), (
+        per_run = {
+            "int_run_sessions",
+            "int_run_session_events",
+            "int_run_page_views",
+            "int_run_session_event_values",
+        }
+        assert per_run & set(tables), (
             model,
             tables,
         )
@@ -171,8 +187,8 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    # seven marts, the run log, the three per-run tables, MetricFlow's time spine (a view)
-    assert len(materialised) == 12
+    # nine marts, the run log, the four per-run tables, MetricFlow's time spine (a view)
+    assert len(materialised) == 15
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
@@ -185,6 +201,8 @@ def test_incremental_marts_are_hive_partitions_overwritten_by_date(compiled: Dbt
         ("session_anomalies", "report_date"),
         ("acquisition_metrics", "session_date"),
         ("page_metrics", "session_date"),
+        ("goal_metrics", "session_date"),
+        ("audience_metrics", "session_date"),
     ):
         config = manifest["nodes"][f"model.weblogs.{mart}"]["config"]
         assert config["materialized"] == "incremental"
@@ -263,7 +281,8 @@ def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart
     assert '"awsdatacatalog"."analytics"."engagement_metrics"' in mart
     assert "table_type='hive'" in mart and "format='parquet'" in mart
     assert "partitioned_by=ARRAY['session_date']" in mart
-    assert re.search(r"purchases,\s*session_date\s+from final", mart), mart
+    # Hive CTAS: the partition column last, after every other column.
+    assert re.search(r"revenue,\s*session_date\s+from final", mart), mart
 
 
 def test_incremental_rerun_on_athena_first_clears_the_window_partitions(

@@ -38,7 +38,7 @@ MART_COLUMNS = {
         "entry_event_type", "entry_page", "exit_event_type", "exit_page", "is_bounce",
         "engagement_score", "loyalty_interactions", "landing_page_path", "referrer_host",
         "utm_source", "utm_medium", "utm_campaign", "channel", "reached_add_to_cart",
-        "reached_checkout", "converted", "purchases",
+        "reached_checkout", "converted", "purchases", "os", "country", "revenue",
     ],
     "session_metrics": [
         "session_date", "device_type", "browser", "sessions", "users", "bounce_rate_pct",
@@ -57,11 +57,19 @@ MART_COLUMNS = {
     "acquisition_metrics": [
         "session_date", "channel", "sessions", "users", "bounce_rate_pct", "avg_engagement_score",
         "add_to_cart_sessions", "checkout_sessions", "converted_sessions", "conversion_rate_pct",
-        "purchases",
+        "purchases", "revenue",
     ],
     "page_metrics": [
         "session_date", "page_path", "page_views", "sessions", "entrances", "exits",
         "exit_rate_pct", "avg_time_on_page_seconds",
+    ],
+    "goal_metrics": [
+        "session_date", "goal", "sessions", "converted_sessions", "completions",
+        "conversion_rate_pct", "value",
+    ],
+    "audience_metrics": [
+        "session_date", "device_type", "os", "country", "sessions", "users", "bounce_rate_pct",
+        "avg_session_duration_seconds", "converted_sessions", "conversion_rate_pct", "revenue",
     ],
 }  # fmt: skip
 KEYS = {
@@ -70,7 +78,10 @@ KEYS = {
     "loyalty_metrics": ("user_id",),
     "loyalty_by_tier": ("loyalty_tier",),
 }
-INCREMENTAL = ("engagement_metrics", "session_metrics", "acquisition_metrics", "page_metrics")
+INCREMENTAL = (
+    "engagement_metrics", "session_metrics", "acquisition_metrics", "page_metrics",
+    "goal_metrics", "audience_metrics",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +337,7 @@ def test_every_model_and_column_is_documented(built: DbtProject) -> None:
     """Analysts read the docs site: each model, and each column it really has, is described."""
     manifest = json.loads((built.target_path / "manifest.json").read_text())
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
-    assert len(models) == 20  # 19 and MetricFlow's time spine (models/semantic)
+    assert len(models) == 24  # 23 and MetricFlow's time spine (models/semantic)
     with duckdb.connect(str(built.duckdb_path), read_only=True) as con:
         for node in models:
             assert node["description"].strip(), node["name"]

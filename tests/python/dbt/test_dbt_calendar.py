@@ -10,7 +10,8 @@ from scratch of the same lake (the plain-Python reading of the rules in
 dbt_helpers), and the run read no event partition outside the touched dates
 and the days the read window rule adds around them. At the end, a dbt rebuild
 from scratch of the whole calendar gives the same rows, the acquisition marts
-(acquisition_metrics, page_metrics) included.
+(acquisition_metrics, page_metrics) and the section 6 marts (goal_metrics,
+audience_metrics; engagement_metrics' os, country and revenue) included.
 
 dbt runs in this process (dbtRunner) on a manifest parsed once, so the 40 runs
 pay dbt's parsing once; the unit tests run on the first day only.
@@ -34,6 +35,7 @@ from dbt_helpers import (
     scheduled_vars,
     write_jsonl,
 )
+from revenue_reference import assert_matches_reference, reference_revenue
 
 from weblogs.cli.transform import transform_input
 from weblogs.core.contract.timestamps import parse_timestamp
@@ -100,10 +102,13 @@ def deliveries() -> dict[date, list[dict[str, Any]]]:
     return plan
 
 
-#: The acquisition marts (docs/contract.md section 4), compared with a rebuild from scratch.
+#: The acquisition marts (docs/contract.md section 4) and the revenue, goal and audience
+#: marts (section 6), compared with a rebuild from scratch.
 ACQUISITION_KEYS = {
     "acquisition_metrics": ("session_date", "channel"),
     "page_metrics": ("session_date", "page_path"),
+    "goal_metrics": ("session_date", "goal"),
+    "audience_metrics": ("session_date", "device_type", "os", "country"),
 }
 
 
@@ -216,3 +221,5 @@ def test_forty_days_of_late_and_messy_traffic_one_scheduled_run_a_day(
     scratch.build("2026-07-30", "2026-09-12")
     for mart in (*KEYS, *ACQUISITION_KEYS):
         assert as_rows(scratch, mart) == as_rows(project, mart), mart
+    # The section 6 marts equal the plain-Python reading of the contract (money exactly).
+    assert_matches_reference(project, reference_revenue(lake, "2000-01-01", "2999-12-31"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,14 @@ def test_models_command_builds_and_prints_every_mart(tmp_path: Path) -> None:
     channels = out.split("acquisition_metrics (by channel")[1].split("\n\n")[0].splitlines()[3:]
     assert sum(int(line.split()[1]) for line in channels) == sessions
     assert "page_metrics (top 10 pages" in out
+    # Section 6: revenue by channel (every session counted), the goals, top countries and OS.
+    revenue = out.split("revenue by channel")[1].split("\n\n")[0].splitlines()[3:]
+    assert sum(int(line.split()[1]) for line in revenue) == sessions
+    goals = out.split("goal_metrics (goal conversion rates")[1].split("\n\n")[0].splitlines()[3:]
+    assert [line.split()[0] for line in goals] == ["purchase", "signup"]
+    for title in ("top 10 countries", "top 10 operating systems"):
+        block = out.split(title)[1].split("\n\n")[0].splitlines()[3:]
+        assert block and sum(int(line.split()[1]) for line in block) <= sessions
     assert database.is_file()
 
 
@@ -136,6 +145,13 @@ def test_default_window_is_computed_once_from_the_projects_var() -> None:
     assert (
         "built_window" not in (PROJECT_DIR / "weblogs" / "analytics" / "dbt_build.py").read_text()
     )
+
+
+def test_format_table_shows_money_decimals_with_two_places_right_aligned() -> None:
+    text = format_table(
+        "t", ["channel", "revenue"], [("a", Decimal("1234.5")), ("b", Decimal("0"))]
+    )
+    assert text.splitlines()[3:] == ["a        1,234.50", "b            0.00"]
 
 
 def test_format_table_aligns_numbers_and_shows_missing_values() -> None:

@@ -93,6 +93,8 @@ def test_docs_site_shows_each_mart_with_description_columns_and_lineage(
         "loyalty_by_tier": ["loyalty_metrics", "int_sessions", "int_ratings_in_window"],
         "acquisition_metrics": ["int_sessions"],
         "page_metrics": ["int_page_views"],
+        "goal_metrics": ["int_session_event_values"],
+        "audience_metrics": ["int_sessions"],
     }
     for mart in parents:
         dom = chromium(f"{site}/index.html#!/model/model.weblogs.{mart}", tmp_path, "--dump-dom")

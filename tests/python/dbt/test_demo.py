@@ -37,6 +37,9 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
         assert step in out
     for mart in ("engagement_metrics", "session_metrics", "loyalty_metrics", "loyalty_by_tier"):
         assert mart in out
+    for title in ("revenue by channel", "goal conversion rates", "top 10 countries",
+                  "top 10 operating systems"):  # fmt: skip
+        assert title in out
     assert (lake / ".weblogs-demo").exists()
     with duckdb.connect(str(db), read_only=True) as con:
         sessions = con.execute("select count(*) from engagement_metrics").fetchone()[0]

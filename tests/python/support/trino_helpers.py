@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 import trino
-from acquisition_reference import acquisition_events
 from dbt_helpers import START, DbtProject, build_fixture_lake, transform, write_jsonl
+from revenue_reference import revenue_events
 
 from weblogs.trino import server, tables
 
@@ -72,7 +72,8 @@ class TrinoLake:
 def trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
     root = tmp_path_factory.mktemp("trino")
     lake = build_fixture_lake(root)
-    events = acquisition_events(date.fromisoformat(START), 3, ACQUISITION_SESSIONS, seed=18)
+    # Section 4 traffic with operating systems, countries and values (section 6) added.
+    events = revenue_events(date.fromisoformat(START), 3, ACQUISITION_SESSIONS, seed=18)
     transform(write_jsonl(root / "acquisition.jsonl", events), lake)
     state = root / "state"
     running = server.start(state, lake)

@@ -4,7 +4,7 @@ One Trino serves the fixture lake written by `weblogs transform`, with its batch
 acquisition traffic (trino_helpers.py); the dbt project builds on it with the
 `trino` target, whose macros are the Athena ones (docs/analytics.md, Trino). The
 marts must equal the DuckDB marts and the plain-Python references (dbt_helpers.py,
-acquisition_reference.py) row for row, a day-by-day run must equal one range run,
+acquisition_reference.py, revenue_reference.py) row for row, a day-by-day run must equal one range run,
 and a run must read only the partitions of its window.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pyarrow.dataset as ds
 import pytest
 from acquisition_reference import reference_acquisition
 from dbt_helpers import END, MARTS, REPO_ROOT, START, DbtProject, reference_marts
+from revenue_reference import reference_revenue
 from trino_helpers import TrinoLake
 
 from weblogs.dashboard import build_site
@@ -33,14 +35,18 @@ KEYS = {
     "loyalty_by_tier": ("loyalty_tier",),
     "acquisition_metrics": ("session_date", "channel"),
     "page_metrics": ("session_date", "page_path"),
+    "goal_metrics": ("session_date", "goal"),
+    "audience_metrics": ("session_date", "device_type", "os", "country"),
 }
-ALL_MARTS = (*MARTS, "acquisition_metrics", "page_metrics")
+ALL_MARTS = (*MARTS, "acquisition_metrics", "page_metrics", "goal_metrics", "audience_metrics")
 #: The incremental marts and the date column each is partitioned by.
 PARTITIONED = {
     "engagement_metrics": "session_date",
     "session_metrics": "session_date",
     "acquisition_metrics": "session_date",
     "page_metrics": "session_date",
+    "goal_metrics": "session_date",
+    "audience_metrics": "session_date",
     "session_anomalies": "report_date",
 }
 INCREMENTAL = tuple(PARTITIONED)
@@ -120,6 +126,13 @@ def expected_marts(lake: Path) -> dict[str, list[dict[str, Any]]]:
     expected["engagement_metrics"] = [{**row, **section4[key]} for key, row in sessions.items()]
     expected["acquisition_metrics"] = acquisition["acquisition_metrics"]
     expected["page_metrics"] = acquisition["page_metrics"]
+    # Section 6: the revenue, audience and goal columns, money as exact decimals.
+    revenue = reference_revenue(lake, START, END)
+    for mart in ("engagement_metrics", "acquisition_metrics"):
+        extra = {tuple(r[k] for k in KEYS[mart]): r for r in revenue[mart]}
+        expected[mart] = [{**r, **extra[tuple(r[k] for k in KEYS[mart])]} for r in expected[mart]]
+    expected["goal_metrics"] = revenue["goal_metrics"]
+    expected["audience_metrics"] = revenue["audience_metrics"]
     return expected
 
 
@@ -131,6 +144,9 @@ def test_trino_marts_equal_duckdb_marts_and_the_reference(
     assert {r["channel"] for r in expected["acquisition_metrics"]} == CHANNELS
     assert sum(r["converted_sessions"] for r in expected["acquisition_metrics"]) > 5
     assert any(r["avg_time_on_page_seconds"] is None for r in expected["page_metrics"])
+    # Half cents (2.675, 0.125) rounded up, exactly, on both engines (section 6).
+    revenues = {r["revenue"] for r in expected["engagement_metrics"]}
+    assert {Decimal("2.68"), Decimal("0.13")} <= revenues, sorted(revenues)
     for mart in ALL_MARTS:
         on_trino = trino_lake.table(mart, "weblogs_range")
         on_duckdb = duckdb_marts.table(mart, ", ".join(KEYS[mart]))

@@ -1,0 +1,54 @@
+{#- Incremental by session_date: the marts' shared settings are in dbt_project.yml. -#}
+{{
+    config(
+        incremental_strategy=weblogs.range_incremental_strategy(),
+        partitioned_by=weblogs.date_partitioning('session_date'),
+        properties=weblogs.table_properties('session_date'),
+        persist_docs=weblogs.persist_docs_config(),
+    )
+}}
+
+{#- One row per session_date, device_type, os, country; a run replaces the dates of its window. -#}
+with
+
+sessions as (
+
+    select * from {{ weblogs.run_sessions() }}
+
+),
+
+aggregated as (
+
+    select
+        session_date,
+        device_type,
+        os,
+        country,
+        count(*) as sessions,
+        count(distinct user_id) as users,
+        {{ weblogs.exact_round2('100 * sum(case when is_bounce then 1 else 0 end)', 'count(*)') }}
+            as bounce_rate_pct,
+        {{ weblogs.exact_round2(
+            'sum(' ~ weblogs.in_units('session_duration_seconds', 1000) ~ ')', '1000 * count(*)'
+        ) }} as avg_session_duration_seconds,
+        sum(case when converted then 1 else 0 end) as converted_sessions,
+        {{ weblogs.exact_round2('100 * sum(case when converted then 1 else 0 end)', 'count(*)') }}
+            as conversion_rate_pct,
+        {{ weblogs.money_sum('revenue') }} as revenue
+    from sessions
+    group by session_date, device_type, os, country
+
+),
+
+final as (
+
+    select * from aggregated
+
+)
+
+select
+    {{ weblogs.partitioned_select_list([
+        'session_date', 'device_type', 'os', 'country', 'sessions', 'users', 'bounce_rate_pct',
+        'avg_session_duration_seconds', 'converted_sessions', 'conversion_rate_pct', 'revenue',
+    ], 'session_date') }}
+from final
