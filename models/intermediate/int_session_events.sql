@@ -123,7 +123,8 @@ final as (
         coalesce(
             date_diff('millisecond', session_start_at, event_timestamp) < 86400000, false
         ) as in_session,
-        {{ weblogs.touched_flag() }} as in_touched_session
+        {{ weblogs.touched_flag() }} as in_touched_session,
+        client_id
     from assigned
 
 )

@@ -46,7 +46,8 @@ sessions as (
         max(case when event_type = 'purchase' then last_checkout_order end)
             as last_checkout_before_purchase,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
-        max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session
+        max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session,
+        {{ weblogs.value_at_first('client_id', when='client_id is not null') }} as client_id
     from events
     group by session_id, session_start_at
 
@@ -79,6 +80,7 @@ measured as (
         coalesce(last_checkout_before_purchase > first_add_to_cart_order, false) as converted,
         purchases,
         in_touched_session,
+        client_id,
         cast(session_start as date) as session_date,
         -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
@@ -173,7 +175,10 @@ final as (
         reached_add_to_cart,
         reached_checkout,
         converted,
-        purchases
+        purchases,
+        client_id,
+        {{ weblogs.visitor_key('is_anonymous_session', 'coalesce(last_known_user_id, last_user_id)', 'client_id') }}
+            as visitor_key
     from acquired
     where {{ weblogs.in_rebuilt('session_date', 'in_touched_session') }}
 

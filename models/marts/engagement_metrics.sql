@@ -53,7 +53,9 @@ final as (
         reached_add_to_cart,
         reached_checkout,
         converted,
-        purchases
+        purchases,
+        client_id,
+        visitor_key
     from sessions
 
 )
@@ -66,5 +68,6 @@ select
         'exit_event_type', 'exit_page', 'is_bounce', 'engagement_score',
         'loyalty_interactions', 'landing_page_path', 'referrer_host', 'utm_source', 'utm_medium',
         'utm_campaign', 'channel', 'reached_add_to_cart', 'reached_checkout', 'converted', 'purchases',
+        'client_id', 'visitor_key',
     ], 'session_date') }}
 from final
