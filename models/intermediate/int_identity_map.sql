@@ -30,7 +30,7 @@ final as (
 
     select
         client_id,
-        login.user_id as user_id,
+        login.user_id as user_id,  -- noqa: AL09
         last_login_at,
         login.login_session_id as last_login_session_id
     from latest

@@ -177,8 +177,9 @@ final as (
         converted,
         purchases,
         client_id,
-        {{ weblogs.visitor_key('is_anonymous_session', 'coalesce(last_known_user_id, last_user_id)', 'client_id') }}
-            as visitor_key
+        {{ weblogs.visitor_key(
+            'is_anonymous_session', 'coalesce(last_known_user_id, last_user_id)', 'client_id'
+        ) }} as visitor_key
     from acquired
     where {{ weblogs.in_rebuilt('session_date', 'in_touched_session') }}
 

@@ -71,17 +71,26 @@ cohort_weeks as (
 
 ),
 
-activity as (
+cohort_activity as (
 
     select
         cohorts.cohort_week,
         cast(date_diff('day', cohorts.cohort_week, active_weeks.active_week) / 7 as integer)
-            as week_number,
-        count(*) as active_visitors
+            as week_number
     from cohorts
     inner join active_weeks
         on cohorts.visitor_id = active_weeks.visitor_id
-    group by 1, 2
+
+),
+
+activity as (
+
+    select
+        cohort_week,
+        week_number,
+        count(*) as active_visitors
+    from cohort_activity
+    group by cohort_week, week_number
 
 ),
 

@@ -61,7 +61,10 @@ identified as (
 
     select
         *,
-        case when visitor_id like 'u:%' then substr(visitor_id, 3) end as user_id
+        case when visitor_id like 'u:%' then substr(visitor_id, 3) end as user_id,
+        first_visit.first_channel as first_channel,  -- noqa: AL09, RF01
+        first_visit.first_landing_page_path as first_landing_page_path,  -- noqa: AL09, RF01
+        last_visit.last_channel as last_channel  -- noqa: AL09, RF01
     from aggregated
 
 ),
@@ -82,11 +85,12 @@ final as (
         identified.total_events,
         identified.converted_sessions,
         identified.purchases,
-        {{ weblogs.exact_round2('identified.engagement_score_hundredths', '100 * identified.sessions') }}
-            as avg_engagement_score,
-        identified.first_visit.first_channel as first_channel,
-        identified.first_visit.first_landing_page_path as first_landing_page_path,
-        identified.last_visit.last_channel as last_channel,
+        {{ weblogs.exact_round2(
+            'identified.engagement_score_hundredths', '100 * identified.sessions'
+        ) }} as avg_engagement_score,
+        identified.first_channel,
+        identified.first_landing_page_path,
+        identified.last_channel,
         coalesce(crm_tiers.loyalty_tier, 'none') as loyalty_tier
     from identified
     left join crm_tiers
