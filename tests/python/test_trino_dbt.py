@@ -20,7 +20,8 @@ import pyarrow.dataset as ds
 import pytest
 from acquisition_reference import reference_acquisition
 from dbt_helpers import END, MARTS, START, DbtProject, reference_marts
-from trino_helpers import TrinoLake
+from trino_helpers import VISITORS_DAYS, VISITORS_FIRST, TrinoLake
+from visitors_reference import assert_visitor_rows
 
 pytestmark = pytest.mark.slow
 
@@ -223,3 +224,36 @@ def test_every_compiled_athena_statement_fits_athena_query_limit(tmp_path: Path)
     assert max(sizes.values()) < ATHENA_QUERY_LIMIT, max(sizes.items(), key=lambda kv: kv[1])
     staging = project.target_path / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
     assert "'366'" not in staging.read_text() and "'31'" in staging.read_text()
+
+
+def test_visitor_tables_on_trino_equal_the_reference_range_and_day_by_day(
+    trino_lake: TrinoLake, tmp_path: Path
+) -> None:
+    """users, daily_visitors, retention_cohorts and identity_map (docs/contract.md#5) on
+    Trino: a range build, then day-by-day builds from scratch, against the reference."""
+    first = VISITORS_FIRST.isoformat()
+    last = (VISITORS_FIRST + timedelta(days=VISITORS_DAYS - 1)).isoformat()
+    selected = (
+        "--select",
+        "+users",
+        "+daily_visitors",
+        "+retention_cohorts",
+        "+identity_map",
+        "--indirect-selection",
+        "cautious",
+    )
+    ranged = trino_lake.dbt(tmp_path / "range", "visitors_range")
+    ranged.build(first, last, *selected)
+    assert_visitor_rows(
+        lambda t: trino_lake.table(t, "visitors_range"), trino_lake.lake, first, last
+    )
+    daily = trino_lake.dbt(tmp_path / "daily", "visitors_daily")
+    for offset in range(3):
+        day = (VISITORS_FIRST + timedelta(days=offset)).isoformat()
+        daily.build(day, day, *selected)
+    assert_visitor_rows(
+        lambda t: trino_lake.table(t, "visitors_daily"),
+        trino_lake.lake,
+        first,
+        (VISITORS_FIRST + timedelta(days=2)).isoformat(),
+    )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,39 @@ def visitor_events(first_day: date, days: int, seed: int) -> list[dict[str, Any]
                     event["value"] = round(rng.uniform(5, 300), 2)
                 events.append(event)
     return events
+
+
+#: The key columns of each section 5 table, for comparisons.
+VISITOR_KEYS = {
+    "users": ("visitor_id",),
+    "daily_visitors": ("session_date",),
+    "retention_cohorts": ("cohort_week", "week_number"),
+    "identity_map": ("client_id",),
+}
+
+
+def _same(value: Any, expected: Any) -> bool:
+    if isinstance(expected, float) or isinstance(value, float):
+        return value is not None and abs(float(value) - float(expected)) < 0.005
+    if isinstance(value, datetime) and isinstance(expected, datetime):
+        return value.replace(tzinfo=None) == expected.replace(tzinfo=None)
+    return value == expected
+
+
+def assert_visitor_rows(
+    fetch: Callable[[str], list[dict[str, Any]]], lake: Path, start: str, end: str
+) -> None:
+    """The section 5 tables (`fetch(name)` gives a table's rows) equal the reference
+    for the session dates [start, end], row for row and value for value."""
+    expected = reference_visitors(lake, start, end)
+    for table, keys in VISITOR_KEYS.items():
+
+        def key(row: dict[str, Any], keys: tuple[str, ...] = keys) -> tuple[Any, ...]:
+            return tuple(row[k] for k in keys)
+
+        got = sorted(fetch(table), key=key)
+        want = sorted(expected[table], key=key)
+        assert [key(r) for r in got] == [key(r) for r in want], table
+        for row, ref in zip(got, want, strict=True):
+            wrong = {c: (row[c], v) for c, v in ref.items() if not _same(row[c], v)}
+            assert not wrong, (table, key(row), wrong)

@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Run `dbt build` (models and data tests) on the local DuckDB target, then print "
             "the headline figures of engagement_metrics, session_metrics, loyalty_metrics, "
-            "loyalty_by_tier, acquisition_metrics and page_metrics. Without dates this is the scheduled run: it rebuilds the "
+            "loyalty_by_tier, acquisition_metrics, page_metrics and the visitors (users, "
+            "daily_visitors, retention_cohorts). Without dates this is the scheduled run: it rebuilds the "
             "session dates that received events (late ones included) since the previous "
             "successful scheduled run, up to the run date's 00:00 UTC. With --startdate "
             "and --enddate it rebuilds that window."
