@@ -38,7 +38,7 @@ MART_COLUMNS = {
         "entry_event_type", "entry_page", "exit_event_type", "exit_page", "is_bounce",
         "engagement_score", "loyalty_interactions", "landing_page_path", "referrer_host",
         "utm_source", "utm_medium", "utm_campaign", "channel", "reached_add_to_cart",
-        "reached_checkout", "converted", "purchases",
+        "reached_checkout", "converted", "purchases", "client_id", "visitor_key",
     ],
     "session_metrics": [
         "session_date", "device_type", "browser", "sessions", "users", "bounce_rate_pct",
