@@ -21,7 +21,7 @@ import pytest
 from acquisition_reference import reference_acquisition
 from dbt_helpers import END, MARTS, START, DbtProject, reference_marts
 from trino_helpers import VISITORS_DAYS, VISITORS_FIRST, TrinoLake
-from visitors_reference import assert_visitor_rows
+from visitors_reference import assert_visitor_rows, visitor_sessions
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,16 @@ def expected_marts(lake: Path) -> dict[str, list[dict[str, Any]]]:
     section4 = {(r["session_id"], r["session_date"]): r for r in acquisition["engagement_metrics"]}
     sessions = {(r["session_id"], r["session_date"]): r for r in expected["engagement_metrics"]}
     assert sorted(section4, key=str) == sorted(sessions, key=str)
-    expected["engagement_metrics"] = [{**row, **section4[key]} for key, row in sessions.items()]
+    visits = {(v["session_id"], v["session_date"]): v for v in visitor_sessions(lake, START, END)}
+    expected["engagement_metrics"] = [
+        {
+            **row,
+            **section4[key],
+            "client_id": visits[key]["client_id"],
+            "visitor_key": visits[key]["visitor_key"],
+        }
+        for key, row in sessions.items()
+    ]
     expected["acquisition_metrics"] = acquisition["acquisition_metrics"]
     expected["page_metrics"] = acquisition["page_metrics"]
     return expected
