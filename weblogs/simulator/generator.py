@@ -338,10 +338,7 @@ class TrafficGenerator:
         if rng.random() < 0.9:
             event["os"] = s.os
         event["country"] = s.country if rng.random() < 0.95 else None
-        if s.client_id is not None:
-            event["client_id"] = s.client_id
-        if event_type == "purchase":
-            event["value"] = self.visitors.value()
+        self.visitors.add_fields(event, s.client_id, event_type)
         return event
 
     def _malformed(self) -> object:

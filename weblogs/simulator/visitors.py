@@ -84,6 +84,13 @@ class Visitors:
             return f"{SITE}/auth/callback#access_token={self.rng.getrandbits(96):024x}&state=x"
         return url
 
+    def add_fields(self, event: dict[str, object], client_id: str | None, event_type: str) -> None:
+        """The session's `client_id` on each of its events; a `value` on each purchase."""
+        if client_id is not None:
+            event["client_id"] = client_id
+        if event_type == "purchase":
+            event["value"] = self.value()
+
     def value(self) -> float:
         """A purchase's order total: mostly small baskets, a few big ones, in cents."""
         return round(min(5000.0, 8 + self.rng.lognormvariate(3.6, 0.8)), 2)
