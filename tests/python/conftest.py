@@ -43,6 +43,7 @@ FILE_SECONDS = {
     "test_dbt_calendar.py": 364,
     "test_trino_dbt.py": 238,
     "test_dbt_operation.py": 208,
+    "test_dbt_visitors.py": 200,
     "test_dbt_lake_root.py": 79,
     "test_crm_load.py": 72,
     "test_compact.py": 70,
