@@ -170,7 +170,8 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    assert len(materialised) == 11  # seven marts, the run log, the three per-run tables
+    # eleven marts, the run log, the three per-run tables and the two visitor facts
+    assert len(materialised) == 17
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
@@ -261,7 +262,7 @@ def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart
     assert '"awsdatacatalog"."analytics"."engagement_metrics"' in mart
     assert "table_type='hive'" in mart and "format='parquet'" in mart
     assert "partitioned_by=ARRAY['session_date']" in mart
-    assert re.search(r"purchases,\s*session_date\s+from final", mart), mart
+    assert re.search(r"visitor_key,\s*session_date\s+from final", mart), mart
 
 
 def test_incremental_rerun_on_athena_first_clears_the_window_partitions(
