@@ -29,6 +29,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -236,7 +237,80 @@ def main() -> int:
             ("ratio pruned/unpruned after a year", round(ratio, 4)),
         ],
     )
+    visitor_costs(payloads, day_batch)
     return 0
+
+
+def visitor_facts(payloads: list[bytes]) -> tuple[float, float, float]:
+    """(fact rows per event, bytes per `int_visitor_days` row, bytes per `int_client_logins`
+    row): the per-day facts of docs/contract.md section 5, built from the sample's sessions
+    (grouped by session_id, as the models' facts are) and written as Snappy Parquet."""
+    import pyarrow as pa
+
+    result = transform_records(payloads, stage="bench", now=NOW)
+    rows = pa.concat_tables(result.partitions.values()).to_pylist()
+    sessions: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["event_timestamp"], r["event_id"])):
+        sessions.setdefault(row["session_id"], []).append(row)
+    days: dict[tuple, dict] = {}
+    logins: dict[tuple, dict] = {}
+    for sid, events in sessions.items():
+        day = events[0]["event_timestamp"].date()
+        known = [e for e in events if not e["is_anonymous_user"]]
+        client = next((e["client_id"] for e in events if e["client_id"]), None)
+        key = "u:" + known[-1]["user_id"] if known else ("c:" + client if client else "s:" + sid)
+        fact = days.setdefault((day, key), {"session_date": day, "visitor_key": key,
+                                            "stitch_client_id": client if key[0] == "c" else None,
+                                            "sessions": 0, "page_views": 0, "total_events": 0,
+                                            "converted_sessions": 0, "purchases": 0,
+                                            "engagement_score_hundredths": 0,
+                                            "first_session_start": events[0]["event_timestamp"],
+                                            "first_session_id": sid, "first_channel": "direct",
+                                            "first_landing_page_path": events[0]["page_url"][:60],
+                                            "last_session_start": events[0]["event_timestamp"],
+                                            "last_session_id": sid, "last_channel": "direct",
+                                            "last_session_end": events[-1]["event_timestamp"]})  # fmt: skip
+        fact["sessions"] += 1
+        fact["total_events"] += len(events)
+        if known and client:
+            logins[(day, client)] = {"session_date": day, "client_id": client,
+                                     "login_session_start": events[0]["event_timestamp"],
+                                     "login_session_id": sid, "user_id": known[-1]["user_id"]}  # fmt: skip
+    day_bytes = len(parquet_bytes_of(pa.Table.from_pylist(list(days.values()))))
+    login_bytes = len(parquet_bytes_of(pa.Table.from_pylist(list(logins.values()))))
+    return len(days) / len(rows), day_bytes / len(days), login_bytes / max(1, len(logins))
+
+
+def parquet_bytes_of(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue().to_pybytes()
+
+
+def visitor_costs(payloads: list[bytes], day_events_bytes: float) -> None:
+    """What a daily run reads for `users`, `daily_visitors`, `retention_cohorts` and
+    `identity_map` as history grows: the window's event partitions (3 days, flat) plus
+    every date of the two per-day facts (never the events' history)."""
+    rows_per_event, day_row, login_row = visitor_facts(payloads)
+    facts_per_day = rows_per_event * EVENTS_PER_DAY * (day_row + login_row * 0.2)
+    print()
+    print(
+        f"visitor facts: {rows_per_event * EVENTS_PER_DAY:,.0f} int_visitor_days rows per day "
+        f"of 1M events, {day_row:.0f} B/row ({login_row:.0f} B/row of int_client_logins)"
+    )
+    print(f"{'daily run, history held':34} {'events read':>12} {'facts read':>11} {'USD/run':>9}")
+    first = None
+    for history in (30, 90, 180, 365):
+        events = 3 * day_events_bytes
+        facts = history * facts_per_day
+        total = events + facts
+        first = first or total
+        print(
+            f"{history:>5} days{'':26} {events / 1024**2:>8.0f} MiB {facts / 1024**2:>7.0f} MiB "
+            f"{cost(total):>9.4f}  ({total / first:.2f}x the 30-day run)"
+        )
 
 
 if __name__ == "__main__":

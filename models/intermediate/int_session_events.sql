@@ -149,7 +149,8 @@ final as (
         ) and {{ weblogs.is_bot_browser('session_browser') }} as is_bot_session,
         os,
         country,
-        value
+        value,
+        client_id
     from browsed
 
 )

@@ -51,7 +51,8 @@ sessions as (
         {{ weblogs.values_at_first(['os', 'country']) }} as first_audience,
         -- Exact: the values as decimals (weblogs.money_value), rounded once in final.
         sum(case when event_type = 'purchase' then {{ weblogs.money_value('value') }} end)
-            as purchase_value
+            as purchase_value,
+        {{ weblogs.value_at_first('client_id', when='client_id is not null') }} as client_id
     from events
     group by session_id, session_start_at
 
@@ -87,6 +88,7 @@ measured as (
         first_audience.os as first_os,
         first_audience.country as first_country,
         purchase_value,
+        client_id,
         cast(session_start as date) as session_date,
         -- date_diff(unit, start, end) is the same function on DuckDB and Trino.
         cast(date_diff('millisecond', session_start, session_end) as double) / 1000
@@ -186,7 +188,11 @@ final as (
         coalesce(
             nullif({{ weblogs.simple_upper('trim(first_country)') }}, ''), 'UNKNOWN'
         ) as country,
-        {{ weblogs.money_round2('coalesce(purchase_value, 0)') }} as revenue
+        {{ weblogs.money_round2('coalesce(purchase_value, 0)') }} as revenue,
+        client_id,
+        {{ weblogs.visitor_key(
+            'is_anonymous_session', 'coalesce(last_known_user_id, last_user_id)', 'client_id'
+        ) }} as visitor_key
     from acquired
     where {{ weblogs.in_rebuilt('session_date', 'in_touched_session') }}
 

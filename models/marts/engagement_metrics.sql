@@ -58,7 +58,9 @@ final as (
         purchases,
         os,
         country,
-        revenue
+        revenue,
+        client_id,
+        visitor_key
     from sessions
 
 )
@@ -71,6 +73,6 @@ select
         'exit_event_type', 'exit_page', 'is_bounce', 'engagement_score',
         'loyalty_interactions', 'landing_page_path', 'referrer_host', 'utm_source', 'utm_medium',
         'utm_campaign', 'channel', 'reached_add_to_cart', 'reached_checkout', 'converted', 'purchases',
-        'os', 'country', 'revenue',
+        'os', 'country', 'revenue', 'client_id', 'visitor_key',
     ], 'session_date') }}
 from final

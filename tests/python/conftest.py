@@ -45,6 +45,7 @@ FILE_SECONDS = {
     "test_trino_dbt.py": 238,
     "test_dbt_operation.py": 208,
     "test_dashboard.py": 110,
+    "test_dbt_visitors.py": 200,
     "test_dbt_lake_root.py": 79,
     "test_crm_load.py": 72,
     "test_faults.py": 62,

@@ -295,6 +295,30 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         from bots cross join counted
         """,
     ),
+    (
+        "visitors (users: every session date held; new and returning: the window's days;"
+        " retention: last week's cohort in its second week)",
+        """
+        select held.visitors, days.new_visitors, days.returning_visitors,
+               held.identified_pct, cohort.cohort_week as last_week_cohort,
+               cohort.retention_pct as week_1_retention_pct
+        from (
+            select count(*) as visitors,
+                   round(100.0 * avg(case when is_identified then 1 else 0 end), 2)
+                       as identified_pct
+            from {schema}.users
+        ) as held
+        cross join (
+            select coalesce(sum(new_visitors), 0) as new_visitors,
+                   coalesce(sum(returning_visitors), 0) as returning_visitors
+            from {schema}.daily_visitors where session_date between {start} and {end}
+        ) as days
+        left join (
+            select cohort_week, retention_pct from {schema}.retention_cohorts
+            where week_number = 1 order by cohort_week desc limit 1
+        ) as cohort on true
+        """,
+    ),
 )
 
 

@@ -45,6 +45,7 @@ from weblogs.simulator.population import (
     write_crm,
 )
 from weblogs.simulator.sources import SOURCE_WEIGHTS, SOURCES, Source
+from weblogs.simulator.visitors import Visitors
 
 
 class TrafficGenerator:
@@ -81,6 +82,7 @@ class TrafficGenerator:
         self.duplicate_rate = duplicate_rate
         self._rng = random.Random(f"weblogs-sim:{seed}:events")
         self.users = make_users(seed, self.start, users)
+        self.visitors = Visitors(seed, self.users)
         self._user_cum_weights: list[float] = []
         total = 0.0
         for user in self.users:
@@ -185,7 +187,7 @@ class TrafficGenerator:
             else:
                 assert user is not None
                 login_user = user.user_id
-        return Session(
+        session = Session(
             session_id=self._uuid(),
             user_id=user.user_id if kind == "registered" and user else None,
             device_type=device,
@@ -202,6 +204,10 @@ class TrafficGenerator:
             intent=source.intent,
             page=self._landing(source),
         )
+        self.visitors.assign(session, user.user_id if user else None)
+        if not self.visitors.bot(session):
+            session.page = self.visitors.secret_url(session.page)
+        return session
 
     def _token(self) -> str:
         """A click id or short-link slug: opaque, as ad platforms and shorteners make them."""
@@ -332,6 +338,7 @@ class TrafficGenerator:
         if rng.random() < 0.9:
             event["os"] = s.os
         event["country"] = s.country if rng.random() < 0.95 else None
+        self.visitors.add_fields(event, s.client_id, event_type)
         return event
 
     def _malformed(self) -> object:

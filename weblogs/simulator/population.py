@@ -144,6 +144,7 @@ class Session:
     referrer: str | None = None
     intent: float = 1.0  # how readily this visit buys: its source's `Source.intent`
     extras: dict[str, Any] = field(default_factory=dict)
+    client_id: str | None = None  # the browser's first-party id (cookie), if it keeps one
 
 
 def make_users(seed: int, start: datetime, count: int) -> list[User]:

@@ -187,8 +187,9 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    # nine marts, the run log, the four per-run tables, MetricFlow's time spine (a view)
-    assert len(materialised) == 15
+    # eleven marts, the run log, the four per-run tables, the two visitor facts and
+    # MetricFlow's time spine (a view)
+    assert len(materialised) == 19
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
@@ -282,7 +283,7 @@ def test_dbt_athena_sends_partition_pruned_ctas_and_partitioned_incremental_mart
     assert "table_type='hive'" in mart and "format='parquet'" in mart
     assert "partitioned_by=ARRAY['session_date']" in mart
     # Hive CTAS: the partition column last, after every other column.
-    assert re.search(r"revenue,\s*session_date\s+from final", mart), mart
+    assert re.search(r"visitor_key,\s*session_date\s+from final", mart), mart
 
 
 def test_incremental_rerun_on_athena_first_clears_the_window_partitions(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from dbt_helpers import END, START, WEBLOGS, build_fixture_lake, reference_marts
+from visitors_reference import reference_visitors
 
 from weblogs.analytics import check_window, default_window, format_table
 from weblogs.analytics.dbt_build import PROJECT_DIR
@@ -62,6 +63,10 @@ def test_models_command_builds_and_prints_every_mart(tmp_path: Path) -> None:
     for title in ("top 10 countries", "top 10 operating systems"):
         block = out.split(title)[1].split("\n\n")[0].splitlines()[3:]
         assert block and sum(int(line.split()[1]) for line in block) <= sessions
+    visitors = out.split("\nvisitors (users")[1].split("\n\n")[0].splitlines()[3].split()
+    held = reference_visitors(lake, START, END)
+    assert visitors[0] == str(len(held["users"]))
+    assert int(visitors[1]) == sum(d["new_visitors"] for d in held["daily_visitors"])
     assert database.is_file()
 
 

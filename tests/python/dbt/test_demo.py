@@ -47,6 +47,13 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     # The dashboards, built next to the warehouse; the demo says where.
     assert f"dashboard: file://{tmp_path / 'dashboard' / 'index.html'}" in out
     assert (tmp_path / "dashboard" / "data-health" / "index.html").is_file()
+    # The visitors headline: returning devices, some of them logged in.
+    headline = out.split("\nvisitors (users")[1].split("\n\n")[0].splitlines()[3].split()
+    with duckdb.connect(str(db), read_only=True) as con:
+        visitors, identified = con.execute(
+            "select count(*), sum(case when is_identified then 1 else 0 end) from users"
+        ).fetchone()
+    assert headline[0] == str(visitors) and 0 < identified < visitors
 
     # Polled = forwarded + failed: the consumer's accounting, as the demo prints it.
     line = next(x for x in out.splitlines() if "polled" in x)

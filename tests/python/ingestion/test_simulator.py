@@ -54,8 +54,11 @@ def test_traffic_is_realistic_and_mixes_every_kind() -> None:
     assert len({r.row["browser"] for r in valid}) >= 4
 
     sessions: dict[str, list[Valid]] = defaultdict(list)
-    for r in valid:
-        sessions[r.session_id].append(r)
+    seen: set[str] = set()
+    for r in valid:  # a duplicate delivery is a copy of an earlier event: counted once
+        if r.row["event_id"] not in seen:
+            seen.add(r.row["event_id"])
+            sessions[r.session_id].append(r)
     lengths = [len(v) for v in sessions.values()]
     assert sum(lengths) / len(lengths) > 4 and lengths.count(1) > 10  # sessions and bounces
     logged_in_mid_session = 0
@@ -239,3 +242,38 @@ def test_cli_writes_crm_and_serves(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "not an ISO-8601" in bad.stderr
+
+
+def test_visitors_devices_bots_values_and_secrets() -> None:
+    """What docs/contract.md sections 5-7 need: devices (`client_id`) that return on
+    other days, logged out visits of registered users' devices, a device shared by two
+    users, purchases with a value, a little bot traffic and a few URLs with secrets."""
+    start = datetime(2025, 12, 30, 21, 0, tzinfo=UTC)  # the events cross midnight
+    gen = TrafficGenerator(5, start=start, malformed_rate=0, duplicate_rate=0)
+    events = [e for e in gen.events(25_000) if isinstance(e, dict)]
+    days: dict[str, set[int]] = defaultdict(set)
+    users_of: dict[str, set[str]] = defaultdict(set)
+    anonymous_clients = set()
+    for e in events:
+        client = e.get("client_id")
+        if client is None:
+            continue
+        stamp = validate(e, now=NOW)
+        assert isinstance(stamp, Valid), stamp
+        days[client].add(stamp.event_timestamp_ms // 86_400_000)
+        if stamp.row["is_anonymous_user"]:
+            anonymous_clients.add(client)
+        else:
+            users_of[client].add(stamp.row["user_id"])
+    assert 0.8 < sum("client_id" in e for e in events) / len(events) < 0.97
+    assert sum(len(d) > 1 for d in days.values()) > 30  # devices come back on other days
+    assert len(anonymous_clients & set(users_of)) > 10  # logged out on a user's device
+    assert any(len(users) == 2 for users in users_of.values())  # the shared device
+    values = [e["value"] for e in events if "value" in e]
+    assert values and all(e["event_type"].lower() == "purchase" for e in events if "value" in e)
+    assert all(0 < v <= 5000 and round(v, 2) == v for v in values)
+    bots = {e["browser"] for e in events if e["browser"] in ("Googlebot", "HeadlessChrome")}
+    assert bots == {"Googlebot", "HeadlessChrome"}
+    urls = [e["page_url"] for e in events]
+    assert any("?email=" in u for u in urls) and any("#access_token=" in u for u in urls)
+    assert sum("?email=" in u or "#access_token=" in u for u in urls) < len(urls) / 100

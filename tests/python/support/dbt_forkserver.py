@@ -66,6 +66,7 @@ def _child(request: dict[str, object]) -> None:
     os.chdir(str(request["cwd"]))
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in dict(request["env"]).items()})  # type: ignore[arg-type]
+    os.environ.update(_NO_STATIC_PARSER)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     for fd, name in ((1, "stdout"), (2, "stderr")):
@@ -108,7 +109,14 @@ def _exit_code(code: object) -> int:
     return 1
 
 
+#: dbt's static parser (a native extension) can deadlock in a forked child once the
+#: parent has used it (seen with the visitors models): parse with Jinja, in the parent
+#: and in every child alike. The rows dbt builds are the same either way.
+_NO_STATIC_PARSER = {"DBT_STATIC_PARSER": "false"}
+
+
 def main() -> None:
+    os.environ.update(_NO_STATIC_PARSER)
     repo_root = Path(sys.argv[1])
     # Imported once for every target's commands (boto3 alone is a second).
     for adapter in ("athena", "duckdb", "trino"):

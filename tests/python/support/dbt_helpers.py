@@ -27,6 +27,7 @@ from math import floor
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -575,7 +576,16 @@ def _parse_rated_at(text: str) -> datetime | None:
 
 
 def read_events(lake: Path) -> list[dict[str, Any]]:
+    """Every event row of the lake, by column name: files written before a column was
+    added to the contract (`client_id`, `value`) give null there."""
+    from weblogs.core.contract import ARROW_SCHEMA
+
     dataset = ds.dataset(lake / "events", format="parquet", partitioning="hive")
+    found = {f.name: f for f in dataset.schema}
+    fields = [found.get(f.name, f.with_nullable(True)) for f in ARROW_SCHEMA]
+    extra = [f for f in dataset.schema if f.name not in ARROW_SCHEMA.names]
+    schema = pa.schema([*fields, *extra])
+    dataset = ds.dataset(lake / "events", format="parquet", partitioning="hive", schema=schema)
     return dataset.to_table().to_pylist()
 
 

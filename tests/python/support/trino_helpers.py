@@ -2,7 +2,8 @@
 
 Its lake is the fixture lake plus a third `weblogs transform` batch of acquisition
 traffic (acquisition_reference.py: every channel, campaign tags, funnels, page
-paths), so the Athena SQL of docs/contract.md section 4 runs on Trino too.
+paths), so the Athena SQL of docs/contract.md section 4 runs on Trino too, and a
+fourth of returning devices and logins (visitors_reference.py) for section 5.
 
 The first session on a machine downloads the pinned release (into the cache
 outside the repository); every later one reuses it. The server runs from a
@@ -21,11 +22,15 @@ import pytest
 import trino
 from dbt_helpers import START, DbtProject, build_fixture_lake, transform, write_jsonl
 from revenue_reference import revenue_events
+from visitors_reference import visitor_events
 
 from weblogs.trino import server, tables
 
 #: Generated acquisition sessions added to the fixture lake (enough to reach every channel).
 ACQUISITION_SESSIONS = 300
+#: The visitor traffic (visitors_reference.visitor_events) added to the lake: its days.
+VISITORS_FIRST = date(2026, 9, 7)
+VISITORS_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ def trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
     # Section 4 traffic with operating systems, countries and values (section 6) added.
     events = revenue_events(date.fromisoformat(START), 3, ACQUISITION_SESSIONS, seed=18)
     transform(write_jsonl(root / "acquisition.jsonl", events), lake)
+    # Devices, logins and returns for section 5, weeks before the fixture's window.
+    visits = visitor_events(VISITORS_FIRST, VISITORS_DAYS, seed=5)
+    transform(write_jsonl(root / "visitors.jsonl", visits), lake)
     state = root / "state"
     running = server.start(state, lake)
     try:

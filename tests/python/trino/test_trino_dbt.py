@@ -22,7 +22,8 @@ import pytest
 from acquisition_reference import reference_acquisition
 from dbt_helpers import END, MARTS, REPO_ROOT, START, DbtProject, reference_marts
 from revenue_reference import reference_revenue
-from trino_helpers import TrinoLake
+from trino_helpers import VISITORS_DAYS, VISITORS_FIRST, TrinoLake
+from visitors_reference import assert_visitor_rows, visitor_sessions
 
 from weblogs.dashboard import build_site
 
@@ -123,7 +124,16 @@ def expected_marts(lake: Path) -> dict[str, list[dict[str, Any]]]:
     section4 = {(r["session_id"], r["session_date"]): r for r in acquisition["engagement_metrics"]}
     sessions = {(r["session_id"], r["session_date"]): r for r in expected["engagement_metrics"]}
     assert sorted(section4, key=str) == sorted(sessions, key=str)
-    expected["engagement_metrics"] = [{**row, **section4[key]} for key, row in sessions.items()]
+    visits = {(v["session_id"], v["session_date"]): v for v in visitor_sessions(lake, START, END)}
+    expected["engagement_metrics"] = [
+        {
+            **row,
+            **section4[key],
+            "client_id": visits[key]["client_id"],
+            "visitor_key": visits[key]["visitor_key"],
+        }
+        for key, row in sessions.items()
+    ]
     expected["acquisition_metrics"] = acquisition["acquisition_metrics"]
     expected["page_metrics"] = acquisition["page_metrics"]
     # Section 6: the revenue, audience and goal columns, money as exact decimals.
@@ -270,3 +280,36 @@ def test_the_dashboards_read_from_trino_equal_those_read_from_duckdb(
     on_trino, on_duckdb = embedded_data(tmp_path / "trino"), embedded_data(tmp_path / "duckdb")
     assert on_trino == on_duckdb
     assert on_trino["index.html"]["daily"], "no sessions on the Overview"
+
+
+def test_visitor_tables_on_trino_equal_the_reference_range_and_day_by_day(
+    trino_lake: TrinoLake, tmp_path: Path
+) -> None:
+    """users, daily_visitors, retention_cohorts and identity_map (docs/contract.md#5) on
+    Trino: a range build, then day-by-day builds from scratch, against the reference."""
+    first = VISITORS_FIRST.isoformat()
+    last = (VISITORS_FIRST + timedelta(days=VISITORS_DAYS - 1)).isoformat()
+    selected = (
+        "--select",
+        "+users",
+        "+daily_visitors",
+        "+retention_cohorts",
+        "+identity_map",
+        "--indirect-selection",
+        "cautious",
+    )
+    ranged = trino_lake.dbt(tmp_path / "range", "visitors_range")
+    ranged.build(first, last, *selected)
+    assert_visitor_rows(
+        lambda t: trino_lake.table(t, "visitors_range"), trino_lake.lake, first, last
+    )
+    daily = trino_lake.dbt(tmp_path / "daily", "visitors_daily")
+    for offset in range(3):
+        day = (VISITORS_FIRST + timedelta(days=offset)).isoformat()
+        daily.build(day, day, *selected)
+    assert_visitor_rows(
+        lambda t: trino_lake.table(t, "visitors_daily"),
+        trino_lake.lake,
+        first,
+        (VISITORS_FIRST + timedelta(days=2)).isoformat(),
+    )

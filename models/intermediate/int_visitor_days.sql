@@ -1,0 +1,98 @@
+{#-
+    Persisted per-day fact of visitors (docs/contract.md, section 5): one row per
+    session_date and visitor_key, incremental by session_date like the date-level
+    marts (a run replaces its window's dates, from the run's sessions; on a
+    patched late date from every persisted session of the date). `users`,
+    `daily_visitors` and `retention_cohorts` are derived from this table and
+    `int_client_logins`, never from the events (docs/analytics.md, Visitors).
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_date',
+        on_schema_change='fail',
+        pre_hook="{{ weblogs.clear_run_window(this) }}",
+        incremental_strategy=weblogs.range_incremental_strategy(),
+        partitioned_by=weblogs.date_partitioning('session_date'),
+        properties=weblogs.table_properties('session_date'),
+        persist_docs=weblogs.persist_docs_config(),
+    )
+}}
+
+with
+
+sessions as (
+
+    select * from {{ weblogs.run_sessions() }}
+
+),
+
+keyed as (
+
+    select
+        *,
+        -- Only a `c:` key can be stitched to a user (identity_map): keep its client.
+        case when visitor_key like 'c:%' then client_id end as stitch_client_id,
+        {{ weblogs.session_order_key('session_start', 'session_id') }} as visit_order
+    from sessions
+
+),
+
+aggregated as (
+
+    select
+        session_date,
+        visitor_key,
+        stitch_client_id,
+        count(*) as sessions,
+        sum(page_views) as page_views,
+        sum(total_events) as total_events,
+        sum(case when converted then 1 else 0 end) as converted_sessions,
+        sum(purchases) as purchases,
+        sum(revenue) as revenue,
+        sum({{ weblogs.in_units('engagement_score', 100) }}) as engagement_score_hundredths,
+        min(session_start) as first_session_start,
+        min_by(
+            {{ weblogs.text_record(['session_id', 'channel', 'landing_page_path']) }}, visit_order
+        ) as first_visit,
+        max(session_start) as last_session_start,
+        max_by({{ weblogs.text_record(['session_id', 'channel']) }}, visit_order) as last_visit,
+        max(session_end) as last_session_end
+    from keyed
+    group by session_date, visitor_key, stitch_client_id
+
+),
+
+final as (
+
+    select
+        session_date,
+        visitor_key,
+        stitch_client_id,
+        sessions,
+        page_views,
+        total_events,
+        converted_sessions,
+        purchases,
+        revenue,
+        engagement_score_hundredths,
+        first_session_start,
+        first_visit.session_id as first_session_id,
+        first_visit.channel as first_channel,
+        first_visit.landing_page_path as first_landing_page_path,
+        last_session_start,
+        last_visit.session_id as last_session_id,
+        last_visit.channel as last_channel,
+        last_session_end
+    from aggregated
+
+)
+
+select
+    {{ weblogs.partitioned_select_list([
+        'session_date', 'visitor_key', 'stitch_client_id', 'sessions', 'page_views',
+        'total_events', 'converted_sessions', 'purchases', 'revenue', 'engagement_score_hundredths',
+        'first_session_start', 'first_session_id', 'first_channel', 'first_landing_page_path',
+        'last_session_start', 'last_session_id', 'last_channel', 'last_session_end',
+    ], 'session_date') }}
+from final
