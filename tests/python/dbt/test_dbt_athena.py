@@ -187,9 +187,9 @@ def test_descriptions_are_persisted_to_glue_on_athena(compiled: DbtProject) -> N
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
     ]
-    # eleven marts, the run log, the four per-run tables, the two visitor facts and
+    # thirteen marts, the run log, the four per-run tables, the two visitor facts and
     # MetricFlow's time spine (a view)
-    assert len(materialised) == 19
+    assert len(materialised) == 21
     for node in materialised:
         assert node["config"]["persist_docs"] == {"relation": True, "columns": True}, node["name"]
 
