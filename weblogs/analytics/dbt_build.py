@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from weblogs.analytics.dbt_process import DbtRun, run_dbt
+from weblogs.analytics.headlines import HEADLINES, REVENUE_HEADLINES
 from weblogs.analytics.monitoring import (
     Findings,
     freshness_results,
@@ -34,7 +35,6 @@ from weblogs.analytics.monitoring import (
     warned_tests,
 )
 from weblogs.analytics.readers import Reader, reader_for
-from weblogs.analytics.revenue_headlines import REVENUE_HEADLINES
 from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import clock, layout
@@ -204,122 +204,6 @@ def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     out = [title, line(columns), line(["-" * w for w in widths])]
     out += [line(r) for r in text] or ["(no rows)"]
     return "\n".join(out)
-
-
-#: The headline query of each mart: (title, SQL); `{schema}` is the target's schema,
-#: `{start}`/`{end}` the window's dates as date literals (validated dates, never text).
-HEADLINES: tuple[tuple[str, str], ...] = (
-    (
-        "engagement_metrics (sessions in the window)",
-        """
-        select count(*) as sessions, count(distinct user_id) as users,
-               round(avg(session_duration_seconds), 2) as avg_duration_s,
-               round(100.0 * avg(case when is_bounce then 1 else 0 end), 2) as bounce_pct,
-               round(avg(engagement_score), 2) as avg_engagement,
-               coalesce(sum(loyalty_interactions), 0) as loyalty_interactions
-        from {schema}.engagement_metrics where session_date between {start} and {end}
-        """,
-    ),
-    (
-        "session_metrics (by device, over the window's days)",
-        """
-        select device_type, sum(sessions) as sessions,
-               round(sum(bounce_rate_pct * sessions) / sum(sessions), 2) as bounce_pct,
-               round(sum(avg_session_duration_seconds * sessions) / sum(sessions), 2)
-                   as avg_duration_s,
-               round(sum(avg_engagement_score * sessions) / sum(sessions), 2) as avg_engagement
-        from {schema}.session_metrics where session_date between {start} and {end}
-        group by device_type order by sessions desc, device_type
-        """,
-    ),
-    (
-        "loyalty_metrics (known users in the window)",
-        """
-        select count(*) as users, count(customer_id) as in_crm,
-               sum(case when is_loyalty_member then 1 else 0 end) as members,
-               sum(sessions) as sessions, round(avg(engagement_score), 2) as avg_engagement,
-               round(avg(loyalty_rate_pct), 2) as avg_loyalty_rate_pct,
-               sum(ratings_count) as ratings
-        from {schema}.loyalty_metrics
-        """,
-    ),
-    (
-        "loyalty_by_tier",
-        """
-        select loyalty_tier, users, loyalty_members, loyalty_member_pct, avg_engagement_score,
-               loyalty_rate_pct, avg_rating
-        from {schema}.loyalty_by_tier
-        order by case loyalty_tier when 'gold' then 1 when 'silver' then 2
-                 when 'bronze' then 3 else 4 end
-        """,
-    ),
-    (
-        "acquisition_metrics (by channel, over the window's days)",
-        """
-        select channel, sum(sessions) as sessions,
-               sum(add_to_cart_sessions) as add_to_cart, sum(checkout_sessions) as checkout,
-               sum(converted_sessions) as converted,
-               round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
-               sum(purchases) as purchases
-        from {schema}.acquisition_metrics where session_date between {start} and {end}
-        group by channel order by sessions desc, channel
-        """,
-    ),
-    (
-        "page_metrics (top 10 pages by views, over the window's days)",
-        """
-        select page_path, sum(page_views) as page_views, sum(entrances) as entrances,
-               sum(exits) as exits,
-               round(100.0 * sum(exits) / sum(page_views), 2) as exit_pct
-        from {schema}.page_metrics where session_date between {start} and {end}
-        group by page_path order by page_views desc, page_path limit 10
-        """,
-    ),
-    (
-        "bot sessions (left out of every mart, over the window's days)",
-        """
-        with bots as (
-            select count(*) as bot_sessions
-            from (
-                select distinct report_date, session_id from {schema}.session_anomalies
-                where rule = 'bot_browser' and report_date between {start} and {end}
-            ) as bot_session_dates
-        ),
-        counted as (
-            select count(*) as sessions from {schema}.engagement_metrics
-            where session_date between {start} and {end}
-        )
-        select bot_sessions, sessions + bot_sessions as all_sessions,
-               coalesce(round(100.0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2), 0)
-                   as bot_share_pct
-        from bots cross join counted
-        """,
-    ),
-    (
-        "visitors (users: every session date held; new and returning: the window's days;"
-        " retention: last week's cohort in its second week)",
-        """
-        select held.visitors, days.new_visitors, days.returning_visitors,
-               held.identified_pct, cohort.cohort_week as last_week_cohort,
-               cohort.retention_pct as week_1_retention_pct
-        from (
-            select count(*) as visitors,
-                   round(100.0 * avg(case when is_identified then 1 else 0 end), 2)
-                       as identified_pct
-            from {schema}.users
-        ) as held
-        cross join (
-            select coalesce(sum(new_visitors), 0) as new_visitors,
-                   coalesce(sum(returning_visitors), 0) as returning_visitors
-            from {schema}.daily_visitors where session_date between {start} and {end}
-        ) as days
-        left join (
-            select cohort_week, retention_pct from {schema}.retention_cohorts
-            where week_number = 1 order by cohort_week desc limit 1
-        ) as cohort on true
-        """,
-    ),
-)
 
 
 def _date_literal(value: date) -> str:

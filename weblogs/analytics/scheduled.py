@@ -98,12 +98,12 @@ def lake_arrivals(lake: Path, days: Sequence[date]) -> list[ArrivalLine]:
 
 
 def _partition_filter(days: Sequence[date]) -> str:
-    by_month: dict[str, list[str]] = {}
+    by_month: dict[tuple[str, str], list[str]] = {}
     for day in days:
-        by_month.setdefault(f"{day:%Y-%m}", []).append(f"'{day:%d}'")
+        by_month.setdefault((f"{day:%Y}", f"{day:%m}"), []).append(f"'{day:%d}'")
     clauses = [
-        f"(year = '{month[:4]}' and month = '{month[5:]}' and day in ({', '.join(d)}))"
-        for month, d in by_month.items()
+        f"(year = '{year}' and month = '{month}' and day in ({', '.join(d)}))"
+        for (year, month), d in by_month.items()
     ]
     return "(" + " or ".join(clauses) + ")" if clauses else "(1 = 0)"
 
