@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbt_helpers import DbtProject
+from dbt_helpers import DbtProject, scheduled_vars
 from forget_helpers import NEEDLES, SESSIONS, USER, build_lake
 
 from weblogs.adapters.forget import forget
@@ -47,14 +47,14 @@ def test_the_next_scheduled_run_leaves_no_trace_of_the_user(tmp_path: Path) -> N
     lake = tmp_path / "lake"
     build_lake(LocalLake(lake), str(lake), tmp_path / "work")
     project = DbtProject(tmp_path / "dbt", lake)
-    project.run("build", "--vars", "{run_date: 2026-10-05}")
+    project.run("build", "--vars", scheduled_vars(project.duckdb_path, lake, "2026-10-05"))
     assert any(USER in hit for hit in warehouse_hits(project))
     before = others_rows(project)
     assert before
 
     outcome = forget(LocalLake(lake), USER, now=datetime(2026, 10, 5, 10, 0, tzinfo=UTC))
     assert outcome.dates == ["2026-10-02", "2026-10-03"]
-    project.run("build", "--vars", "{run_date: 2026-10-06}")
+    project.run("build", "--vars", scheduled_vars(project.duckdb_path, lake, "2026-10-06"))
 
     assert warehouse_hits(project) == []
     assert others_rows(project) == before

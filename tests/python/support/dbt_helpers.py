@@ -629,10 +629,45 @@ def reference_marts(lake: Path, start: str, end: str) -> dict[str, list[dict[str
             if d0 <= r["event_timestamp"].date() - timedelta(days=1) <= d1
         ]
         for rows in split:
+            if is_bot_session(rows):
+                # Section 7: in no mart; its events reported on its session's date.
+                day = rows[0]["event_timestamp"].date()
+                anomalies += [
+                    {
+                        "report_date": day,
+                        "session_id": session_id,
+                        "event_id": r["event_id"],
+                        "user_id": r["user_id"],
+                        "event_type": r["event_type"],
+                        "event_timestamp": r["event_timestamp"],
+                        "rule": "bot_browser",
+                    }
+                    for r in rows
+                    if d0 <= day <= d1
+                ]
+                continue
             session = _session_row(session_id, rows, d0, d1)
             if session is not None:
                 sessions.append(session)
     return _marts_from_sessions(lake, sessions, anomalies, d0, d1)
+
+
+#: The default `bot_browser_patterns` (docs/contract.md, section 7).
+BOT_BROWSER_PATTERNS = (
+    "bot",
+    "crawler",
+    "spider",
+    "headless",
+    "phantomjs",
+    "python-requests",
+    "curl",
+)
+
+
+def is_bot_session(rows: list[dict[str, Any]]) -> bool:
+    """A session whose first event's browser (lower-cased) contains a default pattern."""
+    browser = (rows[0]["browser"] or "").lower()
+    return any(pattern in browser for pattern in BOT_BROWSER_PATTERNS)
 
 
 def split_sessions(
