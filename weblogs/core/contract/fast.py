@@ -99,20 +99,14 @@ def fast_values(
 
     The transformation needs the normalised row, not only the verdict. For an event
     msgspec's strict decoder takes (every type checked in C, as for `screen`) this
-    does the trimming, lower-casing and anonymous id in a few lines. None means "ask
-    `validate`": whatever is not the common case (extra fields, no event id, a
-    float `value`, a blank text, an odd type) is `validate`'s alone, so this adds
-    no rule of its own and gives up none; a test checks it against `validate` on
-    every contract case and on generated events.
+    only trims, lower-cases and derives the anonymous id. None means "ask `validate`":
+    whatever is not the common case (extra fields, no event id, a float `value`, a
+    blank text, an odd type) is `validate`'s alone, so this adds no rule and gives up
+    none; a test checks it against `validate` on every contract case and on
+    generated events.
     """
-    decoders = _FAST_DECODERS.get(event_types)
-    if decoders is None:
-        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
-    if len(raw) > MAX_RECORD_BYTES:
-        return None
-    try:
-        e = decoders[0].decode(raw)
-    except _FAST_ERRORS:
+    e = _strict_event(raw, event_types)
+    if e is None:
         return None
     session_id = e.session_id.strip()
     page_url = e.page_url.strip()
@@ -132,37 +126,49 @@ def fast_values(
         value = exact_value(value)
         if value is None:
             return None
+    return _row(e, event_id, session_id, page_url, timestamp, value)
+
+
+def _strict_event(raw: bytes, event_types: frozenset[str] | tuple[str, ...]) -> Any:
+    """The event decoded by the strict fast decoder, or None when it refuses it."""
+    decoders = _FAST_DECODERS.get(event_types)
+    if decoders is None:
+        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
+    if len(raw) > MAX_RECORD_BYTES:
+        return None
+    try:
+        return decoders[0].decode(raw)
+    except _FAST_ERRORS:
+        return None
+
+
+def _row(
+    e: Any, event_id: str, session_id: str, page_url: str, timestamp: int, value: Any
+) -> tuple[Any, ...]:
+    """The row in `ROW_COLUMNS` order; optional texts trimmed (blank is none or 'unknown')."""
     user_id = e.user_id
     if type(user_id) is str:
         user_id = user_id.strip() or None
     elif user_id is not None:
         user_id = str(user_id)
     anonymous = user_id is None
+    if anonymous:
+        user_id = anonymous_user_id(session_id)
+    referrer, device, browser, os_name, country, client_id = (
+        e.referrer, e.device_type, e.browser, e.os, e.country, e.client_id,
+    )  # fmt: skip
     return (
-        event_id,
-        session_id,
-        anonymous_user_id(session_id) if anonymous else user_id,
-        anonymous,
-        e.event_type,
-        page_url,
-        _trimmed(e.referrer),
+        event_id, session_id, user_id, anonymous, e.event_type, page_url,
+        None if referrer is None else (referrer.strip() or None),
         timestamp,
-        _trimmed_lower(e.device_type),
-        _trimmed_lower(e.browser),
-        _trimmed(e.os),
-        _trimmed(e.country),
-        _trimmed(e.client_id),
+        "unknown" if device is None else (device.strip().lower() or "unknown"),
+        "unknown" if browser is None else (browser.strip().lower() or "unknown"),
+        None if os_name is None else (os_name.strip() or None),
+        None if country is None else (country.strip() or None),
+        None if client_id is None else (client_id.strip() or None),
         value,
         None,
-    )
-
-
-def _trimmed(text: str | None) -> str | None:
-    return None if text is None else (text.strip() or None)
-
-
-def _trimmed_lower(text: str | None) -> str:
-    return "unknown" if text is None else (text.strip().lower() or "unknown")
+    )  # fmt: skip
 
 
 def _value_surely_in_range(value: int | float | None) -> bool:
