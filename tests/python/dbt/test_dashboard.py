@@ -56,6 +56,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             " event_type, event_timestamp, rule) values (date '2026-10-03', 's-x', 'e-x',"
             " 'u-x', 'page_view', timestamp '2026-10-04 01:00:00', 'late_event')"
         )
+        # One bot session of two events on the last day (bot share counts it once).
+        con.execute(
+            "insert into session_anomalies (report_date, session_id, event_id, user_id,"
+            " event_type, event_timestamp, rule) select date '2026-10-04', 's-bot', e, 'u-bot',"
+            " 'page_view', timestamp '2026-10-04 02:00:00', 'bot_browser'"
+            " from (values ('e-bot-1'), ('e-bot-2')) as events (e)"
+        )
         con.execute(
             "insert into weblogs_run_log (run_date, arrivals_from, arrivals_to,"
             " session_dates, recorded_at) values (date '2026-10-05',"
@@ -135,14 +142,15 @@ def marts_figures(warehouse: Path, start: str, end: str) -> dict[str, float | No
             round(100 * avg(case when is_bounce then 1 else 0 end), 2),
             round(100 * avg(case when converted then 1 else 0 end), 2),
             round(avg(round(engagement_score, 2)), 2),
-            coalesce(sum(purchases), 0)
+            coalesce(sum(purchases), 0),
+            coalesce(sum(revenue), 0)
         from engagement_metrics
         where session_date between ? and ?
     """
     with duckdb.connect(str(warehouse), read_only=True) as con:
         row = con.execute(sql, [start, end]).fetchone()
     names = ("sessions", "visitors", "bounce_rate", "conversion_rate", "avg_engagement")
-    values = dict(zip((*names, "purchases"), row, strict=True))
+    values = dict(zip((*names, "purchases", "revenue"), row, strict=True))
     return {k: None if v is None else float(v) for k, v in values.items()}
 
 
@@ -181,6 +189,64 @@ def test_a_date_range_change_changes_the_figures_as_the_marts_say(
     assert {k: v[0] for k, v in shown.items()} == marts_figures(warehouse, day, day)
     assert {k: v[1] for k, v in shown.items()} == marts_figures(warehouse, before, before)
     assert shown["sessions"][0] != marts_figures(warehouse, START, END)["sessions"]
+
+
+#: Each page's figures, as its marts compute them over a range of session dates.
+PAGE_FIGURES_SQL = {
+    "visitors": """
+        select
+            coalesce(sum(new_visitors), 0) as new_visitors,
+            coalesce(sum(returning_visitors), 0) as returning_visitor_days,
+            round(100.0 * sum(identified_visitors) / nullif(sum(visitors), 0), 2)
+                as identified_share
+        from daily_visitors where session_date between $from and $to
+    """,
+    "goals": """
+        select
+            coalesce(sum(completions), 0) as completions,
+            coalesce(sum(value), 0) as goal_value
+        from goal_metrics where session_date between $from and $to
+    """,
+    "data-health": """
+        with bots as (
+            select count(*) as bot_sessions from (
+                select distinct report_date, session_id from session_anomalies
+                where rule = 'bot_browser' and report_date between $from and $to
+            ) as bot_session_dates
+        ),
+        counted as (
+            select count(*) as sessions from engagement_metrics
+            where session_date between $from and $to
+        )
+        select
+            bot_sessions,
+            round(100.0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2) as bot_share
+        from bots cross join counted
+    """,
+}
+
+
+def page_marts_figures(warehouse: Path, slug: str, start: str, end: str) -> dict[str, float | None]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cursor = con.execute(PAGE_FIGURES_SQL[slug], {"from": start, "to": end})
+        names = [d[0] for d in cursor.description]
+        row = cursor.fetchone()
+    return {k: None if v is None else float(v) for k, v in zip(names, row, strict=True)}
+
+
+@pytest.mark.parametrize("slug", sorted(PAGE_FIGURES_SQL))
+def test_visitors_goals_and_bot_share_figures_equal_the_marts(
+    site: str, warehouse: Path, tmp_path: Path, slug: str
+) -> None:
+    """Whole range, then one day: each figure shown equals the marts' own."""
+    for start, end in ((START, END), (END, END)):
+        url = f"{site}/{slug}/index.html?from={start}&to={end}"
+        dom, console = chromium(url, tmp_path / f"{start}-{end}", "--dump-dom")
+        assert console == [], console
+        shown = {k: v[0] for k, v in figures(dom).items()}
+        assert shown == page_marts_figures(warehouse, slug, start, end), (start, end)
+    whole = page_marts_figures(warehouse, slug, START, END)
+    assert any(v for v in whole.values()), whole  # the fixture has rows to compare
 
 
 def test_a_hostile_range_and_page_path_are_shown_as_text(site: str, tmp_path: Path) -> None:
