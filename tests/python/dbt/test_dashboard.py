@@ -350,6 +350,67 @@ def test_metricflow_equals_the_marts_over_a_range(warehouse: Path) -> None:
         assert {m: row[m] for m in METRICS} == {m: marts[FIGURE_OF[m]] for m in METRICS}
 
 
+def test_metricflow_revenue_equals_the_marts(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    for start, end in ((START, END), (END, END)):
+        (row,) = query_metrics(
+            warehouse, manifest, ["revenue"], date.fromisoformat(start), date.fromisoformat(end)
+        )
+        assert round2(row["revenue"]) == marts_figures(warehouse, start, end)["revenue"]
+
+
+def test_metricflow_goal_metrics_equal_goal_metrics_row_by_row(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    names = ["goal_completions", "goal_converted_sessions", "goal_conversion_rate_pct", "goal_value"]
+    rows = query_metrics(
+        warehouse,
+        manifest,
+        names,
+        date.fromisoformat(START),
+        date.fromisoformat(END),
+        ["metric_time__day", "goal_day__goal"],
+    )
+    flow = {
+        (r["metric_time__day"].date().isoformat(), r["goal_day__goal"]): tuple(
+            round2(r[n]) for n in names
+        )
+        for r in rows
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marts = con.sql(
+            "select cast(session_date as varchar), goal, completions, converted_sessions,"
+            " conversion_rate_pct, value from goal_metrics"
+        ).fetchall()
+    assert marts, "the fixture has goal rows"
+    assert flow == {(d, g): tuple(float(v) for v in rest) for d, g, *rest in marts}
+
+
+def test_metricflow_retention_equals_retention_cohorts_cell_by_cell(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marts = con.sql(
+            "select cohort_week, week_number, cohort_visitors, retention_pct"
+            " from retention_cohorts"
+        ).fetchall()
+    assert marts, "the fixture has cohorts"
+    rows = query_metrics(
+        warehouse,
+        manifest,
+        ["retention_pct", "cohort_visitors"],
+        min(m[0] for m in marts),
+        max(m[0] for m in marts),
+        ["metric_time__day", "cohort_cell__week_number"],
+    )
+    flow = {
+        (r["metric_time__day"].date(), int(r["cohort_cell__week_number"])): (
+            float(r["cohort_visitors"]),
+            round2(r["retention_pct"]),
+        )
+        for r in rows
+    }
+    assert flow == {(w, n): (float(c), float(p)) for w, n, c, p in marts}
+
+
 def test_metricflow_equals_session_and_acquisition_metrics_row_by_row(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         sessions = con.sql(
