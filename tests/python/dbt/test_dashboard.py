@@ -361,7 +361,12 @@ def test_metricflow_revenue_equals_the_marts(warehouse: Path) -> None:
 
 def test_metricflow_goal_metrics_equal_goal_metrics_row_by_row(warehouse: Path) -> None:
     manifest = warehouse.parent / "target" / "semantic_manifest.json"
-    names = ["goal_completions", "goal_converted_sessions", "goal_conversion_rate_pct", "goal_value"]
+    names = [
+        "goal_completions",
+        "goal_converted_sessions",
+        "goal_conversion_rate_pct",
+        "goal_value",
+    ]
     rows = query_metrics(
         warehouse,
         manifest,
@@ -389,8 +394,7 @@ def test_metricflow_retention_equals_retention_cohorts_cell_by_cell(warehouse: P
     manifest = warehouse.parent / "target" / "semantic_manifest.json"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         marts = con.sql(
-            "select cohort_week, week_number, cohort_visitors, retention_pct"
-            " from retention_cohorts"
+            "select cohort_week, week_number, cohort_visitors, retention_pct from retention_cohorts"
         ).fetchall()
     assert marts, "the fixture has cohorts"
     rows = query_metrics(
@@ -541,13 +545,17 @@ def test_dashboard_dev_serves_the_site_and_rebuilds_it_when_the_warehouse_change
 def test_weblogs_models_headlines_equal_metricflow(warehouse: Path) -> None:
     """`weblogs models` keeps its own SQL (weblogs/analytics/dbt_build.py); this holds its
     window headline and its by-channel table equal to the semantic layer's metrics."""
-    headlines = dict(HEADLINES)
-    window = [date.fromisoformat(START), date.fromisoformat(END)]
+    window = {"schema": "main", "start": f"date '{START}'", "end": f"date '{END}'"}
+    headlines = {title: sql.format(**window) for title, sql in HEADLINES}
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        sql = headlines["engagement_metrics (sessions in the window)"]
-        total = con.execute(sql, window).fetchone()
+        total = con.sql(headlines["engagement_metrics (sessions in the window)"]).fetchone()
         sql = headlines["acquisition_metrics (by channel, over the window's days)"]
-        channels = con.execute(sql, window).fetchall()
+        channels = con.sql(sql).fetchall()
+        sql = headlines["bot sessions (left out of every mart, over the window's days)"]
+        bots, _, bot_share = con.sql(sql).fetchone()
+    # The Data health page's bot figures are counted as `weblogs models` counts them.
+    shown = page_marts_figures(warehouse, "data-health", START, END)
+    assert (float(bots), float(bot_share)) == (shown["bot_sessions"], shown["bot_share"])
     (row,) = metricflow(warehouse, START, END)
     # sessions, users, avg_duration_s, bounce_pct, avg_engagement, loyalty_interactions
     assert (total[0], total[1], float(total[3]), float(total[4])) == (
