@@ -56,6 +56,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             " event_type, event_timestamp, rule) values (date '2026-10-03', 's-x', 'e-x',"
             " 'u-x', 'page_view', timestamp '2026-10-04 01:00:00', 'late_event')"
         )
+        # Money in the range (the fixture's sessions buy nothing): amounts whose float sum
+        # is not exact (0.1 + 0.2), on the first and last days, and a goal's value.
+        con.execute(
+            "update engagement_metrics set revenue = case session_date"
+            " when date '2026-10-02' then 0.10 else 0.20 end"
+            " where session_id in (select min(session_id) from engagement_metrics"
+            " where session_date in (date '2026-10-02', date '2026-10-04')"
+            " group by session_date)"
+        )
+        con.execute("update goal_metrics set value = 1234.56 where completions > 0")
         # One bot session of two events on the last day (bot share counts it once).
         con.execute(
             "insert into session_anomalies (report_date, session_id, event_id, user_id,"
