@@ -142,6 +142,7 @@ trino-stop: venv
 bench: venv
 	$(BIN)/python bench/transform.py
 	$(BIN)/python bench/consume.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/models.py
 
 ## Fuzz the contract, the page splitter and the Kinesis record decoder for

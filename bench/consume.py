@@ -17,8 +17,8 @@ The lake goes to /dev/shm (RAM-backed) when it exists, so the figure is the cons
 CPU work rather than the disk's: on a disk shared with other jobs, file creation alone
 swings from 1 to 5 microseconds per event. Pass `--dir` to measure on a disk.
 
-It prints events/s for both (best of --repeat, one core) and the ratio
-baseline/consumer. Targets (issue 4): >= 20,000 events/s, and within 3x of the baseline.
+It prints events/s for both (best of --repeat alternating runs, one core) and the ratio
+baseline/consumer. Targets: >= 20,000 events/s (issue 4), and within 2x of the baseline (issue 32).
 """
 
 from __future__ import annotations
@@ -116,12 +116,13 @@ def main() -> int:
     size_mb = sum(map(len, bodies)) / 1e6
     print(f"{args.pages} responses x {args.page_size} events ({size_mb:.1f} MB of JSON)")
 
-    base_rate, n = best_rate(lambda: baseline(bodies), args.repeat)
-
-    # Each consumer run writes into a fresh folder, made before and removed after the
-    # timed part: deleting the output is not the consumer's work.
-    rate, m = 0.0, 0
+    # Alternate the two sides run by run (best of --repeat each), so a change in the
+    # machine's load lands on both. Each consumer run writes into a fresh folder, made
+    # before and removed after the timed part: deleting the output is not its work.
+    base_rate, rate, n, m = 0.0, 0.0, 0, 0
     for _ in range(args.repeat):
+        run_rate, n = best_rate(lambda: baseline(bodies), 1)
+        base_rate = max(base_rate, run_rate)
         workdir = Path(tempfile.mkdtemp(prefix="bench-consume-", dir=args.dir))
         try:
             run_rate, m = best_rate(lambda w=workdir: consumer_path(bodies, w), 1)
@@ -159,7 +160,7 @@ def main() -> int:
     )
     print(f"ratio baseline/consumer: {ratio:.2f}x")
     print(f"target >= 20,000 events/s on one core: {'met' if rate >= 20_000 else 'NOT met'}")
-    print(f"target within 3x of json.loads: {'met' if ratio <= 3.0 else 'NOT met'}")
+    print(f"target within 2x of json.loads: {'met' if ratio <= 2.0 else 'NOT met'}")
     results.record(
         "bench/consume.py",
         [
@@ -168,7 +169,7 @@ def main() -> int:
             ("consumer (local backend), events/s", round(rate)),
             ("the contract's screen alone, events/s", round(screen_rate)),
             ("the full validate, events/s", round(validate_rate)),
-            ("ratio baseline/consumer (target <= 3)", round(ratio, 2)),
+            ("ratio baseline/consumer (target <= 2)", round(ratio, 2)),
         ],
     )
     return 0

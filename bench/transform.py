@@ -12,8 +12,9 @@ events) and write hive-partitioned Snappy Parquet to a local folder:
   LocalLake, i.e. the Lambda minus the network.
 
 It prints events/s for 500- and 10,000-record batches and the ratio
-handler/baseline (target >= 0.7 on 10,000), then the peak RSS of a cold
-process handling one 10,000-record batch for each side (target < 200 MB).
+handler/baseline (target >= 1.0 on 10,000, issue 32; best of --repeat alternating
+runs), then the peak RSS of a cold process handling one 10,000-record batch for each
+side (target < 128 MB).
 """
 
 from __future__ import annotations
@@ -176,8 +177,10 @@ def main() -> int:
         batches = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
         throughput(handler_path, batches[:1], 1)  # warm imports for both sides
         throughput(baseline, batches[:1], 1)
-        base = throughput(baseline, batches, args.repeat)
-        ours = throughput(handler_path, batches, args.repeat)
+        base, ours = 0.0, 0.0
+        for _ in range(args.repeat):  # alternate, so a change of load lands on both sides
+            base = max(base, throughput(baseline, batches, 1))
+            ours = max(ours, throughput(handler_path, batches, 1))
         rows.append((batch_size, base, ours))
     print(f"{'batch':>8} {'baseline ev/s':>14} {'handler ev/s':>13} {'ratio':>6}")
     for batch_size, base, ours in rows:
@@ -186,12 +189,12 @@ def main() -> int:
     ours_rss = cold_peak_rss_mb("handler_path", 10_000)
     print(
         f"peak RSS, cold process, one 10,000-record batch: handler {ours_rss:.0f} MB, "
-        f"baseline {base_rss:.0f} MB (target < 200 MB)"
+        f"baseline {base_rss:.0f} MB (target < 128 MB)"
     )
     ratio = rows[-1][2] / rows[-1][1]
     print(
-        f"verdict: ratio on 10,000-record batches {ratio:.2f} (target >= 0.70): "
-        f"{'met' if ratio >= 0.7 else 'NOT met'}; memory {'met' if ours_rss < 200 else 'NOT met'}"
+        f"verdict: ratio on 10,000-record batches {ratio:.2f} (target >= 1.0): "
+        f"{'met' if ratio >= 1.0 else 'NOT met'}; memory {'met' if ours_rss < 128 else 'NOT met'}"
     )
     figures: list[tuple[str, object]] = []
     for batch_size, base, ours in rows:

@@ -35,7 +35,7 @@ from weblogs.analytics.monitoring import (
     warned_tests,
 )
 from weblogs.analytics.readers import Reader, reader_for
-from weblogs.analytics.scheduled import plan_scheduled_run, plan_vars
+from weblogs.analytics.scheduled import build_vars, plan_scheduled_run, plan_vars
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import clock, layout
 from weblogs.core.errors import ModelsError, UsageError
@@ -159,15 +159,8 @@ def run_dbt_build(
 ) -> DbtRun:
     """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
     target = target or Target("local", "main")
-    dbt_vars: dict[str, Any] = {}
-    if window is not None:
-        dbt_vars |= {"startdate": window[0], "enddate": window[1]}
-    elif run_plan is not None:
-        dbt_vars |= run_plan
-    command = ["build"]
-    if full_refresh:
-        dbt_vars["allow_full_refresh"] = allow_full_refresh
-        command.append("--full-refresh")
+    dbt_vars = build_vars(window, run_plan, full_refresh, allow_full_refresh)
+    command = ["build", "--full-refresh"] if full_refresh else ["build"]
     done = run_dbt_command(command, dbt_vars, target=target, lake=lake, duckdb_path=duckdb_path)
     if done.returncode != 0:
         raise ModelsError(f"dbt build failed: {done.reason()}")
@@ -272,7 +265,11 @@ def scheduled_run(
     )  # fmt: skip
     lines = plan_notes(plan)
     findings = Findings()
+    # `source freshness` gets the build's vars (the sources use none): other vars make dbt
+    # parse the whole project again; these reuse the build's (docs/analytics.md, Start-up).
+    run_vars: dict[str, Any] = {}
     if plan.dates:
+        run_vars = build_vars(None, plan_vars(plan), **refresh)
         build = run_dbt_build(None, run_plan=plan_vars(plan), **refresh, **places)
         warned_tests(build, findings)
         new_anomalies(read, target.schema, plan.dates, findings)
@@ -285,7 +282,7 @@ def scheduled_run(
     if os.environ.get(clock.NOW_ENV):
         findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
     else:
-        freshness_results(run_dbt_command(["source", "freshness"], {}, **places), findings)
+        freshness_results(run_dbt_command(["source", "freshness"], run_vars, **places), findings)
     lines += findings.lines()
     region = os.environ.get("WEBLOGS_AWS_REGION") or os.environ.get("AWS_REGION")
     publish(findings, str(run_date), os.environ, region)

@@ -217,3 +217,20 @@ def plan_vars(plan: RunPlan) -> dict[str, Any]:
             ],
         },
     }
+
+
+def build_vars(
+    window: tuple[str, str] | None,
+    run_plan: Mapping[str, Any] | None,
+    full_refresh: bool = False,
+    allow_full_refresh: bool = False,
+) -> dict[str, Any]:
+    """The vars of `dbt build`: the window, or the scheduled run's plan (never both)."""
+    dbt_vars: dict[str, Any] = {}
+    if window is not None:
+        dbt_vars |= {"startdate": window[0], "enddate": window[1]}
+    elif run_plan is not None:
+        dbt_vars |= run_plan
+    if full_refresh:
+        dbt_vars["allow_full_refresh"] = allow_full_refresh
+    return dbt_vars

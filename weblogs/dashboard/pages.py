@@ -7,11 +7,13 @@ page is described (datasets, figures, charts, tables) is in `weblogs.dashboard.s
 from __future__ import annotations
 
 from weblogs.dashboard.pages_ops import DATA_HEALTH, LOYALTY
+from weblogs.dashboard.pages_people import GOALS, VISITORS_PAGE
 from weblogs.dashboard.spec import (
     AVG_ENGAGEMENT,
     BOUNCE_RATE,
     CONVERSION_RATE,
     PURCHASES,
+    REVENUE,
     SESSIONS,
     VISITORS,
     Page,
@@ -26,7 +28,8 @@ select
     sum(case when is_bounce then 1 else 0 end) as bounces,
     sum(case when converted then 1 else 0 end) as conversions,
     cast(sum(round(engagement_score * 100)) as bigint) as engagement_hundredths,
-    sum(purchases) as purchases
+    sum(purchases) as purchases,
+    cast(sum(round(revenue * 100)) as bigint) as revenue_cents
 from engagement_metrics
 group by session_date
 """
@@ -42,7 +45,7 @@ OVERVIEW = Page(
     slug="",
     title="Overview",
     tables=("engagement_metrics",),
-    intro="Sessions, visitors, bounce and conversion rates and purchases in the range, "
+    intro="Sessions, visitors, bounce and conversion rates, purchases and revenue in the range, "
     "against the previous period of the same length.",
     datasets={"daily": SESSION_FACTS, "visitor_days": VISITOR_DAYS},
     figures=[
@@ -62,6 +65,7 @@ OVERVIEW = Page(
             "measure": AVG_ENGAGEMENT,
         },
         {"id": "purchases", "label": "Purchases", "dataset": "daily", "measure": PURCHASES},
+        {"id": "revenue", "label": "Revenue", "dataset": "daily", "measure": REVENUE},
     ],
     charts=[
         {
@@ -69,6 +73,12 @@ OVERVIEW = Page(
             "dataset": "daily",
             "compare": True,
             "measures": {"sessions": SESSIONS},
+        },
+        {
+            "title": "Revenue per day, this period vs the previous one",
+            "dataset": "daily",
+            "compare": True,
+            "measures": {"revenue": REVENUE},
         },
         {
             "title": "Conversion rate % per day",
@@ -84,7 +94,7 @@ ACQUISITION = Page(
     slug="acquisition",
     title="Acquisition",
     tables=("acquisition_metrics", "engagement_metrics"),
-    intro="Channels over time, conversion and purchases by channel, and UTM campaigns.",
+    intro="Channels over time, conversion, purchases and revenue by channel, and UTM campaigns.",
     datasets={
         "channels": """
 select
@@ -92,7 +102,8 @@ select
     channel,
     sessions,
     converted_sessions as conversions,
-    purchases
+    purchases,
+    cast(round(revenue * 100) as bigint) as revenue_cents
 from acquisition_metrics
 """,
         "campaigns": """
@@ -123,6 +134,13 @@ group by 1, 2, 3, 4
             "measures": {"conversion_rate": CONVERSION_RATE},
             "vl": bar("conversion_rate", "channel"),
         },
+        {
+            "title": "Revenue by channel",
+            "dataset": "channels",
+            "group": ["channel"],
+            "measures": {"revenue": REVENUE},
+            "vl": bar("revenue", "channel"),
+        },
     ],
     tables_shown=[
         {
@@ -133,6 +151,7 @@ group by 1, 2, 3, 4
                 "sessions": SESSIONS,
                 "conversion_rate": CONVERSION_RATE,
                 "purchases": PURCHASES,
+                "revenue": REVENUE,
             },
             "sort": "sessions",
         },
@@ -192,46 +211,48 @@ from page_metrics
 AUDIENCE = Page(
     slug="audience",
     title="Audience",
-    tables=("session_metrics",),
-    intro="Sessions by device type and browser. (OS and country arrive with "
-    "docs/contract.md section 6.)",
+    tables=("audience_metrics",),
+    intro="Sessions, conversion and revenue by device type, operating system and country.",
     datasets={
-        "devices": """
+        "audience": """
 select
     session_date,
     device_type,
-    browser,
-    sessions
-from session_metrics
+    os,
+    country,
+    sessions,
+    converted_sessions as conversions,
+    cast(round(revenue * 100) as bigint) as revenue_cents
+from audience_metrics
 """,
     },
     charts=[
         {
-            "title": "Sessions by device type",
-            "dataset": "devices",
-            "group": ["device_type"],
+            "title": f"Sessions by {dimension.replace('_', ' ')}",
+            "dataset": "audience",
+            "group": [dimension],
             "measures": {"sessions": SESSIONS},
-            "vl": bar("sessions", "device_type"),
-        },
-        {
-            "title": "Sessions by browser",
-            "dataset": "devices",
-            "group": ["browser"],
-            "measures": {"sessions": SESSIONS},
-            "vl": bar("sessions", "browser"),
-        },
+            "limit": 15,
+            "vl": bar("sessions", dimension),
+        }
+        for dimension in ("device_type", "os", "country")
     ],
     tables_shown=[
         {
-            "title": "Device types and browsers",
-            "dataset": "devices",
-            "group": ["device_type", "browser"],
-            "measures": {"sessions": SESSIONS},
+            "title": "Device types, operating systems and countries",
+            "dataset": "audience",
+            "group": ["device_type", "os", "country"],
+            "measures": {
+                "sessions": SESSIONS,
+                "conversion_rate": CONVERSION_RATE,
+                "revenue": REVENUE,
+            },
             "sort": "sessions",
+            "limit": 50,
         },
     ],
 )
 
 
 #: Every page, in the order of the site's navigation.
-ALL_PAGES = (OVERVIEW, ACQUISITION, PAGES, AUDIENCE, LOYALTY, DATA_HEALTH)
+ALL_PAGES = (OVERVIEW, ACQUISITION, PAGES, AUDIENCE, VISITORS_PAGE, GOALS, LOYALTY, DATA_HEALTH)

@@ -4,6 +4,37 @@ from __future__ import annotations
 
 from weblogs.dashboard.spec import SESSIONS, Page, line
 
+#: Bot sessions per date next to the marts' sessions, as `weblogs models` counts them
+#: (weblogs/analytics/headlines.py): a bot session is one (date, session id) of
+#: session_anomalies with the rule bot_browser; it is in no mart.
+BOT_DAYS = """
+with bots as (
+    select
+        report_date as session_date,
+        count(distinct session_id) as bot_sessions
+    from session_anomalies
+    where rule = 'bot_browser'
+    group by report_date
+),
+
+counted as (
+    select
+        session_date,
+        count(*) as sessions
+    from engagement_metrics
+    group by session_date
+)
+
+select
+    coalesce(counted.session_date, bots.session_date) as session_date,
+    coalesce(bots.bot_sessions, 0) as bot_sessions,
+    coalesce(counted.sessions, 0) + coalesce(bots.bot_sessions, 0) as all_sessions
+from counted
+full outer join bots on counted.session_date = bots.session_date
+"""
+BOTS = {"sum": "bot_sessions"}
+BOT_SHARE = {"ratio": ["bot_sessions", "all_sessions"], "scale": [100, 1]}
+
 LOYALTY = Page(
     slug="loyalty",
     title="Loyalty",
@@ -70,8 +101,8 @@ DATA_HEALTH = Page(
     slug="data-health",
     title="Data health",
     tables=("engagement_metrics", "session_anomalies", "weblogs_run_log"),
-    intro="How fresh the marts are, the events left out of sessions by rule, and the last "
-    "scheduled runs.",
+    intro="How fresh the marts are, the share of sessions left out as bots (rule "
+    "bot_browser), the events left out of sessions by rule, and the last scheduled runs.",
     datasets={
         "freshness": """
 select
@@ -80,6 +111,7 @@ select
     count(*) as sessions
 from engagement_metrics
 """,
+        "bots": BOT_DAYS,
         "anomalies": """
 select
     report_date as session_date,
@@ -100,7 +132,18 @@ order by recorded_at desc
 limit 20
 """,
     },
+    figures=[
+        {"id": "bot_sessions", "label": "Bot sessions", "dataset": "bots", "measure": BOTS},
+        {"id": "bot_share", "label": "Bot share %", "dataset": "bots", "measure": BOT_SHARE},
+    ],
     charts=[
+        {
+            "title": "Bot share % of all sessions per day",
+            "dataset": "bots",
+            "group": ["session_date"],
+            "measures": {"bot_share": BOT_SHARE},
+            "vl": line("bot_share", title="bot share %"),
+        },
         {
             "title": "Events left out of sessions, per day and rule",
             "dataset": "anomalies",

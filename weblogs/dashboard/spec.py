@@ -7,6 +7,8 @@ every figure exactly), and the figures, charts and tables the browser draws from
 A measure is one of:
 
 - ``{"sum": column}``: a sum over the rows in the range;
+- ``{"cents": column}``: a sum of whole cents shown in currency units (revenue, goal
+  value): integer sums stay exact in the browser, where a sum of decimals would not;
 - ``{"distinct": column}``: distinct values over the rows in the range (visitors);
 - ``{"ratio": [num, den], "scale": [a, b]}``: ``a * sum(num) / (b * sum(den))``, rounded
   half up to 2 decimals as the marts' ``exact_round2`` does (docs/analytics.md).
@@ -27,6 +29,7 @@ BOUNCE_RATE = {"ratio": ["bounces", "sessions"], "scale": [100, 1]}
 CONVERSION_RATE = {"ratio": ["conversions", "sessions"], "scale": [100, 1]}
 AVG_ENGAGEMENT = {"ratio": ["engagement_hundredths", "sessions"], "scale": [1, 100]}
 PURCHASES = {"sum": "purchases"}
+REVENUE = {"cents": "revenue_cents"}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from weblogs.core.contract import (
     Valid,
     canonical_json,
     failed_record,
+    fast_values,
     parse_timestamp,
     payload_bytes,
     screen,
@@ -78,7 +79,9 @@ def _orjson_ok(obj: object) -> bool:
 
 def assert_screen_agrees(data: bytes, now: datetime = NOW) -> None:
     """`screen` must give `validate`'s verdict: the reason, or the session id, the
-    event time and the extra-fields flag."""
+    event time and the extra-fields flag; and `fast_values`, when it answers, the
+    very row `validate` gives (the transformation's fast path)."""
+    assert_fast_values_agree(data, now)
     expected = validate(data, now=now, lazy=True)
     got = screen(data, now_ms=to_epoch_ms(now))
     if isinstance(expected, Invalid):
@@ -89,6 +92,17 @@ def assert_screen_agrees(data: bytes, now: datetime = NOW) -> None:
             expected.event_timestamp_ms,
             expected.has_extra,
         ), data
+
+
+def assert_fast_values_agree(data: bytes, now: datetime = NOW) -> None:
+    """None (ask `validate`) or exactly `validate`'s values, types included."""
+    got = fast_values(data, now_ms=to_epoch_ms(now))
+    if got is None:
+        return
+    expected = validate(data, now=now)
+    assert isinstance(expected, Valid), (data, expected)
+    assert got == expected.values, data
+    assert [type(v) for v in got] == [type(v) for v in expected.values], data
 
 
 def reason(obj: object) -> str:
@@ -471,6 +485,48 @@ def test_screen_gives_validates_verdict_on_generated_events(
     else:
         data = json.dumps(obj).encode()
     assert_screen_agrees(data)
+
+
+@given(_events(), st.integers(0, 2 * 10**9), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_fast_values_give_validates_row_on_generated_events(
+    obj: dict[str, object], value: int, keep_value: bool
+) -> None:
+    """Integer values and no float: the events the fast path answers itself."""
+    obj = {**obj, "value": value} if keep_value else {k: v for k, v in obj.items() if k != "value"}
+    for data in (json.dumps(obj).encode(), json.dumps(obj, ensure_ascii=False).encode()):
+        assert_fast_values_agree(data)
+
+
+def test_fast_values_answer_the_common_events() -> None:
+    """The common shapes go fast (else the transformation's fast path would be dead code),
+    with `validate`'s very row; the rest is left to `validate`."""
+    now_ms = to_epoch_ms(NOW)
+    common = [
+        event(),
+        event(user_id=None, referrer=" https://r.example/ ", device_type=" Mobile "),
+        event(user_id=42, browser="", os="  ", country=" PT ", client_id=" c-1 ", value=7),
+        event(user_id="  ", event_type="purchase", value=0, timestamp="2026-10-03T04:00:00Z"),
+        event(session_id=" s-2 ", page_url=" /p ", event_id=" e-2 "),
+    ]
+    for obj in common:
+        data = json.dumps(obj).encode()
+        assert fast_values(data, now_ms=now_ms) is not None, obj
+        assert_fast_values_agree(data)
+    left = [
+        event(event_id=_DROP),  # a derived id: the whole event hashed
+        event(event_id="  "),
+        event(value=19.99),  # read again from the text as a decimal
+        event(value=2 * 10**9),
+        {**event(), "extra": 1},
+        event(session_id="   "),
+        event(event_type="Click"),
+        event(timestamp=T_SECONDS + 10 * 86_400),
+    ]
+    for obj in left:
+        assert fast_values(json.dumps(obj).encode(), now_ms=now_ms) is None, obj
+    assert fast_values(b"[]", now_ms=now_ms) is None
+    assert fast_values(b"{" + b" " * MAX_RECORD_BYTES + b"}", now_ms=now_ms) is None
 
 
 def test_screen_edge_cases() -> None:

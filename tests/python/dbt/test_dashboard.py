@@ -56,6 +56,23 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             " event_type, event_timestamp, rule) values (date '2026-10-03', 's-x', 'e-x',"
             " 'u-x', 'page_view', timestamp '2026-10-04 01:00:00', 'late_event')"
         )
+        # Money in the range (the fixture's sessions buy nothing): amounts whose float sum
+        # is not exact (0.1 + 0.2), on the first and last days, and a goal's value.
+        con.execute(
+            "update engagement_metrics set revenue = case session_date"
+            " when date '2026-10-02' then 0.10 else 0.20 end"
+            " where session_id in (select min(session_id) from engagement_metrics"
+            " where session_date in (date '2026-10-02', date '2026-10-04')"
+            " group by session_date)"
+        )
+        con.execute("update goal_metrics set value = 1234.56 where completions > 0")
+        # One bot session of two events on the last day (bot share counts it once).
+        con.execute(
+            "insert into session_anomalies (report_date, session_id, event_id, user_id,"
+            " event_type, event_timestamp, rule) select date '2026-10-04', 's-bot', e, 'u-bot',"
+            " 'page_view', timestamp '2026-10-04 02:00:00', 'bot_browser'"
+            " from (values ('e-bot-1'), ('e-bot-2')) as events (e)"
+        )
         con.execute(
             "insert into weblogs_run_log (run_date, arrivals_from, arrivals_to,"
             " session_dates, recorded_at) values (date '2026-10-05',"
@@ -135,14 +152,15 @@ def marts_figures(warehouse: Path, start: str, end: str) -> dict[str, float | No
             round(100 * avg(case when is_bounce then 1 else 0 end), 2),
             round(100 * avg(case when converted then 1 else 0 end), 2),
             round(avg(round(engagement_score, 2)), 2),
-            coalesce(sum(purchases), 0)
+            coalesce(sum(purchases), 0),
+            coalesce(sum(revenue), 0)
         from engagement_metrics
         where session_date between ? and ?
     """
     with duckdb.connect(str(warehouse), read_only=True) as con:
         row = con.execute(sql, [start, end]).fetchone()
     names = ("sessions", "visitors", "bounce_rate", "conversion_rate", "avg_engagement")
-    values = dict(zip((*names, "purchases"), row, strict=True))
+    values = dict(zip((*names, "purchases", "revenue"), row, strict=True))
     return {k: None if v is None else float(v) for k, v in values.items()}
 
 
@@ -181,6 +199,64 @@ def test_a_date_range_change_changes_the_figures_as_the_marts_say(
     assert {k: v[0] for k, v in shown.items()} == marts_figures(warehouse, day, day)
     assert {k: v[1] for k, v in shown.items()} == marts_figures(warehouse, before, before)
     assert shown["sessions"][0] != marts_figures(warehouse, START, END)["sessions"]
+
+
+#: Each page's figures, as its marts compute them over a range of session dates.
+PAGE_FIGURES_SQL = {
+    "visitors": """
+        select
+            coalesce(sum(new_visitors), 0) as new_visitors,
+            coalesce(sum(returning_visitors), 0) as returning_visitor_days,
+            round(100.0 * sum(identified_visitors) / nullif(sum(visitors), 0), 2)
+                as identified_share
+        from daily_visitors where session_date between $from and $to
+    """,
+    "goals": """
+        select
+            coalesce(sum(completions), 0) as completions,
+            coalesce(sum(value), 0) as goal_value
+        from goal_metrics where session_date between $from and $to
+    """,
+    "data-health": """
+        with bots as (
+            select count(*) as bot_sessions from (
+                select distinct report_date, session_id from session_anomalies
+                where rule = 'bot_browser' and report_date between $from and $to
+            ) as bot_session_dates
+        ),
+        counted as (
+            select count(*) as sessions from engagement_metrics
+            where session_date between $from and $to
+        )
+        select
+            bot_sessions,
+            round(100.0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2) as bot_share
+        from bots cross join counted
+    """,
+}
+
+
+def page_marts_figures(warehouse: Path, slug: str, start: str, end: str) -> dict[str, float | None]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cursor = con.execute(PAGE_FIGURES_SQL[slug], {"from": start, "to": end})
+        names = [d[0] for d in cursor.description]
+        row = cursor.fetchone()
+    return {k: None if v is None else float(v) for k, v in zip(names, row, strict=True)}
+
+
+@pytest.mark.parametrize("slug", sorted(PAGE_FIGURES_SQL))
+def test_visitors_goals_and_bot_share_figures_equal_the_marts(
+    site: str, warehouse: Path, tmp_path: Path, slug: str
+) -> None:
+    """Whole range, then one day: each figure shown equals the marts' own."""
+    for start, end in ((START, END), (END, END)):
+        url = f"{site}/{slug}/index.html?from={start}&to={end}"
+        dom, console = chromium(url, tmp_path / f"{start}-{end}", "--dump-dom")
+        assert console == [], console
+        shown = {k: v[0] for k, v in figures(dom).items()}
+        assert shown == page_marts_figures(warehouse, slug, start, end), (start, end)
+    whole = page_marts_figures(warehouse, slug, START, END)
+    assert any(v for v in whole.values()), whole  # the fixture has rows to compare
 
 
 def test_a_hostile_range_and_page_path_are_shown_as_text(site: str, tmp_path: Path) -> None:
@@ -282,6 +358,71 @@ def test_metricflow_equals_the_marts_over_a_range(warehouse: Path) -> None:
         (row,) = metricflow(warehouse, start, end)
         marts = marts_figures(warehouse, start, end)
         assert {m: row[m] for m in METRICS} == {m: marts[FIGURE_OF[m]] for m in METRICS}
+
+
+def test_metricflow_revenue_equals_the_marts(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    for start, end in ((START, END), (END, END)):
+        (row,) = query_metrics(
+            warehouse, manifest, ["revenue"], date.fromisoformat(start), date.fromisoformat(end)
+        )
+        assert round2(row["revenue"]) == marts_figures(warehouse, start, end)["revenue"]
+
+
+def test_metricflow_goal_metrics_equal_goal_metrics_row_by_row(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    names = [
+        "goal_completions",
+        "goal_converted_sessions",
+        "goal_conversion_rate_pct",
+        "goal_value",
+    ]
+    rows = query_metrics(
+        warehouse,
+        manifest,
+        names,
+        date.fromisoformat(START),
+        date.fromisoformat(END),
+        ["metric_time__day", "goal_day__goal"],
+    )
+    flow = {
+        (r["metric_time__day"].date().isoformat(), r["goal_day__goal"]): tuple(
+            round2(r[n]) for n in names
+        )
+        for r in rows
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marts = con.sql(
+            "select cast(session_date as varchar), goal, completions, converted_sessions,"
+            " conversion_rate_pct, value from goal_metrics"
+        ).fetchall()
+    assert marts, "the fixture has goal rows"
+    assert flow == {(d, g): tuple(float(v) for v in rest) for d, g, *rest in marts}
+
+
+def test_metricflow_retention_equals_retention_cohorts_cell_by_cell(warehouse: Path) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marts = con.sql(
+            "select cohort_week, week_number, cohort_visitors, retention_pct from retention_cohorts"
+        ).fetchall()
+    assert marts, "the fixture has cohorts"
+    rows = query_metrics(
+        warehouse,
+        manifest,
+        ["retention_pct", "cohort_visitors"],
+        min(m[0] for m in marts),
+        max(m[0] for m in marts),
+        ["metric_time__day", "cohort_cell__week_number"],
+    )
+    flow = {
+        (r["metric_time__day"].date(), int(r["cohort_cell__week_number"])): (
+            float(r["cohort_visitors"]),
+            round2(r["retention_pct"]),
+        )
+        for r in rows
+    }
+    assert flow == {(w, n): (float(c), float(p)) for w, n, c, p in marts}
 
 
 def test_metricflow_equals_session_and_acquisition_metrics_row_by_row(warehouse: Path) -> None:
@@ -414,13 +555,17 @@ def test_dashboard_dev_serves_the_site_and_rebuilds_it_when_the_warehouse_change
 def test_weblogs_models_headlines_equal_metricflow(warehouse: Path) -> None:
     """`weblogs models` keeps its own SQL (weblogs/analytics/dbt_build.py); this holds its
     window headline and its by-channel table equal to the semantic layer's metrics."""
-    headlines = dict(HEADLINES)
-    window = [date.fromisoformat(START), date.fromisoformat(END)]
+    window = {"schema": "main", "start": f"date '{START}'", "end": f"date '{END}'"}
+    headlines = {title: sql.format(**window) for title, sql in HEADLINES}
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        sql = headlines["engagement_metrics (sessions in the window)"]
-        total = con.execute(sql, window).fetchone()
+        total = con.sql(headlines["engagement_metrics (sessions in the window)"]).fetchone()
         sql = headlines["acquisition_metrics (by channel, over the window's days)"]
-        channels = con.execute(sql, window).fetchall()
+        channels = con.sql(sql).fetchall()
+        sql = headlines["bot sessions (left out of every mart, over the window's days)"]
+        bots, _, bot_share = con.sql(sql).fetchone()
+    # The Data health page's bot figures are counted as `weblogs models` counts them.
+    shown = page_marts_figures(warehouse, "data-health", START, END)
+    assert (float(bots), float(bot_share)) == (shown["bot_sessions"], shown["bot_share"])
     (row,) = metricflow(warehouse, START, END)
     # sessions, users, avg_duration_s, bounce_pct, avg_engagement, loyalty_interactions
     assert (total[0], total[1], float(total[3]), float(total[4])) == (

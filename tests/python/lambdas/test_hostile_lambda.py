@@ -68,6 +68,12 @@ def test_a_poison_timestamp_fails_alone_in_a_batch(
         "no_sequence_number",
         "record_not_a_dict",
         "no_event_id",
+        "data_not_base64",
+        "data_not_ascii",
+        "data_lone_surrogate",
+        "nan_arrival",
+        "infinite_arrival",
+        "negative_arrival",
     ],
 )
 def test_a_malformed_record_never_fails_the_batch(
@@ -99,13 +105,22 @@ def test_a_malformed_record_never_fails_the_batch(
         records[2] = None
     elif damage == "no_event_id":
         del bad["eventID"]
+    elif damage == "data_not_base64":
+        kinesis["data"] = kinesis["data"][:-4] + "*!*="
+    elif damage == "data_not_ascii":
+        kinesis["data"] = "é" + kinesis["data"]
+    elif damage == "data_lone_surrogate":
+        kinesis["data"] = "\ud800" + kinesis["data"]
+    elif damage.endswith("_arrival") and damage.split("_")[0] in ("nan", "infinite", "negative"):
+        kinesis["approximateArrivalTimestamp"] = {
+            "nan": float("nan"),
+            "infinite": float("inf"),
+            "negative": -1.0,
+        }[damage.split("_")[0]]
     response = transformation.handler(copy.deepcopy(event), CONTEXT)
     assert response == {"batchItemFailures": []}
     rows = s3_rows(aws["s3"])
-    metadata_only = damage in (
-        "no_arrival",
-        "string_arrival",
-        "null_arrival",
+    metadata_only = damage.endswith("_arrival") or damage in (
         "no_event_id",
         "no_sequence_number",
     )

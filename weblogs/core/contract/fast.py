@@ -1,4 +1,5 @@
-"""`screen`: the contract's verdict on one event's JSON text, fast (the consumer's hot loop)."""
+"""The contract, fast, on one event's JSON text: `screen` (the verdict, the consumer's hot
+loop) and `fast_values` (the normalised row, the transformation's hot loop)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 
+from weblogs.core.contract.canonical import anonymous_user_id
 from weblogs.core.contract.rules import Invalid, validate
 from weblogs.core.contract.schema import (
     DAY_MS,
@@ -21,6 +23,7 @@ from weblogs.core.contract.schema import (
     MIN_TIMESTAMP_MS,
 )
 from weblogs.core.contract.timestamps import parse_timestamp
+from weblogs.core.contract.value import exact_value
 
 #: What the consumer needs of a valid event: (session id, event time in epoch ms,
 #: whether it has extra fields). A plain tuple: `screen` runs once per event.
@@ -84,6 +87,88 @@ def screen(
     if type(result) is Invalid:
         return result
     return result.session_id, result.event_timestamp_ms, result.has_extra
+
+
+def fast_values(
+    raw: bytes,
+    *,
+    now_ms: int,
+    event_types: frozenset[str] | tuple[str, ...] = DEFAULT_TYPES,
+) -> tuple[Any, ...] | None:
+    """`validate(raw, now=now_ms, ...).values` for the common valid event, else None.
+
+    The transformation needs the normalised row, not only the verdict. For an event
+    msgspec's strict decoder takes (every type checked in C, as for `screen`) this
+    only trims, lower-cases and derives the anonymous id. None means "ask `validate`":
+    whatever is not the common case (extra fields, no event id, a float `value`, a
+    blank text, an odd type) is `validate`'s alone, so this adds no rule and gives up
+    none; a test checks it against `validate` on every contract case and on
+    generated events.
+    """
+    e = _strict_event(raw, event_types)
+    if e is None:
+        return None
+    session_id = e.session_id.strip()
+    page_url = e.page_url.strip()
+    event_id = e.event_id.strip() if e.event_id is not None else None
+    timestamp = parse_timestamp(e.timestamp)
+    value = e.value
+    if (
+        not session_id
+        or not page_url
+        or not event_id  # a derived id hashes the whole event: `validate`'s
+        or type(timestamp) is not int
+        or not MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS
+        or type(value) is float  # read again from the text as a decimal: `validate`'s
+    ):
+        return None
+    if value is not None:
+        value = exact_value(value)
+        if value is None:
+            return None
+    return _row(e, event_id, session_id, page_url, timestamp, value)
+
+
+def _strict_event(raw: bytes, event_types: frozenset[str] | tuple[str, ...]) -> Any:
+    """The event decoded by the strict fast decoder, or None when it refuses it."""
+    decoders = _FAST_DECODERS.get(event_types)
+    if decoders is None:
+        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
+    if len(raw) > MAX_RECORD_BYTES:
+        return None
+    try:
+        return decoders[0].decode(raw)
+    except _FAST_ERRORS:
+        return None
+
+
+def _row(
+    e: Any, event_id: str, session_id: str, page_url: str, timestamp: int, value: Any
+) -> tuple[Any, ...]:
+    """The row in `ROW_COLUMNS` order; optional texts trimmed (blank is none or 'unknown')."""
+    user_id = e.user_id
+    if type(user_id) is str:
+        user_id = user_id.strip() or None
+    elif user_id is not None:
+        user_id = str(user_id)
+    anonymous = user_id is None
+    if anonymous:
+        user_id = anonymous_user_id(session_id)
+    referrer, device, browser, os_name, country, client_id = (
+        e.referrer, e.device_type, e.browser, e.os, e.country, e.client_id,
+    )  # fmt: skip
+    return (
+        event_id, session_id, user_id, anonymous, e.event_type, page_url,
+        None if referrer is None else (referrer.strip() or None),
+        timestamp,
+        "unknown" if device is None else (device.strip().lower() or "unknown"),
+        "unknown" if browser is None else (browser.strip().lower() or "unknown"),
+        None if os_name is None else (os_name.strip() or None),
+        None if country is None else (country.strip() or None),
+        None if client_id is None else (client_id.strip() or None),
+        value,
+        None,
+    )  # fmt: skip
 
 
 def _value_surely_in_range(value: int | float | None) -> bool:

@@ -51,6 +51,7 @@ function ratio(rows, m) {
 
 function measure(rows, m) {
   if ("sum" in m) return sum(rows, m.sum);
+  if ("cents" in m) return sum(rows, m.cents) / 100;
   if ("distinct" in m) return new Set(rows.map((r) => r[m.distinct])).size;
   if ("ratio" in m) return ratio(rows, m);
   throw new Error("unknown measure " + JSON.stringify(m));
