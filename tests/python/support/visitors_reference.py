@@ -17,6 +17,7 @@ from typing import Any
 
 from acquisition_reference import AcquisitionVars, sessions_in_window
 from dbt_helpers import mean2
+from privacy_reference import is_bot_browser, redact_url
 
 
 def visitor_sessions(lake: Path, start: str, end: str) -> list[dict[str, Any]]:
@@ -25,6 +26,8 @@ def visitor_sessions(lake: Path, start: str, end: str) -> list[dict[str, Any]]:
     found = []
     for s in sessions_in_window(lake, d0, d1, AcquisitionVars()):
         rows = s.rows  # in session order
+        if is_bot_browser(rows[0]["browser"]):
+            continue  # a bot session is in no table (docs/contract.md, section 7)
         anonymous = all(r["is_anonymous_user"] for r in rows)
         client = next((r["client_id"] for r in rows if r.get("client_id") is not None), None)
         if not anonymous:
@@ -125,7 +128,7 @@ def _user(visitor: str, group: list[dict[str, Any]], tiers: dict[str, str]) -> d
         "purchases": sum(s["purchases"] for s in group),
         "avg_engagement_score": mean2(sum(s["score_hundredths"] for s in group), len(group), 100),
         "first_channel": group[0]["channel"],
-        "first_landing_page_path": group[0]["landing_page_path"],
+        "first_landing_page_path": redact_url(group[0]["landing_page_path"]),
         "last_channel": group[-1]["channel"],
         "loyalty_tier": tiers.get(user_id, "none") if user_id is not None else "none",
     }
