@@ -700,6 +700,8 @@ def split_sessions(
 def _session_row(
     session_id: str, rows: list[dict[str, Any]], d0: date, d1: date
 ) -> dict[str, Any] | None:
+    from privacy_reference import redact_url  # the marts' URLs are redacted (section 7)
+
     first, last = rows[0], rows[-1]
     session_date = first["event_timestamp"].date()
     if not d0 <= session_date <= d1:
@@ -725,9 +727,9 @@ def _session_row(
         "unique_pages": pages,
         "page_views": sum(r["event_type"] == "page_view" for r in rows),
         "entry_event_type": first["event_type"],
-        "entry_page": first["page_url"],
+        "entry_page": redact_url(first["page_url"]),
         "exit_event_type": last["event_type"],
-        "exit_page": last["page_url"],
+        "exit_page": redact_url(last["page_url"]),
         "is_bounce": len(rows) == 1,
         "engagement_score": score,
         "loyalty_interactions": sum(r["event_type"] in LOYALTY_TYPES for r in rows),
