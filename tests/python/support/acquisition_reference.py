@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from dbt_helpers import hundredths, mean2, r2, read_events, split_sessions
+from dbt_helpers import hundredths, is_bot_session, mean2, r2, read_events, split_sessions
 
 SEARCH_DOMAINS = [
     "google.com", "google.co.uk", "google.de", "google.fr", "bing.com", "duckduckgo.com",
@@ -177,8 +177,8 @@ def sessions_in_window(lake: Path, d0: date, d1: date, v: AcquisitionVars) -> li
         for part in split_sessions(rows)[0]:
             first, last = part[0], part[-1]
             day = first["event_timestamp"].date()
-            if not d0 <= day <= d1:
-                continue
+            if not d0 <= day <= d1 or is_bot_session(part):
+                continue  # out of the window, or a bot session: in no mart (section 7)
             known = [r for r in part if not r["is_anonymous_user"]]
             duration = (last["event_timestamp"] - first["event_timestamp"]) / timedelta(seconds=1)
             pages = len({r["page_url"] for r in part})
