@@ -133,6 +133,14 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
     return etc
 
 
+def mount_lake(running: Server, mount: str, lake: Path) -> None:
+    """Serve another lake folder beside the server's own, at `<root>/<mount>` (a test's
+    own lake on the one shared server; tables.declare_lake(..., mount=mount) declares it)."""
+    if not re.fullmatch(r"[a-z0-9_]{1,64}", mount) or mount in ("lake", "metastore", "crm"):
+        raise ValueError(f"not a mount name for another lake: {mount!r}")
+    _link_lake(running.root / mount, lake)
+
+
 def _link_lake(link: Path, lake: Path) -> None:
     """The catalog reaches the lake only through this link inside its own root."""
     if link.is_symlink() or link.exists():

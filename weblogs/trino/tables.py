@@ -77,6 +77,14 @@ TRINO_TYPES = {
 }
 #: The bucket name the key parser is given: locally the lake root plays the bucket.
 _LAKE_BUCKET = "lake"
+#: The folder of the catalog's root that links to the server's own lake (server.py).
+LAKE_MOUNT = "lake"
+
+
+def crm_folder(mount: str = LAKE_MOUNT) -> str:
+    """The folder of the catalog's root holding the CRM tables of the lake at `mount`."""
+    validate_identifier(mount, "mount")
+    return layout.CRM if mount == LAKE_MOUNT else f"{mount}-{layout.CRM}"
 
 
 class Cursor(Protocol):
@@ -108,27 +116,32 @@ def _columns_sql(columns: Iterable[tuple[str, str]]) -> str:
     return ",\n    ".join(f"{name} {TRINO_TYPES[kind]}" for name, kind in columns)
 
 
-def events_table_sql(catalog: str, schema: str, table: str = layout.EVENTS) -> str:
-    """CREATE TABLE of the events: Snappy Parquet under `lake/events/`, partitioned by hour."""
-    for name, what in ((catalog, "catalog"), (schema, "schema"), (table, "table")):
+def events_table_sql(
+    catalog: str, schema: str, table: str = layout.EVENTS, *, mount: str = LAKE_MOUNT
+) -> str:
+    """CREATE TABLE of the events: Snappy Parquet under `<mount>/events/`, by hour."""
+    for name, what in (
+        (catalog, "catalog"), (schema, "schema"), (table, "table"), (mount, "mount")
+    ):  # fmt: skip
         validate_identifier(name, what)
     columns = [*EVENTS_COLUMNS, *((key, "string") for key in EVENTS_PARTITION_KEYS)]
     keys = ", ".join(_quote(key) for key in EVENTS_PARTITION_KEYS)
     return (
         f"create table if not exists {catalog}.{schema}.{table} (\n    {_columns_sql(columns)}\n)\n"
-        f"with (\n    external_location = 'local:///lake/events',\n    format = 'PARQUET',\n"
+        f"with (\n    external_location = 'local:///{mount}/events',\n    format = 'PARQUET',\n"
         f"    partitioned_by = array[{keys}]\n)"
     )
 
 
-def crm_table_sql(catalog: str, schema: str, table: str) -> str:
+def crm_table_sql(catalog: str, schema: str, table: str, *, mount: str = LAKE_MOUNT) -> str:
     """CREATE TABLE of a CRM extract: CSV with a header line, as Glue's OpenCSVSerde reads it."""
     for name, what in ((catalog, "catalog"), (schema, "schema"), (table, "table")):
         validate_identifier(name, what)
     return (
         f"create table if not exists {catalog}.{schema}.{table} (\n"
         f"    {_columns_sql(CRM_TABLES[table])}\n)\n"
-        f"with (\n    external_location = 'local:///crm/{table}',\n    format = 'CSV',\n"
+        f"with (\n    external_location = 'local:///{crm_folder(mount)}/{table}',\n"
+        "    format = 'CSV',\n"
         "    skip_header_line_count = 1,\n    csv_separator = ',',\n"
         "    csv_quote = '\"',\n    csv_escape = '\\'\n)"
     )
@@ -157,9 +170,11 @@ def register_partitions(
     schema: str = "weblogs",
     table: str = layout.EVENTS,
     now: datetime | None = None,
+    mount: str = LAKE_MOUNT,
 ) -> Registration:
     """Add the partitions of `keys` that the table does not have yet (keys parsed as on AWS)."""
     now = now or datetime.now(UTC)
+    validate_identifier(mount, "mount")
     result = Registration()
     parsed: list[Partition] = []
     for key in keys:
@@ -179,15 +194,16 @@ def register_partitions(
             f"call {catalog}.system.register_partition("
             f"schema_name => {_quote(schema)}, table_name => {_quote(table)}, "
             f"partition_columns => array[{names}], partition_values => array[{values}], "
-            f"location => {_quote('local:///lake/' + part.prefix.rstrip('/'))})"
+            f"location => {_quote(f'local:///{mount}/' + part.prefix.rstrip('/'))})"
         )
         cursor.fetchall()
         result.added.append(part)
     return result
 
 
-def copy_crm_extracts(lake: Path, root: Path) -> list[str]:
-    """Each `lake/crm/<table>.csv` into the CRM table's folder `<root>/crm/<table>/`.
+def copy_crm_extracts(lake: Path, root: Path, mount: str = LAKE_MOUNT) -> list[str]:
+    """Each `lake/crm/<table>.csv` into the CRM table's folder `<root>/crm/<table>/`
+    (`<root>/<mount>-crm/<table>/` for a lake mounted beside the server's own).
 
     Glue's CSV tables read every file of a folder (`crm/customers/` on S3); the
     local lake keeps one file per extract, so the file is copied into a folder of
@@ -195,7 +211,7 @@ def copy_crm_extracts(lake: Path, root: Path) -> list[str]:
     """
     copied = []
     for table in CRM_TABLES:
-        folder = root / layout.CRM / table
+        folder = root / crm_folder(mount) / table
         folder.mkdir(parents=True, exist_ok=True)
         source = lake / layout.CRM / f"{table}.csv"
         target = folder / f"{table}.csv"
@@ -214,15 +230,19 @@ def declare_lake(
     *,
     catalog: str = "hive",
     schema: str = "weblogs",
+    mount: str = LAKE_MOUNT,
 ) -> Registration:
-    """Create the schema and the lake's tables if missing, refresh CRM, register new partitions."""
+    """Create the schema and the lake's tables if missing, refresh CRM, register new partitions.
+
+    `mount` is the folder of the catalog's root that links to `lake` (server.mount_lake
+    for a lake other than the server's own)."""
     validate_identifier(schema, "schema")
     cursor.execute(f"create schema if not exists {catalog}.{schema}")
     cursor.fetchall()
-    cursor.execute(events_table_sql(catalog, schema))
+    cursor.execute(events_table_sql(catalog, schema, mount=mount))
     cursor.fetchall()
-    copy_crm_extracts(lake, root)
+    copy_crm_extracts(lake, root, mount)
     for table in CRM_TABLES:
-        cursor.execute(crm_table_sql(catalog, schema, table))
+        cursor.execute(crm_table_sql(catalog, schema, table, mount=mount))
         cursor.fetchall()
-    return register_partitions(cursor, lake_keys(lake), catalog=catalog, schema=schema)
+    return register_partitions(cursor, lake_keys(lake), catalog=catalog, schema=schema, mount=mount)

@@ -4,12 +4,16 @@ The bucket holds the user in every place (forget_helpers.py), in an old version 
 an object that now holds only others, and in an object deleted since (what
 compaction leaves: a delete marker over the data). After the command no version of
 any object mentions the user, every other record and every version of the objects
-that never held the user are as before, and a second run finds nothing.
+that never held the user are as before, and a second run finds nothing. A kill at
+any point (SIGKILL before the n-th write reaches the bucket, counted by a loopback
+proxy) followed by a rerun ends the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import uuid
 from datetime import datetime
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from awsfixtures import MotoServer
+from awsfixtures import FaultProxy, FaultRule, MotoServer
 from dbt_helpers import WEBLOGS
 from forget_helpers import MARKER, USER, build_lake, hour_key, others, search
 
@@ -33,15 +37,15 @@ def versions(lake: S3Lake) -> list[tuple[str, Any, bool]]:
     return sorted((v.key, v.version_id, v.delete_marker) for v in lake.list_versions(""))
 
 
-@pytest.fixture
-def bucket(moto_server: MotoServer, tmp_path: Path) -> S3Lake:
+def fill_bucket(moto_server: MotoServer, work: Path) -> S3Lake:
+    """A new versioned bucket holding the user everywhere, in old versions too."""
     s3 = moto_server.client("s3")
     name = f"forget-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     lake = open_lake(f"s3://{name}", s3_client=s3)
     assert isinstance(lake, S3Lake)
-    build_lake(lake, f"s3://{name}", tmp_path / "work")
+    build_lake(lake, f"s3://{name}", work / "work")
     mine = json.dumps({"session_id": "s-x", "user_id": USER, "page_url": f"/{MARKER}/o"})
     other = json.dumps({"session_id": "s-y", "user_id": "u-other-9", "page_url": "/o"})
     lake.put(OLD_KEY, f"{mine}\n{other}\n".encode())
@@ -51,6 +55,11 @@ def bucket(moto_server: MotoServer, tmp_path: Path) -> S3Lake:
     lake.put(GONE_KEY, lake.get(hour_key(lake, "12")))  # the user's client, in a copy
     lake.delete(GONE_KEY)
     return lake
+
+
+@pytest.fixture
+def bucket(moto_server: MotoServer, tmp_path: Path) -> S3Lake:
+    return fill_bucket(moto_server, tmp_path)
 
 
 def forget(lake: S3Lake, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -105,3 +114,82 @@ def test_a_missing_bucket_is_one_line(moto_server: MotoServer) -> None:
     )
     assert done.returncode == 2
     assert "no-such-bucket-here" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ kill, then rerun
+
+#: Where a run is killed: before this fraction of its writes (PUT, POST, DELETE) has
+#: reached the bucket (0.0: the first write, the journal; 1.0: the last one).
+KILL_POINTS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+
+
+def writes(method: str) -> bool:
+    return method in ("PUT", "POST", "DELETE")
+
+
+def run_through(
+    moto_server: MotoServer, lake: S3Lake, kill_at: int | None
+) -> tuple[subprocess.CompletedProcess[str] | None, int]:
+    """`weblogs forget` with its S3 requests through a proxy that counts the writes and
+    SIGKILLs the process before the `kill_at`-th (1-based) reaches moto; (the finished
+    run or None when killed, the writes that reached the bucket)."""
+    state: dict[str, Any] = {"writes": 0, "process": None}
+
+    def kill_here(method: str, path: str, headers: dict[str, str], body: bytes) -> bool:
+        if not writes(method):
+            return False
+        if kill_at is not None and state["writes"] + 1 == kill_at:
+            os.killpg(state["process"].pid, signal.SIGKILL)
+            return True  # never forwarded: the process is gone
+        state["writes"] += 1
+        return False
+
+    proxy = FaultProxy(moto_server.port, [FaultRule(kill_here)]).start()
+    try:
+        state["process"] = subprocess.Popen(
+            [WEBLOGS, "forget", "--user-id", USER, "--lake", f"s3://{lake.bucket}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **moto_server.env, "AWS_ENDPOINT_URL": proxy.endpoint},
+            start_new_session=True,
+        )
+        out, err = state["process"].communicate(timeout=300)
+        code = state["process"].returncode
+    finally:
+        proxy.stop()
+    if code == -signal.SIGKILL:
+        return None, state["writes"]
+    return subprocess.CompletedProcess([], code, out, err), state["writes"]
+
+
+@pytest.fixture(scope="module")
+def writes_of_a_run(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> int:
+    """The writes of one uninterrupted run on the bucket every kill test starts from."""
+    lake = fill_bucket(moto_server, tmp_path_factory.mktemp("forget-s3-count"))
+    done, count = run_through(moto_server, lake, None)
+    assert done is not None and done.returncode == 0, done and done.stderr
+    assert search(lake) == []
+    return count
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_kill_at_any_write_then_a_rerun_leaves_no_version_with_the_user(
+    moto_server: MotoServer, tmp_path: Path, writes_of_a_run: int, point: float
+) -> None:
+    lake = fill_bucket(moto_server, tmp_path)
+    before = others(lake)
+    kill_at = 1 + round(point * (writes_of_a_run - 1))
+    killed, reached = run_through(moto_server, lake, kill_at)
+    assert killed is None, f"the run ended before its write {kill_at} of {writes_of_a_run}"
+    assert reached == kill_at - 1
+    if point > 0:
+        assert search(lake), "killed late enough to have removed everything: no test"
+
+    done = forget(lake)
+    assert done.returncode == 0, done.stderr
+    assert search(lake) == []  # current objects and every noncurrent version
+    assert others(lake) == before  # everyone else's records, each exactly once
+    assert not list(lake.list_versions(f"{layout.ERASURE}/pending/"))
+    again = forget(lake)
+    assert "removed 0 records" in again.stdout, again.stdout

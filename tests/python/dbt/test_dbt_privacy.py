@@ -11,19 +11,10 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-from dbt_helpers import (
-    END,
-    START,
-    WEBLOGS,
-    DbtProject,
-    build_fixture_lake,
-    event,
-    transform,
-    write_jsonl,
-)
+from dbt_helpers import END, START, WEBLOGS, DbtProject
+from privacy_lake import BOT_SESSIONS, BOT_USER, SECRETS, build_privacy_lake, privacy_vars
 
 pytestmark = pytest.mark.slow
 
@@ -32,49 +23,18 @@ REPO = Path(__file__).resolve().parents[3]
 MARTS = sorted(
     p.stem for p in (REPO / "models" / "marts").glob("*.sql") if p.stem != "session_anomalies"
 )
-SECRETS = ("alice%40example.com", "TOKEN-SECRET", "hunter2-SECRET", "555-0100")
-BOT_SESSIONS = {"bot-google": 3, "bot-headless": 2, "bot-curl": 1}
-
-
-def privacy_events() -> list[dict[str, Any]]:
-    return [
-        event("bot-google", "page_view", "2026-10-02T10:00:00", "/", user_id="u-bot",
-              browser=" Mozilla/5.0 (compatible; Googlebot/2.1) "),
-        event("bot-google", "page_view", "2026-10-02T10:00:01", "/a", user_id="u-bot",
-              browser="chrome"),
-        event("bot-google", "click", "2026-10-02T10:00:02", "/a", user_id="u-bot"),
-        event("bot-headless", "page_view", "2026-10-03T10:00:00", "/", browser="HeadlessChrome"),
-        event("bot-headless", "page_view", "2026-10-03T10:00:05", "/b", browser="HeadlessChrome"),
-        event("bot-curl", "page_view", "2026-10-04T10:00:00", "/", browser="curl/8.4.0"),
-        # The first event's browser decides: a later bot-like browser is not a bot session.
-        event("human-later", "page_view", "2026-10-02T11:00:00", "/", browser="chrome"),
-        event("human-later", "click", "2026-10-02T11:00:01", "/", browser="python-requests"),
-        event("secret", "page_view", "2026-10-02T12:00:00",
-              "https://shop.example.com/cb?Email=alice%40example.com&x=1#access_token=TOKEN-SECRET-1",
-              user_id="u-secret", browser="safari"),
-        event("secret", "page_view", "2026-10-02T12:01:00",
-              "/account?password=hunter2-SECRET&lang=en", user_id="u-secret", browser="safari"),
-        event("secret", "page_view", "2026-10-02T12:02:00", "/account?PHONE=555-0100&lang=en",
-              user_id="u-secret"),
-        event("secret", "click", "2026-10-02T12:03:00", "/#/login?token=TOKEN-SECRET-2",
-              user_id="u-secret"),
-    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("privacy-lake")
-    lake = build_fixture_lake(root)
-    transform(write_jsonl(root / "privacy.jsonl", privacy_events()), lake)
-    return lake
+    return build_privacy_lake(tmp_path_factory.mktemp("privacy-lake"))
 
 
 @pytest.fixture(scope="module")
 def built(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(tmp_path_factory.mktemp("privacy-dbt"), lake)
     project.run(
-        "build", "--vars",
-        f"{{startdate: {START}, enddate: {END}, page_query_params: [Email, x, password, PHONE, lang]}}",
+        "build", "--vars", privacy_vars(END),
         # The unit tests expect the default page_query_params; they run in the other tests.
         "--exclude-resource-type", "unit_test",
     )  # fmt: skip
@@ -107,7 +67,7 @@ def test_no_mart_holds_a_bot_session_or_a_secret(built: DbtProject) -> None:
     for mart in MARTS:
         values = text_values(built, mart)
         assert values or mart.startswith("loyalty_by") or mart in NO_TEXT, mart
-        found = [v for v in values if any(s in v for s in (*SECRETS, *BOT_SESSIONS, "u-bot"))]
+        found = [v for v in values if any(s in v for s in (*SECRETS, *BOT_SESSIONS, BOT_USER))]
         assert found == [], mart
         assert not [v for v in values if "bot" in v or "headless" in v or v.startswith("curl")]
     sessions = {r[0] for r in built.query("select session_id from main.engagement_metrics")}
