@@ -125,12 +125,15 @@ class FaultProxy:
                 response = conn.getresponse()
                 data = response.read()
                 self.send_response(response.status)
+                # A HEAD answer has no body but the object's length: pass it on as is.
+                length = response.getheader("Content-Length") if self.command == "HEAD" else None
                 for key, value in response.getheaders():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection"):
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
                 conn.close()
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
