@@ -10,6 +10,8 @@ from __future__ import annotations
 
 #: The headline query of each mart: (title, SQL); `{schema}` is the target's schema,
 #: `{start}`/`{end}` the window's dates as date literals (validated dates, never text).
+#: A share is `100e0 * part / whole`, in double: on Trino and Athena `100.0` is a decimal
+#: of scale 1 and the quotient would keep that scale (17.6 for 300/17, not 17.65).
 HEADLINES: tuple[tuple[str, str], ...] = (
     (
         "engagement_metrics (sessions in the window)",
@@ -61,7 +63,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         select channel, sum(sessions) as sessions,
                sum(add_to_cart_sessions) as add_to_cart, sum(checkout_sessions) as checkout,
                sum(converted_sessions) as converted,
-               round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
+               round(100e0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
                sum(purchases) as purchases
         from {schema}.acquisition_metrics where session_date between {start} and {end}
         group by channel order by sessions desc, channel
@@ -72,7 +74,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         """
         select page_path, sum(page_views) as page_views, sum(entrances) as entrances,
                sum(exits) as exits,
-               round(100.0 * sum(exits) / sum(page_views), 2) as exit_pct
+               round(100e0 * sum(exits) / sum(page_views), 2) as exit_pct
         from {schema}.page_metrics where session_date between {start} and {end}
         group by page_path order by page_views desc, page_path limit 10
         """,
@@ -92,7 +94,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
             where session_date between {start} and {end}
         )
         select bot_sessions, sessions + bot_sessions as all_sessions,
-               coalesce(round(100.0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2), 0)
+               coalesce(round(100e0 * bot_sessions / nullif(sessions + bot_sessions, 0), 2), 0)
                    as bot_share_pct
         from bots cross join counted
         """,
@@ -141,7 +143,7 @@ REVENUE_HEADLINES: tuple[tuple[str, str], ...] = (
         """
         select goal, sum(sessions) as sessions, sum(converted_sessions) as converted,
                sum(completions) as completions,
-               round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
+               round(100e0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
                sum(value) as value
         from {schema}.goal_metrics where session_date between {start} and {end}
         group by goal order by goal
@@ -151,7 +153,7 @@ REVENUE_HEADLINES: tuple[tuple[str, str], ...] = (
         "audience_metrics (top 10 countries by sessions, over the window's days)",
         """
         select country, sum(sessions) as sessions, sum(converted_sessions) as converted,
-               round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
+               round(100e0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
                sum(revenue) as revenue
         from {schema}.audience_metrics where session_date between {start} and {end}
         group by country order by sessions desc, country limit 10
@@ -161,7 +163,7 @@ REVENUE_HEADLINES: tuple[tuple[str, str], ...] = (
         "audience_metrics (top 10 operating systems by sessions, over the window's days)",
         """
         select os, sum(sessions) as sessions, sum(converted_sessions) as converted,
-               round(100.0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
+               round(100e0 * sum(converted_sessions) / sum(sessions), 2) as conversion_pct,
                sum(revenue) as revenue
         from {schema}.audience_metrics where session_date between {start} and {end}
         group by os order by sessions desc, os limit 10
