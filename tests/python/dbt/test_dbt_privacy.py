@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 from dbt_helpers import END, START, WEBLOGS, DbtProject
-from privacy_lake import BOT_SESSIONS, BOT_USER, SECRETS, build_privacy_lake, privacy_vars
+from privacy_lake import (
+    BOT_SESSIONS,
+    BOT_USER,
+    SECRET_URLS,
+    SECRETS,
+    build_privacy_lake,
+    expected_entry_and_exit,
+    privacy_vars,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +79,7 @@ def test_no_mart_holds_a_bot_session_or_a_secret(built: DbtProject) -> None:
         assert found == [], mart
         assert not [v for v in values if "bot" in v or "headless" in v or v.startswith("curl")]
     sessions = {r[0] for r in built.query("select session_id from main.engagement_metrics")}
-    assert {"human-later", "secret"} <= sessions
+    assert {"human-later", *SECRET_URLS} <= sessions
 
 
 def test_bot_events_are_reported_with_their_rule(built: DbtProject) -> None:
@@ -104,6 +112,11 @@ def test_url_and_path_columns_are_redacted(built: DbtProject) -> None:
         "/#/login?token=redacted",
         "/cb?Email=redacted&x=1",
     )
+    rows = built.query(
+        "select session_id, entry_page, exit_page from main.engagement_metrics "
+        f"where session_id in ({', '.join(repr(s) for s in SECRET_URLS)})"
+    )
+    assert {r[0]: tuple(r[1:]) for r in rows} == expected_entry_and_exit()
     paths = {
         r[0]: r[1:]
         for r in built.query(
