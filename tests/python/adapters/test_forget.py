@@ -15,7 +15,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -150,6 +152,48 @@ def test_an_unreadable_object_stops_the_run_naming_it(lake: Path) -> None:
     done = forget(lake)
     assert done.returncode == 2
     assert "broken.parquet" in done.stderr and "Traceback" not in done.stderr
+
+
+#: The archive object of the memory test: this many MiB of other people's lines.
+BIG_MIB = 64
+#: Runs argv[1:] as a child of this small process; prints its max RSS (KiB) and exit code.
+MEASURE = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
+def peak_kib(lake: Path) -> int:
+    """`weblogs forget` run to the end: its peak memory (max RSS, KiB), measured by a
+    small parent (a child's max RSS starts from its parent's at fork: not pytest's)."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, WEBLOGS, "forget", "--user-id", USER, "--lake", str(lake)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    peak, code = done.stdout.split()
+    assert code == "0", done.stderr
+    return int(peak)
+
+
+def test_memory_does_not_grow_with_the_objects_it_rewrites(lake: Path, tmp_path: Path) -> None:
+    """Streaming object by object, line by line: a 64 MiB archive object holding the
+    user (judged, then rewritten without the user's line) costs far less than its size."""
+    big = tmp_path / "big"
+    shutil.copytree(lake, big)
+    line = json.dumps({"session_id": "s-big", "user_id": "u-big", "page_url": "/" + "x" * 2000})
+    mine = json.dumps({"session_id": "s-big-2", "user_id": USER, "page_url": "/big"})
+    half = (line + "\n").encode() * (BIG_MIB * 2**20 // (len(line) + 1) // 2)
+    key = layout.dated_key(layout.RAW, datetime(2026, 10, 2, tzinfo=UTC), "big")
+    LocalLake(big).put(key, half + (mine + "\n").encode() + half)
+    small_peak = peak_kib(lake)
+    big_peak = peak_kib(big)
+    assert (big / key).stat().st_size == len(half) * 2
+    assert big_peak - small_peak < BIG_MIB * 1024 // 2, (small_peak, big_peak)
 
 
 def journaled_objects(lake: Path) -> int:
