@@ -53,6 +53,7 @@ FILE_SECONDS = {
     "test_dbt_cli.py": 66,
     "test_dbt_late_patch.py": 55,
     "test_dbt_build.py": 54,
+    "test_forget_s3.py": 150,
     "test_dbt_acquisition.py": 51,
     "test_dbt_docs.py": 46,
     "test_dbt_athena.py": 43,

@@ -26,6 +26,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from weblogs.core import layout
 from weblogs.trino.install import (  # noqa: F401 (re-exported for callers)
     ARTIFACTS,
     MIN_JAVA,
@@ -136,7 +137,8 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
 def mount_lake(running: Server, mount: str, lake: Path) -> None:
     """Serve another lake folder beside the server's own, at `<root>/<mount>` (a test's
     own lake on the one shared server; tables.declare_lake(..., mount=mount) declares it)."""
-    if not re.fullmatch(r"[a-z0-9_]{1,64}", mount) or mount in ("lake", "metastore", "crm"):
+    taken = ("lake", "metastore", layout.CRM)  # the server's own folders of the root
+    if not re.fullmatch(r"[a-z0-9_]{1,64}", mount) or mount in taken:
         raise ValueError(f"not a mount name for another lake: {mount!r}")
     _link_lake(running.root / mount, lake)
 
