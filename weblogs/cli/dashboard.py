@@ -39,6 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="read the marts from Trino instead, http(s)://host:port/catalog/schema "
         "(production; docs/dashboards.md)",
     )
+    parser.add_argument(
+        "--athena",
+        metavar="DATABASE",
+        help="read the marts Athena built instead: the Glue database's tables, as Parquet "
+        "on S3 (the AWS credential chain; docs/dashboards.md)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="site folder")
     parser.add_argument(
         "--node-modules",
@@ -63,8 +69,9 @@ class LiveSite:
         self.built_for: float | None = None
 
     def stamp(self) -> float | None:
-        """The warehouse file's mtime; on Trino, the current minute (rebuilt once a minute)."""
-        if self.args.trino:
+        """The warehouse file's mtime; on Trino or Athena, the current minute (rebuilt once
+        a minute)."""
+        if self.args.trino or self.args.athena:
             return float(int(time.time() // 60))
         return self.duckdb_path.stat().st_mtime if self.duckdb_path.exists() else None
 
@@ -81,6 +88,7 @@ class LiveSite:
                 self.args.node_modules,
                 self.args.days,
                 trino_url=self.args.trino,
+                athena_database=self.args.athena,
             )
         except DashboardError as exc:
             raise UsageError(str(exc)) from exc
