@@ -22,8 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "dashboard",
         help="build the dashboard site (one page per report) from the marts",
         description=(
-            "Build a static site with the Overview, Acquisition, Pages, Audience, Loyalty "
-            "and Data health pages from the marts in the DuckDB file (docs/dashboards.md). "
+            "Build a static site with the Overview, Acquisition, Pages, Audience, Visitors, "
+            "Goals, Loyalty and Data health pages from the marts in the DuckDB file, on "
+            "Trino (--trino) or built by Athena (--athena) (docs/dashboards.md). "
             "With --serve, serve it on 127.0.0.1 and rebuild it whenever the warehouse "
             "changes."
         ),

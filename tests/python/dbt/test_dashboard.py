@@ -128,9 +128,11 @@ PAGE_FIGURES_SQL = {
         select
             coalesce(sum(page_views), 0) as page_views,
             coalesce(sum(entrances), 0) as entrances,
-            round(100.0 * sum(exits) / nullif(sum(page_views), 0), 2) as exit_rate,
-            round(sum(time_on_page_milliseconds) / nullif(1000.0 * sum(timed_page_views), 0), 2)
-                as time_on_page
+            -- half up to 2 decimals in integers: no binary float meets a tie
+            (20000 * sum(exits) + sum(page_views)) // nullif(2 * sum(page_views), 0) / 100
+                as exit_rate,
+            (2 * sum(time_on_page_milliseconds) + 10 * sum(timed_page_views))
+                // nullif(20 * sum(timed_page_views), 0) / 100 as time_on_page
         from page_metrics where session_date between $from and $to
     """,
     "visitors": """
@@ -215,8 +217,9 @@ def test_time_on_page_per_page_equals_the_marts_mean(
         )
         whole = dict(
             con.execute(
-                "select page_path, round(sum(time_on_page_milliseconds)"
-                " / nullif(1000.0 * sum(timed_page_views), 0), 2) from page_metrics"
+                "select page_path, (2 * sum(time_on_page_milliseconds)"
+                " + 10 * sum(timed_page_views)) // nullif(20 * sum(timed_page_views), 0) / 100"
+                " from page_metrics"
                 " where session_date between ? and ? group by page_path",
                 [START, END],
             ).fetchall()
@@ -297,6 +300,7 @@ def publish_as_athena(warehouse: Path, moto: MotoServer, staging: Path) -> tuple
             parts = ["session_date"] if ("session_date", "date") in columns else []
             folder = staging / table
             target = folder if parts else folder / "000000_0"
+            target.parent.mkdir(parents=True, exist_ok=True)
             options = f", partition_by ({parts[0]})" if parts else ""
             con.execute(f"copy {table} to '{target}' (format parquet{options})")
             location = f"s3://{bucket}/{database}/{table}/4f1c2d9e/"
@@ -350,9 +354,18 @@ def test_the_dashboards_read_from_athenas_parquet_on_s3_equal_those_from_duckdb(
 
 def test_athena_bad_input_is_one_clear_line(moto_server: MotoServer, tmp_path: Path) -> None:
     moto_server.reset()
+    # A catalog entry pointing off S3 (a local file) is refused, never read.
+    glue = moto_server.client("glue")
+    glue.create_database(DatabaseInput={"Name": "elsewhere"})
+    first = min(t for p in ALL_PAGES for t in p.tables)
+    glue.create_table(
+        DatabaseName="elsewhere",
+        TableInput={"Name": first, "StorageDescriptor": {"Location": "file:///etc/"}},
+    )
     for database, message in (
         ("x; drop", "--athena database must be a lower-case name"),
         ("nowhere", "athena:nowhere: An error occurred (EntityNotFoundException)"),
+        ("elsewhere", "table location is not on S3: 'file:///etc/'"),
     ):
         base = ["--out", str(tmp_path / "o"), "--athena", database]
         done = subprocess.run(
@@ -693,6 +706,27 @@ def test_weblogs_models_headlines_equal_metricflow(warehouse: Path) -> None:
     assert by_channel == {
         c[0]: (float(c[1]), float(c[4]), float(c[5]), float(c[6])) for c in channels
     }
+    # The top pages: views and the time on page over the window, as the Pages page and
+    # MetricFlow give them (the exact mean of the timed views).
+    sql = headlines["page_metrics (top 10 pages by views, over the window's days)"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        pages = con.sql(sql).fetchall()
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    by_page = {
+        r["page_day__page_path"]: (r["page_views"], round2(r["avg_time_on_page_seconds"]))
+        for r in query_metrics(
+            warehouse,
+            manifest,
+            ["page_views", "avg_time_on_page_seconds"],
+            date.fromisoformat(START),
+            date.fromisoformat(END),
+            ["page_day__page_path"],
+        )
+    }
+    # page_path, page_views, entrances, exits, exit_pct, time_on_page_s
+    assert pages and any(p[5] is not None for p in pages)
+    for p in pages:
+        assert (float(p[1]), p[5]) == by_page[p[0]], p
 
 
 def test_data_health_without_anomalies_or_runs_still_shows_freshness(
