@@ -17,9 +17,11 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-## The demo: the whole pipeline on this machine, no AWS account needed.
+## The demo: the whole pipeline on this machine, no AWS account needed
+## (DEMO_ARGS, e.g. --events 1500, are passed to `weblogs demo`).
+DEMO_ARGS ?=
 demo: venv dashboard-install
-	$(BIN)/weblogs demo
+	$(BIN)/weblogs demo $(DEMO_ARGS)
 
 ## The whole test suite, lint included.
 test: venv browser dashboard-install lint pytest

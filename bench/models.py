@@ -451,7 +451,8 @@ views as (
 select session_date, page_path, count(*) as page_views, count(distinct session_id) as sessions,
     count(*) filter (where is_entrance) as entrances, count(*) filter (where is_exit) as exits,
     round(100.0 * count(*) filter (where is_exit) / count(*), 2) as exit_rate_pct,
-    round(avg(ms) / 1000, 2) as avg_time_on_page_seconds
+    round(avg(ms) / 1000, 2) as avg_time_on_page_seconds,
+    count(ms) as timed_page_views, coalesce(sum(ms), 0) as time_on_page_milliseconds
 from views group by all;
 
 create or replace table h_ratings as

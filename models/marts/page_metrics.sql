@@ -48,7 +48,11 @@ aggregated as (
                 then {{ weblogs.exact_round2(
                     'sum(milliseconds_on_page)', '1000 * count(milliseconds_on_page)'
                 ) }}
-        end as avg_time_on_page_seconds
+        end as avg_time_on_page_seconds,
+        -- The mean's parts, so a mean over any range of dates is exact
+        -- (docs/decisions.md, Dashboards and metrics).
+        count(milliseconds_on_page) as timed_page_views,
+        coalesce(sum(milliseconds_on_page), 0) as time_on_page_milliseconds
     from redacted
     group by session_date, page_path
 
@@ -63,6 +67,7 @@ final as (
 select
     {{ weblogs.partitioned_select_list([
         'session_date', 'page_path', 'page_views', 'sessions', 'entrances', 'exits',
-        'exit_rate_pct', 'avg_time_on_page_seconds',
+        'exit_rate_pct', 'avg_time_on_page_seconds', 'timed_page_views',
+        'time_on_page_milliseconds',
     ], 'session_date') }}
 from final

@@ -61,7 +61,7 @@ FILE_SECONDS = {
     "test_parallel_units.py": 25,
     "test_container.py": 25,
     "test_hostile_consumer.py": 25,
-    "test_demo.py": 21,
+    "test_demo.py": 35,
     "test_consumer.py": 20,
     "test_trino_tables.py": 16,
     "test_transform.py": 16,

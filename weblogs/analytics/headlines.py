@@ -74,7 +74,9 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         """
         select page_path, sum(page_views) as page_views, sum(entrances) as entrances,
                sum(exits) as exits,
-               round(100e0 * sum(exits) / sum(page_views), 2) as exit_pct
+               round(100e0 * sum(exits) / sum(page_views), 2) as exit_pct,
+               round(cast(sum(time_on_page_milliseconds) as double)
+                     / nullif(1000 * sum(timed_page_views), 0), 2) as time_on_page_s
         from {schema}.page_metrics where session_date between {start} and {end}
         group by page_path order by page_views desc, page_path limit 10
         """,

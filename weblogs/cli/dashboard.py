@@ -22,8 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "dashboard",
         help="build the dashboard site (one page per report) from the marts",
         description=(
-            "Build a static site with the Overview, Acquisition, Pages, Audience, Loyalty "
-            "and Data health pages from the marts in the DuckDB file (docs/dashboards.md). "
+            "Build a static site with the Overview, Acquisition, Pages, Audience, Visitors, "
+            "Goals, Loyalty and Data health pages from the marts in the DuckDB file, on "
+            "Trino (--trino) or built by Athena (--athena) (docs/dashboards.md). "
             "With --serve, serve it on 127.0.0.1 and rebuild it whenever the warehouse "
             "changes."
         ),
@@ -38,6 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="read the marts from Trino instead, http(s)://host:port/catalog/schema "
         "(production; docs/dashboards.md)",
+    )
+    parser.add_argument(
+        "--athena",
+        metavar="DATABASE",
+        help="read the marts Athena built instead: the Glue database's tables, as Parquet "
+        "on S3 (the AWS credential chain; docs/dashboards.md)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="site folder")
     parser.add_argument(
@@ -63,8 +70,9 @@ class LiveSite:
         self.built_for: float | None = None
 
     def stamp(self) -> float | None:
-        """The warehouse file's mtime; on Trino, the current minute (rebuilt once a minute)."""
-        if self.args.trino:
+        """The warehouse file's mtime; on Trino or Athena, the current minute (rebuilt once
+        a minute)."""
+        if self.args.trino or self.args.athena:
             return float(int(time.time() // 60))
         return self.duckdb_path.stat().st_mtime if self.duckdb_path.exists() else None
 
@@ -81,6 +89,7 @@ class LiveSite:
                 self.args.node_modules,
                 self.args.days,
                 trino_url=self.args.trino,
+                athena_database=self.args.athena,
             )
         except DashboardError as exc:
             raise UsageError(str(exc)) from exc

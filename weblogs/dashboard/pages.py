@@ -165,11 +165,16 @@ group by 1, 2, 3, 4
     ],
 )
 
+#: Exact over any range: the marts' milliseconds over 1000 per timed view (time on page).
+TIME_ON_PAGE = {"ratio": ["time_on_page_milliseconds", "timed_page_views"], "scale": [1, 1000]}
+EXIT_RATE = {"ratio": ["exits", "page_views"], "scale": [100, 1]}
+
 PAGES = Page(
     slug="pages",
     title="Pages",
     tables=("page_metrics",),
-    intro="Top pages by views, with entrances, exits and exit rate.",
+    intro="Top pages by views, with entrances, exits, exit rate and time on page. Time on "
+    "page is the mean, in seconds, over the views that have one (not a session's last event).",
     datasets={
         "pages": """
 select
@@ -177,10 +182,33 @@ select
     page_path,
     page_views,
     entrances,
-    exits
+    exits,
+    timed_page_views,
+    time_on_page_milliseconds
 from page_metrics
 """,
     },
+    figures=[
+        {
+            "id": "page_views",
+            "label": "Page views",
+            "dataset": "pages",
+            "measure": {"sum": "page_views"},
+        },
+        {
+            "id": "entrances",
+            "label": "Entrances",
+            "dataset": "pages",
+            "measure": {"sum": "entrances"},
+        },
+        {"id": "exit_rate", "label": "Exit rate %", "dataset": "pages", "measure": EXIT_RATE},
+        {
+            "id": "time_on_page",
+            "label": "Avg time on page (s)",
+            "dataset": "pages",
+            "measure": TIME_ON_PAGE,
+        },
+    ],
     charts=[
         {
             "title": "Top pages by views",
@@ -200,7 +228,8 @@ from page_metrics
                 "page_views": {"sum": "page_views"},
                 "entrances": {"sum": "entrances"},
                 "exits": {"sum": "exits"},
-                "exit_rate": {"ratio": ["exits", "page_views"], "scale": [100, 1]},
+                "exit_rate": EXIT_RATE,
+                "avg_time_on_page_seconds": TIME_ON_PAGE,
             },
             "sort": "page_views",
             "limit": 50,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 Result = tuple[list[str], list[Sequence[Any]]]
-_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 
 
 class ReaderError(Exception):
@@ -28,6 +28,8 @@ class Reader(Protocol):
 
 class DuckDbReader:
     """The DuckDB file, opened read-only (a running `dbt build` keeps its lock)."""
+
+    hint = " (run `make demo` first?)"
 
     def __init__(self, path: Path) -> None:
         import duckdb
@@ -47,7 +49,7 @@ class DuckDbReader:
             relation = self.con.sql(sql)
             return list(relation.columns), relation.fetchall()
         except duckdb.Error as exc:
-            raise ReaderError(f"{self.name}: {first_line(exc)} (run `make demo` first?)") from exc
+            raise ReaderError(f"{self.name}: {first_line(exc)}{self.hint}") from exc
 
     def close(self) -> None:
         self.con.close()
@@ -63,7 +65,7 @@ class TrinoReader:
         path = parts.path.strip("/").split("/")
         if parts.scheme not in ("http", "https") or len(path) != 2 or not parts.hostname:
             raise ReaderError(f"--trino must be http(s)://host:port/catalog/schema, got {url!r}")
-        if not all(_NAME.match(p) for p in path):
+        if not all(NAME.match(p) for p in path):
             raise ReaderError(f"--trino catalog and schema must be lower-case names, got {path}")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 8080)

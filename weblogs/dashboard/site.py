@@ -139,12 +139,14 @@ def build_site(
     node_modules: Path,
     days: int = 400,
     trino_url: str | None = None,
+    athena_database: str | None = None,
 ) -> list[Path]:
-    """Write every page under `out` from the marts (DuckDB, or Trino); returns the pages."""
+    """Write every page under `out` from the marts (DuckDB, Trino, or Athena's Parquet on
+    S3); returns the pages."""
     if not 1 <= days <= MAX_DAYS:
         raise DashboardError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
     try:
-        reader: Reader = TrinoReader(trino_url) if trino_url else DuckDbReader(Path(duckdb_path))
+        reader = open_reader(duckdb_path, trino_url, athena_database)
     except ReaderError as exc:
         raise DashboardError(str(exc)) from exc
     try:
@@ -153,6 +155,21 @@ def build_site(
         raise DashboardError(str(exc)) from exc
     finally:
         reader.close()
+
+
+def open_reader(
+    duckdb_path: Path | None, trino_url: str | None, athena_database: str | None
+) -> Reader:
+    """The marts' reader: Trino, Athena's tables on S3, or the DuckDB file."""
+    if trino_url and athena_database:
+        raise ReaderError("pass --trino or --athena, not both")
+    if trino_url:
+        return TrinoReader(trino_url)
+    if athena_database:
+        from weblogs.dashboard.athena_reader import AthenaParquetReader
+
+        return AthenaParquetReader(athena_database, {t for p in ALL_PAGES for t in p.tables})
+    return DuckDbReader(Path(duckdb_path))
 
 
 def write_pages(reader: Reader, out: Path, node_modules: Path, days: int) -> list[Path]:

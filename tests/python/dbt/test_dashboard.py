@@ -4,22 +4,22 @@ and MetricFlow's answers over the semantic layer (models/semantic) equal the mar
 
 from __future__ import annotations
 
-import functools
+import html
 import json
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import urlopen
 
 import duckdb
 import pytest
+from awsfixtures import MotoServer
+from browser import chromium, figures, marts_figures, served
 from dbt_helpers import END, REPO_ROOT, START, WEBLOGS, DbtProject, build_fixture_lake
 
 from weblogs.analytics.dbt_build import HEADLINES
@@ -28,14 +28,8 @@ from weblogs.dashboard import ALL_PAGES, build_site
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NODE_MODULES = REPO_ROOT / "dashboard" / "node_modules"
 HOSTILE_PAGE = "/</script><img src=x onerror=alert(1)>&amp;"
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output clean."""
 
 
 @pytest.fixture(scope="module")
@@ -87,81 +81,8 @@ def site(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """The built site served from its folder on 127.0.0.1; yields the base URL."""
     out = tmp_path_factory.mktemp("site")
     build_site(warehouse, out, NODE_MODULES)
-    handler = functools.partial(QuietHandler, directory=str(out))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def chromium(url: str, profile: Path, *mode: str) -> tuple[str, list[str]]:
-    """Headless Chromium, loopback only; (stdout, the page's console messages)."""
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=15000",
-            "--window-size=1400,1400",
-            *mode,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
-    return done.stdout, console
-
-
-def figures(dom: str) -> dict[str, tuple[float, float]]:
-    """The Overview's figures as shown: id -> (value, previous period's value)."""
-    found = re.findall(
-        r'id="figure-(\w+)".*?class="value" data-value="([^"]*)".*?'
-        r'class="previous" data-value="([^"]*)"',
-        dom,
-        flags=re.S,
-    )
-    return {name: (number(now), number(before)) for name, now, before in found}
-
-
-def number(text: str) -> float | None:
-    return None if text == "null" else float(text)
-
-
-def marts_figures(warehouse: Path, start: str, end: str) -> dict[str, float | None]:
-    """The same figures straight from the marts, with the marts' own rounding."""
-    sql = """
-        select
-            count(*),
-            count(distinct user_id),
-            round(100 * avg(case when is_bounce then 1 else 0 end), 2),
-            round(100 * avg(case when converted then 1 else 0 end), 2),
-            round(avg(round(engagement_score, 2)), 2),
-            coalesce(sum(purchases), 0),
-            coalesce(sum(revenue), 0)
-        from engagement_metrics
-        where session_date between ? and ?
-    """
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(sql, [start, end]).fetchone()
-    names = ("sessions", "visitors", "bounce_rate", "conversion_rate", "avg_engagement")
-    values = dict(zip((*names, "purchases", "revenue"), row, strict=True))
-    return {k: None if v is None else float(v) for k, v in values.items()}
+    with served(out) as url:
+        yield url
 
 
 def test_every_page_renders_without_console_errors(site: str, tmp_path: Path) -> None:
@@ -203,6 +124,17 @@ def test_a_date_range_change_changes_the_figures_as_the_marts_say(
 
 #: Each page's figures, as its marts compute them over a range of session dates.
 PAGE_FIGURES_SQL = {
+    "pages": """
+        select
+            coalesce(sum(page_views), 0) as page_views,
+            coalesce(sum(entrances), 0) as entrances,
+            -- half up to 2 decimals in integers: no binary float meets a tie
+            (20000 * sum(exits) + sum(page_views)) // nullif(2 * sum(page_views), 0) / 100
+                as exit_rate,
+            (2 * sum(time_on_page_milliseconds) + 10 * sum(timed_page_views))
+                // nullif(20 * sum(timed_page_views), 0) / 100 as time_on_page
+        from page_metrics where session_date between $from and $to
+    """,
     "visitors": """
         select
             coalesce(sum(new_visitors), 0) as new_visitors,
@@ -259,6 +191,55 @@ def test_visitors_goals_and_bot_share_figures_equal_the_marts(
     assert any(v for v in whole.values()), whole  # the fixture has rows to compare
 
 
+def shown_table(dom: str, caption: str) -> list[list[str]]:
+    """A table's body cells as text, by its caption."""
+    table = dom.split(f"<caption>{caption}</caption>", 1)[1].split("</table>", 1)[0]
+    return [
+        [html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table)
+        if "<td>" in row
+    ]
+
+
+def test_time_on_page_per_page_equals_the_marts_mean(
+    site: str, warehouse: Path, tmp_path: Path
+) -> None:
+    """One day: each page's time on page shown equals `avg_time_on_page_seconds` of its
+    `page_metrics` row (the mean of the day, "–" when no view has one); over the whole
+    range, the exact mean of the timed views, not the mean of the daily means."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        # A day with a page none of whose views has a time (shown as "–").
+        (untimed,) = con.execute(
+            "select cast(min(session_date) as varchar) from page_metrics"
+            " where avg_time_on_page_seconds is null"
+        ).fetchone()
+        day = dict(
+            con.execute(
+                "select page_path, avg_time_on_page_seconds from page_metrics"
+                " where session_date = ?",
+                [untimed],
+            ).fetchall()
+        )
+        whole = dict(
+            con.execute(
+                "select page_path, (2 * sum(time_on_page_milliseconds)"
+                " + 10 * sum(timed_page_views)) // nullif(20 * sum(timed_page_views), 0) / 100"
+                " from page_metrics"
+                " where session_date between ? and ? group by page_path",
+                [START, END],
+            ).fetchall()
+        )
+    assert any(v is not None for v in day.values()) and any(v is None for v in day.values())
+    assert len(whole) <= 50  # the table shows every page of the fixture
+    for (start, end), want in (((untimed, untimed), day), ((START, END), whole)):
+        url = f"{site}/pages/index.html?from={start}&to={end}"
+        dom, console = chromium(url, tmp_path / f"pages-{start}-{end}", "--dump-dom")
+        assert console == [], console
+        rows = shown_table(dom, "Pages")
+        shown = {r[0]: None if r[-1] == "–" else float(r[-1].replace(",", "")) for r in rows}
+        assert shown == {k: None if v is None else float(v) for k, v in want.items()}
+
+
 def test_a_hostile_range_and_page_path_are_shown_as_text(site: str, tmp_path: Path) -> None:
     url = f"{site}/pages/index.html?from=%3Cscript%3E&to=2026-13-99"
     dom, console = chromium(url, tmp_path, "--dump-dom")
@@ -291,6 +272,117 @@ def test_make_dashboard_cli_says_where_to_open_it(warehouse: Path, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert f"file://{out.resolve() / 'index.html'}" in done.stdout
     assert all((out / p.slug / "index.html").is_file() for p in ALL_PAGES)
+
+
+def embedded_data(site: Path) -> dict[str, dict[str, list[str]]]:
+    """Each page's embedded datasets, rows as sorted JSON texts (order is not a contract)."""
+    pages = {}
+    for page in sorted(site.rglob("index.html")):
+        found = re.search(
+            r'<script type="application/json" id="data">(.*?)</script>', page.read_text(), re.S
+        )
+        assert found, page
+        pages[str(page.relative_to(site))] = {
+            name: sorted(json.dumps(row, sort_keys=True) for row in rows)
+            for name, rows in json.loads(found.group(1)).items()
+        }
+    return pages
+
+
+def publish_as_athena(warehouse: Path, moto: MotoServer, staging: Path) -> tuple[str, str]:
+    """The marts as dbt-athena leaves them: Parquet (hive-partitioned by session date,
+    files without an extension) under a fresh prefix per table, its location in Glue,
+    and a stale copy under an older prefix that the catalog no longer points at."""
+    s3, glue = moto.client("s3"), moto.client("glue")
+    bucket, database = "weblogs-marts", "weblogs_analytics"
+    s3.create_bucket(Bucket=bucket)
+    glue.create_database(DatabaseInput={"Name": database})
+    tables = sorted({t for p in ALL_PAGES for t in p.tables})
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in tables:
+            described = con.execute(f"describe {table}").fetchall()
+            # DuckDB's sums are 128-bit (Parquet would make them doubles); Athena's are bigint.
+            columns = [(c[0], c[1].lower().replace("hugeint", "bigint")) for c in described]
+            selected = ", ".join(f"cast({n} as {t}) as {n}" for n, t in columns)
+            parts = ["session_date"] if ("session_date", "date") in columns else []
+            folder = staging / table
+            target = folder if parts else folder / "000000_0"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            options = f", partition_by ({parts[0]})" if parts else ""
+            con.execute(
+                f"copy (select {selected} from {table}) to '{target}' (format parquet{options})"
+            )
+            location = f"s3://{bucket}/{database}/{table}/4f1c2d9e/"
+            for n, file in enumerate(sorted(p for p in folder.rglob("*") if p.is_file())):
+                key = folder.name if not parts else file.parent.name
+                name = f"20261207_060000_{n:05d}_abcde_{table}"
+                s3.upload_file(str(file), bucket, f"{database}/{table}/4f1c2d9e/{key}/{name}")
+                s3.upload_file(str(file), bucket, f"{database}/{table}/0a0a0a0a/{key}/{name}")
+            s3.put_object(Bucket=bucket, Key=f"{database}/{table}/4f1c2d9e/_SUCCESS", Body=b"")
+            glue.create_table(
+                DatabaseName=database,
+                TableInput={
+                    "Name": table,
+                    "StorageDescriptor": {
+                        "Location": location,
+                        "Columns": [
+                            {"Name": n, "Type": "string" if t == "varchar" else t}
+                            for n, t in columns
+                            if n not in parts
+                        ],
+                    },
+                    "PartitionKeys": [{"Name": p, "Type": "date"} for p in parts],
+                },
+            )
+    # The stale prefix holds doubled rows: read, it would show.
+    return bucket, database
+
+
+def test_the_dashboards_read_from_athenas_parquet_on_s3_equal_those_from_duckdb(
+    warehouse: Path, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Athena's way (docs/dashboards.md): the Glue locations' Parquet read by DuckDB over
+    S3 (moto's server, real HTTP) gives the same pages, row for row."""
+    moto_server.reset()
+    bucket, database = publish_as_athena(warehouse, moto_server, tmp_path / "staging")
+    build_site(None, tmp_path / "athena", NODE_MODULES, athena_database=database)
+    build_site(warehouse, tmp_path / "duckdb", NODE_MODULES)
+    on_athena = embedded_data(tmp_path / "athena")
+    assert on_athena == embedded_data(tmp_path / "duckdb")
+    assert on_athena["index.html"]["daily"] and on_athena["data-health/index.html"]["runs"]
+    # A table Athena built empty (no file at its location) is an empty view, not an error.
+    s3 = moto_server.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{database}/weblogs_run_log/4f1c2d9e/")
+    for item in listed["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    build_site(None, tmp_path / "empty", NODE_MODULES, athena_database=database)
+    again = embedded_data(tmp_path / "empty")
+    assert again["data-health/index.html"]["runs"] == []
+    assert again["index.html"] == on_athena["index.html"]
+
+
+def test_athena_bad_input_is_one_clear_line(moto_server: MotoServer, tmp_path: Path) -> None:
+    moto_server.reset()
+    # A catalog entry pointing off S3 (a local file) is refused, never read.
+    glue = moto_server.client("glue")
+    glue.create_database(DatabaseInput={"Name": "elsewhere"})
+    first = min(t for p in ALL_PAGES for t in p.tables)
+    glue.create_table(
+        DatabaseName="elsewhere",
+        TableInput={"Name": first, "StorageDescriptor": {"Location": "file:///etc/"}},
+    )
+    for database, message in (
+        ("x; drop", "--athena database must be a lower-case name"),
+        ("nowhere", "athena:nowhere: An error occurred (EntityNotFoundException)"),
+        ("elsewhere", "table location is not on S3: 'file:///etc/'"),
+    ):
+        base = ["--out", str(tmp_path / "o"), "--athena", database]
+        done = subprocess.run(
+            [WEBLOGS, "dashboard", *base], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -398,6 +490,42 @@ def test_metricflow_goal_metrics_equal_goal_metrics_row_by_row(warehouse: Path) 
         ).fetchall()
     assert marts, "the fixture has goal rows"
     assert flow == {(d, g): tuple(float(v) for v in rest) for d, g, *rest in marts}
+
+
+def test_metricflow_page_metrics_equal_page_metrics_row_by_row_and_over_a_range(
+    warehouse: Path,
+) -> None:
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    names = ["page_views", "entrances", "exits", "avg_time_on_page_seconds"]
+    rows = query_metrics(
+        warehouse,
+        manifest,
+        names,
+        date.fromisoformat(START),
+        date.fromisoformat(END),
+        ["metric_time__day", "page_day__page_path"],
+    )
+    flow = {
+        (r["metric_time__day"].date(), r["page_day__page_path"]): tuple(round2(r[n]) for n in names)
+        for r in rows
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marts = con.sql(
+            "select session_date, page_path, page_views, entrances, exits,"
+            " avg_time_on_page_seconds from page_metrics"
+        ).fetchall()
+    assert marts and any(m[-1] is None for m in marts), "the fixture has untimed pages"
+    assert flow == {
+        (d, p): tuple(None if v is None else float(v) for v in rest) for d, p, *rest in marts
+    }
+    # Over the range: the exact mean of the timed views, as the Pages page shows it.
+    for start, end in ((START, END), (END, END)):
+        (row,) = query_metrics(
+            warehouse, manifest, names, date.fromisoformat(start), date.fromisoformat(end)
+        )
+        shown = page_marts_figures(warehouse, "pages", start, end)
+        assert round2(row["avg_time_on_page_seconds"]) == shown["time_on_page"]
+        assert (row["page_views"], row["entrances"]) == (shown["page_views"], shown["entrances"])
 
 
 def test_metricflow_retention_equals_retention_cohorts_cell_by_cell(warehouse: Path) -> None:
@@ -587,6 +715,27 @@ def test_weblogs_models_headlines_equal_metricflow(warehouse: Path) -> None:
     assert by_channel == {
         c[0]: (float(c[1]), float(c[4]), float(c[5]), float(c[6])) for c in channels
     }
+    # The top pages: views and the time on page over the window, as the Pages page and
+    # MetricFlow give them (the exact mean of the timed views).
+    sql = headlines["page_metrics (top 10 pages by views, over the window's days)"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        pages = con.sql(sql).fetchall()
+    manifest = warehouse.parent / "target" / "semantic_manifest.json"
+    by_page = {
+        r["page_day__page_path"]: (r["page_views"], round2(r["avg_time_on_page_seconds"]))
+        for r in query_metrics(
+            warehouse,
+            manifest,
+            ["page_views", "avg_time_on_page_seconds"],
+            date.fromisoformat(START),
+            date.fromisoformat(END),
+            ["page_day__page_path"],
+        )
+    }
+    # page_path, page_views, entrances, exits, exit_pct, time_on_page_s
+    assert pages and any(p[5] is not None for p in pages)
+    for p in pages:
+        assert (float(p[1]), p[5]) == by_page[p[0]], p
 
 
 def test_data_health_without_anomalies_or_runs_still_shows_freshness(

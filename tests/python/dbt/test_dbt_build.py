@@ -62,7 +62,8 @@ MART_COLUMNS = {
     ],
     "page_metrics": [
         "session_date", "page_path", "page_views", "sessions", "entrances", "exits",
-        "exit_rate_pct", "avg_time_on_page_seconds",
+        "exit_rate_pct", "avg_time_on_page_seconds", "timed_page_views",
+        "time_on_page_milliseconds",
     ],
     "goal_metrics": [
         "session_date", "goal", "sessions", "converted_sessions", "completions",

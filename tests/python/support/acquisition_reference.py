@@ -273,6 +273,8 @@ def reference_acquisition(
                 "exits": exits,
                 "exit_rate_pct": mean2(100 * exits, len(group)),
                 "avg_time_on_page_seconds": mean2(sum(timed), len(timed), 1000) if timed else None,
+                "timed_page_views": len(timed),
+                "time_on_page_milliseconds": sum(timed),
             }
         )
     return {
