@@ -80,8 +80,8 @@ def invocations(log: Path) -> list[dict[str, Any]]:
     for run in runs:
         run["whole"] = (run["end"] - run["start"]).total_seconds()
         run["setup"] = (run.get("run_from", run["end"]) - run["start"]).total_seconds()
-        run["execute"] = (run.get("run_to", run["end"]) - run.get("run_from", run["end"]))
-        run["execute"] = run["execute"].total_seconds()
+        executed = run.get("run_to", run["end"]) - run.get("run_from", run["end"])
+        run["execute"] = executed.total_seconds()
     return runs
 
 

@@ -278,7 +278,9 @@ def scheduled_run(
         )  # fmt: skip
         commands = [build_command(None, plan_vars(plan), **refresh)] if plan.dates else []
         if os.environ.get(clock.NOW_ENV):
-            findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
+            findings.freshness_skipped = (
+                f"{clock.NOW_ENV} is set: dbt measures against the real clock"
+            )
         else:
             commands.append((["source", "freshness"], {}))
         runs = session.run(commands)
