@@ -110,7 +110,7 @@ def test_the_run_vars_change_nothing_a_parse_records(
 @pytest.mark.parametrize(
     ("window", "plan", "message"),
     [
-        (("2026-10-05", "2026-10-01"), None, "enddate 2026-10-05 is before startdate"),
+        (("2026-10-05", "2026-10-01"), None, "enddate 2026-10-01 is before startdate 2026-10-05"),
         (None, {"run_date": "2026-10-08", "run_plan": PLAN | {"arrivals_from_us": 1}},
          "run_plan: arrivals_from_us=1 is not a time"),
     ],
