@@ -103,8 +103,10 @@ class Batch:
     def add(self, record: Any) -> None:
         """Decode one Kinesis record; validation runs per batch."""
         kinesis = record.get("kinesis") if isinstance(record, dict) else None
-        data = kinesis.get("data") if isinstance(kinesis, dict) else None
-        sequence = kinesis.get("sequenceNumber") if isinstance(kinesis, dict) else None
+        if isinstance(kinesis, dict):
+            data, sequence = kinesis.get("data"), kinesis.get("sequenceNumber")
+        else:
+            data = sequence = None
         sequence = sequence if isinstance(sequence, str) and sequence else None
         if sequence is not None:
             self.all_sequence_numbers.append(sequence)
@@ -170,6 +172,14 @@ class WholeBatchProcessor(BasePartialProcessor):
         self.fail_messages.clear()
         self.exceptions.clear()
         self.stored = True
+
+    def process(self) -> list[Any]:
+        """Collect every record: `Batch.add` never raises, so powertools' per-record
+        success bookkeeping (a tuple per record, unused by `response`) is skipped."""
+        add = self.batch.add
+        for record in self.records:
+            add(record)
+        return []
 
     def _process_record(self, record: Any) -> Any:
         """Hand the raw record to the collector (no data-class wrapper per record)."""
