@@ -73,14 +73,21 @@ def screen(
                 except _FAST_ERRORS:
                     event = None
         if event is not None:
-            timestamp = parse_timestamp(event.timestamp)
+            timestamp = event.timestamp
+            # The common case of `parse_timestamp`: a non-negative int of epoch s or ms.
+            if type(timestamp) is int and 0 <= timestamp < 1e14:
+                if timestamp < 1e11:
+                    timestamp *= 1000
+            else:
+                timestamp = parse_timestamp(timestamp)
             session_id = event.session_id.strip()
+            value = event.value
             if (
                 session_id
                 and type(timestamp) is int
                 and MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS
                 and not event.page_url.isspace()
-                and _value_surely_in_range(event.value)
+                and (value is None or _value_surely_in_range(value))
             ):
                 return session_id, timestamp, has_extra
     result = validate(raw, now=now_ms, event_types=event_types, lazy=True)
