@@ -38,15 +38,11 @@ def screen(
 ) -> Screened | Invalid:
     """The verdict of `validate(raw, ...)` on one event's JSON text, fast.
 
-    The consumer forwards the text as it came and only needs the verdict, so the
-    common case (every field present with its usual type, nothing extra) is decoded
-    and type-checked in one call to msgspec's C decoder against `_FastEvent`, which
-    spells the rules of `_validate_object` that a type can carry; the few checks a
-    type cannot (trimming, the timestamp's range) follow here. Anything the fast
-    decoder refuses (a missing field, an odd type, an extra field, an upper-case
-    event type) goes to `validate`, which names the exact reason. So this adds no
-    rule of its own: a test checks it against `validate` on every contract case and
-    on generated events.
+    The consumer forwards the text as it came and needs only the verdict: the common
+    case is decoded and type-checked in one call to msgspec's C decoder (`_FastEvent`
+    spells the rules a type can carry); the checks a type cannot follow here. What the
+    fast decoder refuses goes to `validate`, which names the reason: no rule of its
+    own (a test checks it against `validate` on every contract case and generated events).
     """
     decoders = _FAST_DECODERS.get(event_types)
     if decoders is None:
