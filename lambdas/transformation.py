@@ -37,6 +37,7 @@ from weblogs.adapters.lake import Lake, S3Lake, discard, write_result
 from weblogs.adapters.notify import LogNotifier, Notifier, SnsNotifier
 from weblogs.core import layout
 from weblogs.core import settings as declared
+from weblogs.core.collector import collector_paused
 from weblogs.core.contract import canonical_json, failed_record
 from weblogs.core.settings import setting
 from weblogs.core.transform import TransformResult, transform_records
@@ -222,7 +223,9 @@ def process_batch(
     batch = Batch()
     metrics.add_metric("Batches", MetricUnit.Count, 1)
     processor = WholeBatchProcessor(batch, lambda: write_batch(batch, lake, notifier, bucket_uri))
-    with processor(records=records, handler=batch.add):
+    # The batch's rows are thousands of small tuples alive at once: no cyclic collection
+    # while it is processed (weblogs.core.collector says why).
+    with collector_paused(), processor(records=records, handler=batch.add):
         processor.process()
     if batch.malformed:
         logger.warning("malformed Kinesis records", extra={"count": len(batch.malformed)})
