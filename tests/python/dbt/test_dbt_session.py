@@ -29,7 +29,7 @@ from dbt_helpers import (
 )
 
 from weblogs.analytics.dbt_build import run_dbt_build
-from weblogs.analytics.dbt_process import MARKER, RUN_VARS, split_runs
+from weblogs.analytics.dbt_process import MARKER, RUN_VARS, DbtSession, split_runs
 from weblogs.core.errors import ModelsError
 
 PLAN = {
@@ -174,3 +174,16 @@ def test_a_days_run_is_one_dbt_process_and_the_next_day_parses_nothing(tmp_path:
     assert [n for n, _ in second].count("MainReportVersion") == 3
     assert [n for n, _ in second].count("UnableToPartialParse") == 0, "the next day parsed again"
     assert f"weblogs scheduled run {datetime.now(UTC).date()}" in second_text
+
+
+def test_a_run_that_ends_before_its_commands_leaves_no_dbt_behind(tmp_path: Path) -> None:
+    """The planning failed, or there is nothing to run: the worker, parsing meanwhile,
+    is stopped with its whole process group, and nothing is reported as run."""
+    env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "target")}
+    args = ["--target", "local", "--project-dir", str(REPO_ROOT)]
+    for close in (lambda s: s.close(), lambda s: s.run([])):
+        session = DbtSession(args, {"lake_root": str(tmp_path)}, env)
+        assert close(session) in (None, [])
+        assert session.process.returncode is not None
+        with pytest.raises(ProcessLookupError):
+            os.killpg(session.process.pid, 0)
