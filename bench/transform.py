@@ -11,6 +11,10 @@ events) and write hive-partitioned Snappy Parquet to a local folder:
   processing, the full contract, derived ids, per-hour Parquet objects) on a
   LocalLake, i.e. the Lambda minus the network.
 
+A third side, alternating with the two, is the handler with Python's cyclic collector
+left running (as before weblogs/core/collector.py paused it per batch): the ratio of the
+two is what that pause saves, in the same invocation.
+
 It prints events/s for 500- and 10,000-record batches and the ratio
 handler/baseline (target >= 1.0 on 10,000, issue 32; best of --repeat alternating
 runs), then the peak RSS of a cold process handling one 10,000-record batch for each
@@ -129,6 +133,21 @@ def handler_path(records: list[dict[str, Any]], out: Path) -> int:
     return len(records)
 
 
+def handler_collector_on(records: list[dict[str, Any]], out: Path) -> int:
+    """The handler with the cyclic collector left running, as before it was paused per
+    batch (weblogs/core/collector.py): the same invocation measures what the pause saves."""
+    import contextlib
+
+    import lambdas.transformation as lambda_module
+
+    paused = lambda_module.collector_paused
+    lambda_module.collector_paused = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        return handler_path(records, out)
+    finally:
+        lambda_module.collector_paused = paused
+
+
 def throughput(fn: Any, batches: list[list[dict[str, Any]]], repeat: int) -> float:
     """Best-of-`repeat` events/s over all batches (each batch is one invocation)."""
     total = sum(len(b) for b in batches)
@@ -170,18 +189,20 @@ def main() -> int:
     print(
         f"weblogs transform benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M}Z  python {sys.version.split()[0]}"
     )
-    rows = []
+    rows, collector = [], []
     for batch_size, batch_count in ((500, 20), (10_000, 1)):
         events = make_events(batch_size * batch_count)
         records = kinesis_records(events)
         batches = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
         throughput(handler_path, batches[:1], 1)  # warm imports for both sides
         throughput(baseline, batches[:1], 1)
-        base, ours = 0.0, 0.0
-        for _ in range(args.repeat):  # alternate, so a change of load lands on both sides
+        base, ours, gc_on = 0.0, 0.0, 0.0
+        for _ in range(args.repeat):  # alternate, so a change of load lands on every side
             base = max(base, throughput(baseline, batches, 1))
             ours = max(ours, throughput(handler_path, batches, 1))
+            gc_on = max(gc_on, throughput(handler_collector_on, batches, 1))
         rows.append((batch_size, base, ours))
+        collector.append((batch_size, gc_on, ours))
     print(f"{'batch':>8} {'baseline ev/s':>14} {'handler ev/s':>13} {'ratio':>6}")
     for batch_size, base, ours in rows:
         print(f"{batch_size:>8} {base:>14,.0f} {ours:>13,.0f} {ours / base:>6.2f}")
@@ -202,6 +223,15 @@ def main() -> int:
             (f"batch {batch_size:,}: baseline events/s", round(base)),
             (f"batch {batch_size:,}: handler events/s", round(ours)),
             (f"batch {batch_size:,}: ratio handler/baseline", round(ours / base, 2)),
+        ]
+    for batch_size, gc_on, ours in collector:
+        print(f"batch {batch_size}: handler with the collector running {gc_on:,.0f} ev/s")
+        figures += [
+            (f"batch {batch_size:,}: handler, collector not paused, events/s", round(gc_on)),
+            (
+                f"batch {batch_size:,}: ratio handler/handler with the collector",
+                round(ours / gc_on, 2),
+            ),
         ]
     figures += [
         ("peak RSS, cold, one 10,000-record batch: handler MB", round(ours_rss)),

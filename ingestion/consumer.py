@@ -41,6 +41,7 @@ from ingestion.http import BadResponse, Poller, size_details
 from ingestion.metrics import Progress, Stats
 from ingestion.page import element_text, one_line, parse_page
 from weblogs.core import layout
+from weblogs.core.collector import collector_paused
 from weblogs.core.contract import (
     MAX_RECORD_BYTES,
     MAX_SESSION_ID_CHARS,
@@ -237,6 +238,11 @@ class Consumer:
     # ------------------------------------------------------------------ process
 
     def _process_page(self, texts: list[bytes]) -> None:
+        """`_judge_page`, with no cyclic collection meanwhile (weblogs.core.collector says why)."""
+        with collector_paused():
+            self._judge_page(texts)
+
+    def _judge_page(self, texts: list[bytes]) -> None:
         """Judge every element's text with the shared contract and forward it as it is;
         the transformation Lambda re-validates those same bytes and reaches the same
         verdict (`screen` is `validate`'s verdict, see the contract)."""

@@ -11,13 +11,12 @@ that target's own connection (readers.py).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from weblogs.analytics.dbt_process import DbtRun, run_dbt
+from weblogs.analytics.dbt_process import DbtRun, DbtSession, dbt_session
 from weblogs.analytics.headlines import HEADLINES, REVENUE_HEADLINES
 from weblogs.analytics.monitoring import (
     Findings,
@@ -116,16 +115,10 @@ def check_run_date(run_date: str | None, window: tuple[str, str] | None, today: 
     return run_date
 
 
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
-
-
-def run_dbt_command(
-    command: Sequence[str], dbt_vars: Mapping[str, Any], *, target: Target, lake: Path,
-    duckdb_path: Path,
-) -> DbtRun:  # fmt: skip
-    """One dbt command on `target` with the runner's profile and environment; its events."""
+@contextmanager
+def open_session(*, target: Target, lake: Path, duckdb_path: Path) -> Iterator[DbtSession]:
+    """A dbt worker on `target` with the runner's profile and environment, parsing already
+    (with the fixed vars: the lake's root on a local lake, docs/analytics.md, Start-up)."""
     with tempfile.TemporaryDirectory(prefix="weblogs-dbt-") as tmp:
         profiles_dir = os.environ.get("DBT_PROFILES_DIR")
         if not profiles_dir:
@@ -136,15 +129,33 @@ def run_dbt_command(
             "DBT_PROFILES_DIR": profiles_dir,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        all_vars = dict(dbt_vars)
+        fixed_vars: dict[str, Any] = {}
         if target.local_lake:
-            env["WEBLOGS_LAKE_ROOT"] = all_vars["lake_root"] = str(lake.resolve())
+            env["WEBLOGS_LAKE_ROOT"] = fixed_vars["lake_root"] = str(lake.resolve())
         if target.name == "local":
             duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             env["WEBLOGS_DUCKDB_PATH"] = str(duckdb_path.resolve())
-        args = [dbt_executable(), *command, "--target", target.name]
-        args += ["--project-dir", str(PROJECT_DIR), "--vars", json.dumps(all_vars)]
-        return run_dbt(args, env)
+        args = ["--target", target.name, "--project-dir", str(PROJECT_DIR)]
+        with dbt_session(args, fixed_vars, env) as session:
+            yield session
+
+
+def build_command(
+    window: tuple[str, str] | None,
+    run_plan: Mapping[str, Any] | None,
+    full_refresh: bool = False,
+    allow_full_refresh: bool = False,
+) -> tuple[list[str], dict[str, Any]]:
+    """`dbt build`'s arguments and run vars, for DbtSession.run."""
+    dbt_vars = build_vars(window, run_plan, full_refresh, allow_full_refresh)
+    return (["build", "--full-refresh"] if full_refresh else ["build"]), dbt_vars
+
+
+def checked_build(done: DbtRun) -> DbtRun:
+    """The build's run; ModelsError, in one line, when it failed."""
+    if done.returncode != 0:
+        raise ModelsError(f"dbt build failed: {done.reason()}")
+    return done
 
 
 def run_dbt_build(
@@ -159,12 +170,9 @@ def run_dbt_build(
 ) -> DbtRun:
     """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
     target = target or Target("local", "main")
-    dbt_vars = build_vars(window, run_plan, full_refresh, allow_full_refresh)
-    command = ["build", "--full-refresh"] if full_refresh else ["build"]
-    done = run_dbt_command(command, dbt_vars, target=target, lake=lake, duckdb_path=duckdb_path)
-    if done.returncode != 0:
-        raise ModelsError(f"dbt build failed: {done.reason()}")
-    return done
+    with open_session(target=target, lake=lake, duckdb_path=duckdb_path) as session:
+        [done] = session.run([build_command(window, run_plan, full_refresh, allow_full_refresh)])
+    return checked_build(done)
 
 
 def format_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -257,21 +265,27 @@ def build_and_report(
 def scheduled_run(
     run_date: date, read: Reader, places: dict[str, Any], refresh: dict[str, bool]
 ) -> str:
-    """Plan, build, monitor: the daily run. Fails (ModelsError) on a stale source."""
+    """Plan, build, monitor: the daily run. Fails (ModelsError) on a stale source.
+
+    One dbt worker runs the build and `source freshness` on one parse, which it starts
+    while the run is planned (docs/analytics.md, Start-up)."""
     target: Target = places["target"]
-    plan = plan_scheduled_run(
-        target, read, os.environ, places["lake"], run_date,
-        default_window_days=default_window_days(), full_refresh=refresh["full_refresh"],
-    )  # fmt: skip
-    lines = plan_notes(plan)
     findings = Findings()
-    # `source freshness` gets the build's vars (the sources use none): other vars make dbt
-    # parse the whole project again; these reuse the build's (docs/analytics.md, Start-up).
-    run_vars: dict[str, Any] = {}
+    with open_session(**places) as session:
+        plan = plan_scheduled_run(
+            target, read, os.environ, places["lake"], run_date,
+            default_window_days=default_window_days(), full_refresh=refresh["full_refresh"],
+        )  # fmt: skip
+        commands = [build_command(None, plan_vars(plan), **refresh)] if plan.dates else []
+        if os.environ.get(clock.NOW_ENV):
+            findings.freshness_skipped = (
+                f"{clock.NOW_ENV} is set: dbt measures against the real clock"
+            )
+        else:
+            commands.append((["source", "freshness"], {}))
+        runs = session.run(commands)
     if plan.dates:
-        run_vars = build_vars(None, plan_vars(plan), **refresh)
-        build = run_dbt_build(None, run_plan=plan_vars(plan), **refresh, **places)
-        warned_tests(build, findings)
+        warned_tests(checked_build(runs[0]), findings)
         new_anomalies(read, target.schema, plan.dates, findings)
         built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
         tables = report(read, target.schema, built)
@@ -279,11 +293,9 @@ def scheduled_run(
         # Nothing to rebuild: dbt builds nothing, so every mart keeps what the last run
         # built (the report marts cover that run's session dates, docs/analytics.md).
         tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
-    if os.environ.get(clock.NOW_ENV):
-        findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
-    else:
-        freshness_results(run_dbt_command(["source", "freshness"], run_vars, **places), findings)
-    lines += findings.lines()
+    if not findings.freshness_skipped:
+        freshness_results(runs[-1], findings)
+    lines = plan_notes(plan) + findings.lines()
     region = os.environ.get("WEBLOGS_AWS_REGION") or os.environ.get("AWS_REGION")
     publish(findings, str(run_date), os.environ, region)
     if findings.failed:

@@ -554,3 +554,18 @@ def test_screen_edge_cases() -> None:
     assert screen(data, now_ms=to_epoch_ms(NOW), event_types=frozenset({"x"})) == Invalid(
         "unknown_event_type"
     )
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [0, 1, -1, 10**11 - 1, 10**11, 10**14 - 1, 10**14, -(10**11), 1_791_000_000, 1_791_000_000_123,
+     to_epoch_ms(NOW) // 1000 + 86_400, to_epoch_ms(NOW) // 1000 + 86_401, 10**30],
+)  # fmt: skip
+def test_fast_values_read_integer_timestamps_as_validate_does(timestamp: int) -> None:
+    """The fast path reads an integer epoch (seconds below 1e11, else milliseconds) itself:
+    at every edge of those ranges and of the contract's time range it agrees with
+    `validate`, or leaves the event to it."""
+    data = json.dumps(event(timestamp=timestamp)).encode()
+    assert_screen_agrees(data)
+    if isinstance(validate(data, now=NOW), Valid):
+        assert fast_values(data, now_ms=to_epoch_ms(NOW)) is not None

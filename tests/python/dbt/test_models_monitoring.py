@@ -9,19 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from awsfixtures import MotoServer
 from dbt_helpers import (
-    CUSTOMERS,
-    RATINGS,
     WEBLOGS,
     build_fixture_lake,
-    fixture_batches,
-    write_csv,
-    write_jsonl,
 )
 
 from weblogs.analytics.dbt_process import DbtRun
@@ -114,39 +108,3 @@ def test_a_stale_source_fails_the_scheduled_run_in_one_line(tmp_path: Path) -> N
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "stale source(s): weblogs.events: error" in done.stderr
-
-
-@pytest.mark.slow
-def test_freshness_reuses_the_builds_parse(tmp_path: Path) -> None:
-    """A scheduled run that builds, then checks freshness: two dbt processes, one full
-    parse. `source freshness` with other vars than the build's made dbt parse the whole
-    project a second time (the vars are part of its partial-parse state), about half of
-    the run's start-up (docs/analytics.md, Start-up)."""
-    lake = tmp_path / "lake"
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT12:00:00Z")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBLOGS_", "DBT_"))}
-    for number, batch in enumerate(fixture_batches()):
-        path = write_jsonl(tmp_path / f"batch{number}.jsonl", batch)
-        subprocess.run(
-            [WEBLOGS, "transform", "--input", str(path), "--lake", str(lake)],
-            env={**env, "WEBLOGS_NOW": yesterday}, check=True, capture_output=True,
-        )  # fmt: skip
-    write_csv(lake / "crm" / "customers.csv", CUSTOMERS)
-    write_csv(lake / "crm" / "ratings.csv", RATINGS)
-    logs = tmp_path / "logs"
-    env |= {"DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(logs)}
-    # The models' unit tests are other tests' to run; here only the two processes count.
-    env["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
-    done = subprocess.run(
-        [WEBLOGS, "models", "--lake", str(lake), "--duckdb", str(tmp_path / "w.duckdb")],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=False,
-    )  # fmt: skip
-    assert "sessions from" in done.stdout or "stale source" in done.stderr, done.stderr
-    names = []
-    for line in (logs / "dbt.log").read_text().splitlines():
-        try:
-            names.append(json.loads(line)["info"]["name"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    assert names.count("MainReportVersion") == 2, "expected the build and source freshness"
-    assert names.count("UnableToPartialParse") == 1, "source freshness parsed everything again"

@@ -38,15 +38,11 @@ def screen(
 ) -> Screened | Invalid:
     """The verdict of `validate(raw, ...)` on one event's JSON text, fast.
 
-    The consumer forwards the text as it came and only needs the verdict, so the
-    common case (every field present with its usual type, nothing extra) is decoded
-    and type-checked in one call to msgspec's C decoder against `_FastEvent`, which
-    spells the rules of `_validate_object` that a type can carry; the few checks a
-    type cannot (trimming, the timestamp's range) follow here. Anything the fast
-    decoder refuses (a missing field, an odd type, an extra field, an upper-case
-    event type) goes to `validate`, which names the exact reason. So this adds no
-    rule of its own: a test checks it against `validate` on every contract case and
-    on generated events.
+    The consumer forwards the text as it came and needs only the verdict: the common
+    case is decoded and type-checked in one call to msgspec's C decoder (`_FastEvent`
+    spells the rules a type can carry); the checks a type cannot follow here. What the
+    fast decoder refuses goes to `validate`, which names the reason: no rule of its
+    own (a test checks it against `validate` on every contract case and generated events).
     """
     decoders = _FAST_DECODERS.get(event_types)
     if decoders is None:
@@ -73,14 +69,21 @@ def screen(
                 except _FAST_ERRORS:
                     event = None
         if event is not None:
-            timestamp = parse_timestamp(event.timestamp)
+            timestamp = event.timestamp
+            # The common case of `parse_timestamp`: a non-negative int of epoch s or ms.
+            if type(timestamp) is int and 0 <= timestamp < 1e14:
+                if timestamp < 1e11:
+                    timestamp *= 1000
+            else:
+                timestamp = parse_timestamp(timestamp)
             session_id = event.session_id.strip()
+            value = event.value
             if (
                 session_id
                 and type(timestamp) is int
                 and MIN_TIMESTAMP_MS <= timestamp <= now_ms + DAY_MS
                 and not event.page_url.isspace()
-                and _value_surely_in_range(event.value)
+                and (value is None or _value_surely_in_range(value))
             ):
                 return session_id, timestamp, has_extra
     result = validate(raw, now=now_ms, event_types=event_types, lazy=True)
@@ -105,13 +108,26 @@ def fast_values(
     none; a test checks it against `validate` on every contract case and on
     generated events.
     """
-    e = _strict_event(raw, event_types)
-    if e is None:
+    decoders = _FAST_DECODERS.get(event_types)
+    if decoders is None:
+        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
+    if len(raw) > MAX_RECORD_BYTES:
+        return None
+    try:
+        e = decoders[0].decode(raw)
+    except _FAST_ERRORS:
         return None
     session_id = e.session_id.strip()
     page_url = e.page_url.strip()
-    event_id = e.event_id.strip() if e.event_id is not None else None
-    timestamp = parse_timestamp(e.timestamp)
+    event_id = e.event_id
+    event_id = event_id.strip() if event_id is not None else None
+    timestamp = e.timestamp
+    # The common case of `parse_timestamp`: a non-negative int of epoch seconds or ms.
+    if type(timestamp) is int and 0 <= timestamp < 1e14:
+        if timestamp < 1e11:
+            timestamp *= 1000
+    else:
+        timestamp = parse_timestamp(timestamp)
     value = e.value
     if (
         not session_id
@@ -127,19 +143,6 @@ def fast_values(
         if value is None:
             return None
     return _row(e, event_id, session_id, page_url, timestamp, value)
-
-
-def _strict_event(raw: bytes, event_types: frozenset[str] | tuple[str, ...]) -> Any:
-    """The event decoded by the strict fast decoder, or None when it refuses it."""
-    decoders = _FAST_DECODERS.get(event_types)
-    if decoders is None:
-        decoders = _FAST_DECODERS[event_types] = _fast_decoders(event_types)
-    if len(raw) > MAX_RECORD_BYTES:
-        return None
-    try:
-        return decoders[0].decode(raw)
-    except _FAST_ERRORS:
-        return None
 
 
 def _row(
