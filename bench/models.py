@@ -4,6 +4,7 @@
                                      [--keep DIR] [--dir D] [--target trino]
     .venv/bin/python bench/models.py --compaction [--events-per-day 1000000] [--days 7]
                                      [--batch-rows 100]
+    .venv/bin/python bench/models.py --history [--events-per-day 3000] [--day-repeat 3]
 
 1. Generates a lake of 10M events by default (--events, at least 5M: on 5M,
    dbt's fixed cost per run weighs twice as much in the one-day ratio; see
@@ -16,9 +17,11 @@
 2. Full build: `dbt run --full-refresh` of every model for the 30 days. Model
    execution time is summed from dbt's run_results.json; dbt's own start-up
    (parse, connection, hooks) is the rest of the wall time, reported apart.
-3. Floor: one hand-written DuckDB script computing the same eight marts
-   straight from the Parquet files into tables, same machine, same process
-   group, same thread count; its results are checked against dbt's marts.
+3. Floor: one hand-written DuckDB script computing the same eight session marts
+   and the three visitor tables (users, daily_visitors, retention_cohorts:
+   docs/contract.md section 5) straight from the Parquet files into tables, same
+   machine, same process group, same thread count; its results are checked
+   against dbt's marts.
 4. Incremental: a one-day `dbt run` on top of the full build, and the files
    it reads (DuckDB EXPLAIN ANALYZE of the staging model for that window).
 5. The scheduled run with late data (var run_date, arrivals manifests): a
@@ -38,6 +41,11 @@
    SQL on the local Trino (weblogs.trino: one JVM, the lake as Hive tables),
    over the same lake, next to DuckDB's figures (ratio Trino / DuckDB), and
    the rows Trino read for the one day (its query statistics).
+
+With --history it measures how a one-day run grows with history instead (no
+floor): two lakes of --events-per-day (3,000) a day, 30 and 365 days, each built
+in full, then the same one-day run (the second-to-last day) on each, alternating,
+best of --day-repeat. Target: 365 days at most 1.3x 30 days.
 
 With --compaction it measures compaction instead (no floor): one lake of
 --events-per-day (1M) x --days (7) written as the Lambda writes it, one object per
