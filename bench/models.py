@@ -4,6 +4,7 @@
                                      [--keep DIR] [--dir D] [--target trino]
     .venv/bin/python bench/models.py --compaction [--events-per-day 1000000] [--days 7]
                                      [--batch-rows 100]
+    .venv/bin/python bench/models.py --history [--events-per-day 3000] [--day-repeat 3]
 
 1. Generates a lake of 10M events by default (--events, at least 5M: on 5M,
    dbt's fixed cost per run weighs twice as much in the one-day ratio; see
@@ -16,9 +17,11 @@
 2. Full build: `dbt run --full-refresh` of every model for the 30 days. Model
    execution time is summed from dbt's run_results.json; dbt's own start-up
    (parse, connection, hooks) is the rest of the wall time, reported apart.
-3. Floor: one hand-written DuckDB script computing the same eight marts
-   straight from the Parquet files into tables, same machine, same process
-   group, same thread count; its results are checked against dbt's marts.
+3. Floor: one hand-written DuckDB script computing the same eight session marts
+   and the three visitor tables (users, daily_visitors, retention_cohorts:
+   docs/contract.md section 5) straight from the Parquet files into tables, same
+   machine, same process group, same thread count; its results are checked
+   against dbt's marts.
 4. Incremental: a one-day `dbt run` on top of the full build, and the files
    it reads (DuckDB EXPLAIN ANALYZE of the staging model for that window).
 5. The scheduled run with late data (var run_date, arrivals manifests): a
@@ -38,6 +41,11 @@
    SQL on the local Trino (weblogs.trino: one JVM, the lake as Hive tables),
    over the same lake, next to DuckDB's figures (ratio Trino / DuckDB), and
    the rows Trino read for the one day (its query statistics).
+
+With --history it measures how a one-day run grows with history instead (no
+floor): two lakes of --events-per-day (3,000) a day, 30 and 365 days, each built
+in full, then the same one-day run (the second-to-last day) on each, alternating,
+best of --day-repeat. Target: 365 days at most 1.3x 30 days.
 
 With --compaction it measures compaction instead (no floor): one lake of
 --events-per-day (1M) x --days (7) written as the Lambda writes it, one object per
@@ -93,6 +101,9 @@ MARTS = (
     "page_metrics",
     "goal_metrics",
     "audience_metrics",
+    "users",
+    "daily_visitors",
+    "retention_cohorts",
 )
 #: The incremental marts and the per-run tables they read (the window's session events and
 #: sessions, computed once per run); staging is ephemeral, inlined in int_run_session_events.
@@ -335,7 +346,9 @@ s as (
             as reached_checkout,
         count(*) filter (where event_type = 'purchase') as purchases,
         arg_min(struct_pack(o := os, c := country), (event_timestamp, event_id)) as first_audience,
-        sum(value) filter (where event_type = 'purchase') as purchase_value
+        sum(value) filter (where event_type = 'purchase') as purchase_value,
+        arg_min(client_id, (event_timestamp, event_id)) filter (where client_id is not null)
+            as client_id
     from events group by session_id
 ),
 d as (
@@ -376,6 +389,8 @@ a as (
     from d
 )
 select *, cast(session_start as date) as session_date, total_events = 1 as is_bounce,
+    case when not anon then 'u:' || user_id when client_id is not null then 'c:' || client_id
+        else 's:' || user_id end as visitor_key,
     round(100 * (0.4 * least(session_duration_seconds / 1800, 1.0)
         + 0.3 * least(cast(total_events as double) / 20, 1.0)
         + 0.3 * least(cast(unique_pages as double) / 10, 1.0)), 2) as engagement_score
@@ -501,6 +516,78 @@ select t.loyalty_tier, t.users, t.members as loyalty_members,
     round(100.0 * t.members / t.users, 2) as loyalty_member_pct, round(s.e, 2) as avg_engagement_score,
     round(s.lr, 2) as loyalty_rate_pct, round(r.a, 2) as avg_rating
 from t left join s using (loyalty_tier) left join r using (loyalty_tier);
+
+-- Section 5: a client_id of a logged-in session belongs to the user of its last such session.
+create or replace temp table h_visitor_sessions as
+with stitched as (
+    select client_id, arg_max(user_id, (session_start, session_id)) as stitched_user
+    from h_sessions where not anon and client_id is not null group by client_id
+)
+select s.*,
+    case when s.visitor_key like 'c:%' and st.stitched_user is not null
+        then 'u:' || st.stitched_user else s.visitor_key end as visitor_id
+from h_sessions as s left join stitched as st using (client_id);
+
+create or replace table h_users as
+with v as (
+    select visitor_id,
+        case when visitor_id like 'u:%' then substr(visitor_id, 3) end as user_id,
+        min(session_date) as first_session_date, max(session_date) as last_session_date,
+        min(session_start) as first_seen_at, max(session_end) as last_seen_at,
+        count(*) as sessions, count(distinct session_date) as active_days,
+        sum(page_views) as page_views, sum(total_events) as total_events,
+        count(*) filter (where converted) as converted_sessions, sum(purchases) as purchases,
+        sum(revenue) as revenue, round(avg(engagement_score), 2) as avg_engagement_score,
+        arg_min(channel, (session_start, session_id)) as first_channel,
+        arg_min(landing_page_path, (session_start, session_id)) as first_landing_page_path,
+        arg_max(channel, (session_start, session_id)) as last_channel
+    from h_visitor_sessions group by visitor_id
+),
+c as (
+    select trim(user_id) as user_id,
+        coalesce(nullif(lower(trim(loyalty_tier)), ''), 'none') as loyalty_tier
+    from read_csv('{lake}/crm/customers.csv', header = true, all_varchar = true)
+)
+select v.*, v.user_id is not null as is_identified, coalesce(c.loyalty_tier, 'none') as loyalty_tier
+from v left join c using (user_id);
+
+create or replace table h_daily_visitors as
+with days as (
+    select session_date, visitor_id, count(*) as sessions from h_visitor_sessions group by all
+),
+firsts as (select visitor_id, first_session_date from h_users)
+select session_date, count(*) as visitors,
+    count(*) filter (where session_date = first_session_date) as new_visitors,
+    count(*) filter (where session_date <> first_session_date) as returning_visitors,
+    count(*) filter (where visitor_id like 'u:%') as identified_visitors,
+    sum(sessions) as sessions,
+    coalesce(sum(sessions) filter (where session_date = first_session_date), 0)
+        as new_visitor_sessions
+from days join firsts using (visitor_id) group by session_date;
+
+create or replace table h_retention_cohorts as
+with cohort_of as (
+    select visitor_id, cast(date_trunc('week', first_session_date) as date) as cohort_week
+    from h_users
+),
+cohorts as (select cohort_week, count(*) as cohort_visitors from cohort_of group by all),
+latest as (
+    select cast(date_trunc('week', max(session_date)) as date) as last_week from h_visitor_sessions
+),
+weeks as (
+    select c.cohort_week, c.cohort_visitors,
+        unnest(range(0, (l.last_week - c.cohort_week) // 7 + 1)) as week_number
+    from cohorts as c cross join latest as l
+),
+activity as (
+    select c.cohort_week, (v.session_date - c.cohort_week) // 7 as week_number,
+        count(distinct v.visitor_id) as active_visitors
+    from h_visitor_sessions as v join cohort_of as c using (visitor_id) group by all
+)
+select w.cohort_week, w.week_number, w.cohort_visitors,
+    coalesce(a.active_visitors, 0) as active_visitors,
+    round(100.0 * coalesce(a.active_visitors, 0) / w.cohort_visitors, 2) as retention_pct
+from weeks as w left join activity as a using (cohort_week, week_number);
 """
 
 
@@ -676,6 +763,9 @@ KEYS = {
     "page_metrics": ("session_date", "page_path"),
     "goal_metrics": ("session_date", "goal"),
     "audience_metrics": ("session_date", "device_type", "os", "country"),
+    "users": ("visitor_id",),
+    "daily_visitors": ("session_date",),
+    "retention_cohorts": ("cohort_week", "week_number"),
 }
 
 
@@ -869,6 +959,46 @@ def compaction_main(args: argparse.Namespace, work: Path, lake: Path) -> int:
     return 0
 
 
+def history_main(args: argparse.Namespace, work: Path) -> int:
+    """Item: the same one-day run over 30 and over 365 days of history (see --history).
+
+    Two lakes with the same daily volume (--events-per-day), each fully built once; then
+    the one-day run of each lake's second-to-last day, alternating between the two,
+    --day-repeat times, best of each. Only the history differs: the per-run tables kept
+    across dates, the marts the run patches and the visitor tables rebuilt from their
+    facts at every run (docs/contract.md, section 5) hold 30 or 365 days."""
+    sides: dict[int, tuple[Dbt, str]] = {}
+    for days in (30, 365):
+        lake = work / f"history-{days}" / "lake"
+        events, files = generate_lake(lake, args.events_per_day * days, days)
+        dbt = Dbt(work / f"history-{days}", lake)
+        end = FIRST_DAY + timedelta(days=days - 1)
+        full = dbt.run("run", "--full-refresh", "--vars",
+                       f"{{startdate: '{FIRST_DAY}', enddate: '{end}', allow_full_refresh: true}}")  # fmt: skip
+        day = end - timedelta(days=1)
+        sides[days] = (dbt, f"{{startdate: '{day}', enddate: '{day}'}}")
+        print(f"{days} days of history: {events:,} events, {files:,} files; full build "
+              f"{full['models']:.2f} s of models; the one-day run rebuilds {day}")  # fmt: skip
+    runs: dict[int, list[dict[str, Any]]] = {30: [], 365: []}
+    for _ in range(args.day_repeat):
+        for days, (dbt, one_day) in sides.items():
+            runs[days].append(dbt.run("run", "--vars", one_day))
+    best = {days: min(found, key=lambda r: r["models"]) for days, found in runs.items()}
+    ratio = best[365]["models"] / best[30]["models"]
+    for days, run in best.items():
+        print(f"one-day run over {days} days of history, best of {args.day_repeat}: model "
+              f"execution {run['models']:.2f} s (start-up apart: {run['startup']:.2f} s)")  # fmt: skip
+        print(f"  per model: {per_model(run)}")
+    print(f"ratio 365 / 30 days of history: {ratio:.2f} (target <= 1.3)")
+    results.record("bench/models.py --history", [
+        ("events a day, days of history", f"{args.events_per_day:,}, 30 and 365"),
+        ("one-day run over 30 days of history, model execution s", round(best[30]["models"], 2)),
+        ("one-day run over 365 days of history, model execution s", round(best[365]["models"], 2)),
+        ("ratio 365 / 30 days (target <= 1.3)", round(ratio, 2)),
+    ])  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -902,13 +1032,22 @@ def main() -> int:
         help="measure one lake of Kinesis-like batches before and after `weblogs compact` "
         "(--events-per-day x --days events, default 1M x 7) instead of dbt against the floor",
     )  # fmt: skip
-    parser.add_argument("--events-per-day", type=int, default=1_000_000)
+    parser.add_argument(
+        "--history", action="store_true",
+        help="measure the same one-day run over 30 and over 365 days of history "
+        "(--events-per-day each day, default 3,000) instead of dbt against the floor",
+    )  # fmt: skip
+    parser.add_argument(
+        "--events-per-day", type=int, default=None,
+        help="events a day with --compaction (default 1M) or --history (default 3,000)",
+    )  # fmt: skip
     parser.add_argument(
         "--batch-rows", type=int, default=100,
         help="records per Kinesis batch with --compaction (1M/day: ~10,000 objects a day)",
     )  # fmt: skip
     args = parser.parse_args()
     args.days = args.days or (7 if args.compaction else 30)
+    args.events_per_day = args.events_per_day or (3_000 if args.history else 1_000_000)
     work = args.keep or Path(tempfile.mkdtemp(prefix="weblogs-bench-models-", dir=args.dir))
     work.mkdir(parents=True, exist_ok=True)
     lake = work / "lake"
@@ -916,13 +1055,15 @@ def main() -> int:
         shutil.rmtree(lake)
     for stale in (
         "profiles", "target", "logs", "one-hour-lake", "bench.duckdb", "floor.duckdb",
-        "trino", "dbt-trino", "before.duckdb",
+        "trino", "dbt-trino", "before.duckdb", "history-30", "history-365",
     ):  # fmt: skip
         path = work / stale
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     try:
         if args.compaction:
             return compaction_main(args, work, lake)
+        if args.history:
+            return history_main(args, work)
         began = time.perf_counter()
         events, files = generate_lake(lake, args.events, args.days)
         print(f"lake: {events:,} events, {files} files, {args.days} days "

@@ -4,8 +4,9 @@
     holds (value and key nulled together, so other rows never win, on DuckDB
     and Trino alike).
 -#}
-{% macro value_at_first(value, when) -%}
-    min_by(case when {{ when }} then {{ value }} end, case when {{ when }} then {{ weblogs.session_order_key() }} end)
+{% macro value_at_first(value, when, key=none) -%}
+    {%- set key = key or weblogs.session_order_key() -%}
+    min_by(case when {{ when }} then {{ value }} end, case when {{ when }} then {{ key }} end)
 {%- endmacro %}
 
 

@@ -28,13 +28,17 @@ events as (
 
 ),
 
-window_session_events as (
+ordered as (
 
-    -- Only session_ids with an event dated on a session date of the window can
-    -- have a session of the window or an excluded event the run reports. One
-    -- chain of CTEs, each read once: Trino inlines a CTE wherever it is read,
-    -- so a second reader would scan the events' partitions again. On a patched
-    -- (late) session date only the touched sessions are recomputed.
+    -- One sort of the read days' events by session_id and session order for
+    -- everything this step needs. Only session_ids with an event dated on a session
+    -- date of the window can have a session of the window or an excluded event the
+    -- run reports (`in_window_session`, kept below); on a patched (late) session
+    -- date only the touched sessions are recomputed. A window function is computed
+    -- per session_id, so the previous and next event and the order of the kept
+    -- session_ids are the same as when they are computed after that filter. One
+    -- chain of CTEs, each read once: Trino inlines a CTE wherever it is read, so a
+    -- second reader would scan the events' partitions again.
     select
         *,
         max(
@@ -45,15 +49,11 @@ window_session_events as (
                     then 1
                 else 0
             end
-        ) over (partition by session_id) as in_window_session
-    from events
-
-),
-
-ordered as (
-
-    select
-        *,
+        ) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and unbounded following
+        ) as in_window_session,
         lag(event_timestamp) over (
             partition by session_id
             order by event_timestamp asc, event_id asc
@@ -66,8 +66,7 @@ ordered as (
             partition by session_id
             order by event_timestamp asc, event_id asc
         ) as event_order
-    from window_session_events
-    where in_window_session = 1
+    from events
 
 ),
 
@@ -82,11 +81,16 @@ starts as (
                 then event_timestamp
         end as start_candidate
     from ordered
+    where in_window_session = 1
 
 ),
 
 assigned as (
 
+    -- The second and last sort, again by session_id and session order: a session
+    -- starts at the latest start up to the event, and its browser (section 3: from its
+    -- first event) is the browser at that start, which decides whether it is a bot
+    -- session (docs/contract.md, section 7).
     select
         *,
         max(start_candidate) over (
@@ -94,6 +98,11 @@ assigned as (
             order by event_timestamp asc, event_id asc
             rows between unbounded preceding and current row
         ) as session_start_at,
+        {{ weblogs.last_non_null('case when start_candidate is not null then browser end') }} over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and current row
+        ) as session_browser,
         -- The latest checkout up to this event: at a purchase, the last checkout before it.
         max(case when event_type = 'checkout' then event_order end) over (
             partition by session_id
@@ -101,21 +110,6 @@ assigned as (
             rows between unbounded preceding and current row
         ) as last_checkout_order
     from starts
-
-),
-
-browsed as (
-
-    -- The session's browser (section 3: from its first event) decides whether it is a bot
-    -- session (docs/contract.md, section 7).
-    select
-        *,
-        first_value(browser) over (
-            partition by session_id, session_start_at
-            order by event_timestamp asc, event_id asc
-            rows between unbounded preceding and current row
-        ) as session_browser
-    from assigned
 
 ),
 
@@ -151,7 +145,7 @@ final as (
         country,
         value,
         client_id
-    from browsed
+    from assigned
 
 )
 

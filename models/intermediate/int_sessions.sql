@@ -22,13 +22,19 @@ events as (
 
 sessions as (
 
+    -- The first and last event's values are ordered by event_order, the events'
+    -- position in session order within their session_id (int_session_events): the same
+    -- order as (event_timestamp, event_id), compared as one integer.
     select
         session_id,
-        {{ weblogs.value_at_last('user_id', when='not is_anonymous_user') }} as last_known_user_id,
+        {{ weblogs.value_at_last('user_id', when='not is_anonymous_user', key='event_order') }}
+            as last_known_user_id,
         {{ weblogs.values_at_first(
-            ['device_type', 'browser', 'event_type', 'page_url', 'referrer']
+            ['device_type', 'browser', 'event_type', 'page_url', 'referrer', 'os', 'country'],
+            key='event_order'
         ) }} as first_event,
-        {{ weblogs.values_at_last(['user_id', 'event_type', 'page_url']) }} as last_event,
+        {{ weblogs.values_at_last(['user_id', 'event_type', 'page_url'], key='event_order') }}
+            as last_event,
         min(case when is_anonymous_user then 1 else 0 end) = 1 as is_anonymous_session,
         min(event_timestamp) as session_start,
         max(event_timestamp) as session_end,
@@ -48,11 +54,11 @@ sessions as (
             as last_checkout_before_purchase,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
         max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session,
-        {{ weblogs.values_at_first(['os', 'country']) }} as first_audience,
         -- Exact: the values as decimals (weblogs.money_value), rounded once in final.
         sum(case when event_type = 'purchase' then {{ weblogs.money_value('value') }} end)
             as purchase_value,
-        {{ weblogs.value_at_first('client_id', when='client_id is not null') }} as client_id
+        {{ weblogs.value_at_first('client_id', when='client_id is not null', key='event_order') }}
+            as client_id
     from events
     group by session_id, session_start_at
 
@@ -85,8 +91,8 @@ measured as (
         coalesce(last_checkout_before_purchase > first_add_to_cart_order, false) as converted,
         purchases,
         in_touched_session,
-        first_audience.os as first_os,
-        first_audience.country as first_country,
+        first_event.os as first_os,
+        first_event.country as first_country,
         purchase_value,
         client_id,
         cast(session_start as date) as session_date,
