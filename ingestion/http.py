@@ -108,6 +108,7 @@ class Poller:
         #: When the stop was asked for (monotonic), set by the consumer.
         self.stop_at = 0.0
         self._blocking = False  # inside a socket call a stop signal may abort
+        self._alarm_armed = False  # interrupt() set an alarm that has not fired yet
         self.stats = stats
         self.sample = sample
         self.http = requests.Session()
@@ -184,15 +185,23 @@ class Poller:
             yield
         finally:
             self._blocking = False
+            if self._alarm_armed:
+                # The call ended within the grace time: an alarm still pending would
+                # fire later, after Python restored SIGALRM's default on the way out,
+                # and kill a consumer that was stopping cleanly.
+                self._alarm_armed = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def interrupt(self) -> None:
         """From the stop signal's handler (main thread): a socket call still blocked
         `STOP_GRACE_SECONDS` from now is aborted by SIGALRM, not left to its timeout."""
         if self._blocking:
             signal.signal(signal.SIGALRM, self._on_alarm)
+            self._alarm_armed = True
             signal.setitimer(signal.ITIMER_REAL, STOP_GRACE_SECONDS)
 
     def _on_alarm(self, signum: int, frame: object) -> None:
+        self._alarm_armed = False
         if self._blocking:
             self._blocking = False
             raise Stopping()

@@ -111,6 +111,29 @@
 
 
 {#-
+    The config of a table incremental by `date_column` (the incremental marts,
+    session_anomalies, int_visitor_days, int_client_logins): a run replaces the
+    dates of its window and nothing else (docs/contract.md, section 3), by
+    whole dates, or session by session on a patched late date (`by_session`).
+    One macro, so the settings (and the engine macros among them) are written
+    once; a model calls `config(**weblogs.range_incremental_config(...))`.
+-#}
+{% macro range_incremental_config(date_column='session_date', by_session=false) %}
+    {%- set hook_args = "this, '" ~ date_column ~ "'" ~ (", by_session=true" if by_session else "") -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': weblogs.range_incremental_strategy(),
+        'unique_key': date_column,
+        'partitioned_by': weblogs.date_partitioning(date_column),
+        'properties': weblogs.table_properties(date_column),
+        'on_schema_change': 'fail',
+        'pre_hook': "{{ weblogs.clear_run_window(" ~ hook_args ~ ") }}",
+        'persist_docs': weblogs.persist_docs_config(),
+    }) }}
+{% endmacro %}
+
+
+{#-
     The per-run tables int_run_sessions and int_run_page_views. Where rows can
     be deleted (DuckDB) they are incremental by `date_column` and keep every
     date built, so a scheduled run can patch a late date session by session

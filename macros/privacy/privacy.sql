@@ -44,50 +44,47 @@
     stays null. Applied where a mart outputs a URL or path column, after any
     matching on the path (a goal's `page_path` is matched before redaction).
 -#}
-{% macro redact_url(url) %}
-    {{ return(adapter.dispatch('redact_url', 'weblogs')(url)) }}
+{% macro redact_url(url) -%}
+    {%- set names = weblogs.validated_name_list('redacted_query_params') -%}
+    {%- if names | length == 0 -%}
+        ({{ url }})
+    {%- else -%}
+        {%- set head = "regexp_extract(" ~ url ~ ", '^[^?#]*')" -%}
+        (
+            {{ head }}
+            || {{ weblogs.redact_items(
+                "substr(" ~ url ~ ", length(" ~ head ~ ") + 1)",
+                weblogs._redacted_item_pattern(names)
+            ) }}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    `text` with every match of the redacted item `pattern` (groups 1 and 2: the
+    delimiter and the name) replaced by `delimiter name=redacted`: the one part of
+    `redact_url` whose SQL differs by engine (how a replacement names a group, and
+    whether every match is replaced).
+-#}
+{% macro redact_items(text, pattern) %}
+    {{ return(adapter.dispatch('redact_items', 'weblogs')(text, pattern)) }}
 {% endmacro %}
 
-{% macro default__redact_url(url) -%}
-    {%- set names = weblogs.validated_name_list('redacted_query_params') -%}
-    {%- if names | length == 0 -%}
-        ({{ url }})
-    {%- else -%}
-        {%- set head = "regexp_extract(" ~ url ~ ", '^[^?#]*')" -%}
-        (
-            {{ head }}
-            || regexp_replace(
-                substr({{ url }}, length({{ head }}) + 1),
-                '{{ weblogs._redacted_item_pattern(names) }}',
-                '\1\2=redacted',
-                'g'
-            )
-        )
-    {%- endif -%}
+{#- DuckDB replaces the first match unless given 'g'; `\1` is group 1 of the match. -#}
+{% macro default__redact_items(text, pattern) -%}
+    regexp_replace({{ text }}, '{{ pattern }}', '\1\2=redacted', 'g')
 {%- endmacro %}
 
-{% macro athena__redact_url(url) -%}
-    {#- Trino replaces every match; `$n` is a group of the match. -#}
-    {%- set names = weblogs.validated_name_list('redacted_query_params') -%}
-    {%- if names | length == 0 -%}
-        ({{ url }})
-    {%- else -%}
-        {%- set head = "regexp_extract(" ~ url ~ ", '^[^?#]*')" -%}
-        (
-            {{ head }}
-            || regexp_replace(
-                substr({{ url }}, length({{ head }}) + 1),
-                '{{ weblogs._redacted_item_pattern(names) }}',
-                '$1$2=redacted'
-            )
-        )
-    {%- endif -%}
+{#- Trino replaces every match; `$n` is a group of the match. -#}
+{% macro athena__redact_items(text, pattern) -%}
+    regexp_replace({{ text }}, '{{ pattern }}', '$1$2=redacted')
 {%- endmacro %}
 
 
-{#- Trino is Athena engine version 3: the Athena SQL (macros/cross_db/trino.sql). -#}
-{% macro trino__redact_url(url) -%}
-    {{ weblogs.athena__redact_url(url) }}
+{#- Trino is Athena engine version 3: the Athena SQL (macros/cross_db/materialization.sql). -#}
+{% macro trino__redact_items(text, pattern) -%}
+    {{ weblogs.athena__redact_items(text, pattern) }}
 {%- endmacro %}
 
 

@@ -5,18 +5,7 @@
     and its user. Incremental by session_date like `int_visitor_days`;
     `identity_map` takes the last login of each client over every date held.
 -#}
-{{
-    config(
-        materialized='incremental',
-        unique_key='session_date',
-        on_schema_change='fail',
-        pre_hook="{{ weblogs.clear_run_window(this) }}",
-        incremental_strategy=weblogs.range_incremental_strategy(),
-        partitioned_by=weblogs.date_partitioning('session_date'),
-        properties=weblogs.table_properties('session_date'),
-        persist_docs=weblogs.persist_docs_config(),
-    )
-}}
+{{ config(**weblogs.range_incremental_config('session_date')) }}
 
 with
 

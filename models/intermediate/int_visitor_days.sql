@@ -6,18 +6,7 @@
     `daily_visitors` and `retention_cohorts` are derived from this table and
     `int_client_logins`, never from the events (docs/analytics.md, Visitors).
 -#}
-{{
-    config(
-        materialized='incremental',
-        unique_key='session_date',
-        on_schema_change='fail',
-        pre_hook="{{ weblogs.clear_run_window(this) }}",
-        incremental_strategy=weblogs.range_incremental_strategy(),
-        partitioned_by=weblogs.date_partitioning('session_date'),
-        properties=weblogs.table_properties('session_date'),
-        persist_docs=weblogs.persist_docs_config(),
-    )
-}}
+{{ config(**weblogs.range_incremental_config('session_date')) }}
 
 with
 

@@ -1,12 +1,5 @@
-{#- Incremental by session_date: the marts' shared settings are in dbt_project.yml. -#}
-{{
-    config(
-        incremental_strategy=weblogs.range_incremental_strategy(),
-        partitioned_by=weblogs.date_partitioning('session_date'),
-        properties=weblogs.table_properties('session_date'),
-        persist_docs=weblogs.persist_docs_config(),
-    )
-}}
+{#- Incremental by session_date (macros/cross_db/materialization.sql). -#}
+{{ config(**weblogs.range_incremental_config('session_date')) }}
 
 {#-
     One row per session_date that has sessions and per goal of the var

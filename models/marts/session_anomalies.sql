@@ -1,15 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=weblogs.range_incremental_strategy(),
-        unique_key='report_date',
-        partitioned_by=weblogs.date_partitioning('report_date'),
-        properties=weblogs.table_properties('report_date'),
-        on_schema_change='fail',
-        pre_hook="{{ weblogs.clear_run_window(this, 'report_date', by_session=true) }}",
-        persist_docs=weblogs.persist_docs_config(),
-    )
-}}
+{{ config(**weblogs.range_incremental_config('report_date', by_session=true)) }}
 
 {#-
     The events left out of every session, with the rule that applied: one row

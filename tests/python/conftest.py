@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 from awsfixtures import MotoServer, start_moto_server
-from trino_helpers import trino_lake  # noqa: F401  (one Trino per session, on first use)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -170,6 +169,16 @@ def moto_server() -> Iterator[MotoServer]:
             else:
                 os.environ[key] = value
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Trino server per session over the fixture lake (trino_helpers.TrinoLake), on
+    first use. trino_helpers is imported here, not at the top: it pulls in trino, dbt's
+    helpers and pyarrow, which the unit tests (`make test-fast`) never need."""
+    from trino_helpers import running_trino_lake
+
+    yield from running_trino_lake(tmp_path_factory)
 
 
 @pytest.fixture

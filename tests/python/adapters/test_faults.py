@@ -33,6 +33,10 @@ from weblogs.adapters.lake import Lake, LakeError, LocalLake, S3Lake
 from weblogs.cli import main
 from weblogs.core.compaction import group_hours, is_compact
 
+#: Every step of a whole command, each in a forked child: seconds per test, not a unit test
+#: (`make test` runs them, `make test-fast` does not).
+pytestmark = pytest.mark.slow
+
 LONG = os.environ.get("WEBLOGS_FAULTS") == "long"
 PAIRS = 40 if LONG else 2
 LATER = 10**10  # a wall clock (seconds) at which every compaction lease has expired
@@ -244,7 +248,7 @@ def assert_no_traceback(outcomes: list[Outcome]) -> None:
 # ----------------------------------------------------------------------------- homes
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
 def home_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Home]]:
     proxy: KillingProxy | None = None
     if request.param == "s3":

@@ -31,6 +31,10 @@ from weblogs.core import layout
 from weblogs.core.erasure import Targets, failed_line_matches, filter_csv, payload_matches
 from weblogs.core.transform import parquet_bytes
 
+#: The tests on a whole lake (built by `weblogs` commands, then `weblogs forget` run on
+#: it, killed and rerun): seconds each, so `make test` runs them, `make test-fast` not.
+SLOW = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def template_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -77,6 +81,7 @@ def files(lake: Path) -> dict[str, bytes]:
     }
 
 
+@SLOW
 def test_the_lake_holds_the_user_everywhere_before(template_lake: Path) -> None:
     places = {hit.split("/")[0] for hit in search(LocalLake(template_lake))}
     assert places >= {layout.EVENTS, layout.RAW, layout.EXTRA_COLUMNS, layout.CRM,
@@ -84,6 +89,7 @@ def test_the_lake_holds_the_user_everywhere_before(template_lake: Path) -> None:
                       layout.FAILED_TRANSFORMATION_RECORDS}  # fmt: skip
 
 
+@SLOW
 def test_forget_removes_the_user_and_nothing_else(lake: Path) -> None:
     before = others(LocalLake(lake))
     done = forget(lake)
@@ -109,6 +115,7 @@ def test_forget_removes_the_user_and_nothing_else(lake: Path) -> None:
     )
 
 
+@SLOW
 def test_a_second_run_finds_nothing_and_changes_nothing(lake: Path) -> None:
     assert forget(lake).returncode == 0
     before = {k: v for k, v in files(lake).items() if not k.startswith(layout.ERASURE)}
@@ -120,6 +127,7 @@ def test_a_second_run_finds_nothing_and_changes_nothing(lake: Path) -> None:
     assert after == before
 
 
+@SLOW
 def test_dry_run_prints_what_would_go_and_changes_nothing(lake: Path) -> None:
     before = files(lake)
     done = forget(lake, "--dry-run")
@@ -145,6 +153,7 @@ def test_bad_arguments_get_one_line_and_exit_2(args: list[str], message: str) ->
     assert "Traceback" not in done.stderr
 
 
+@SLOW
 def test_an_unreadable_object_stops_the_run_naming_it(lake: Path) -> None:
     bad = lake / layout.event_key(("2026", "10", "02", "23"), "broken")
     bad.parent.mkdir(parents=True, exist_ok=True)
@@ -225,6 +234,7 @@ def kill_once_journaled(lake: Path, stop_at: int) -> bool:
     return process.wait() == -signal.SIGKILL
 
 
+@SLOW
 @pytest.mark.parametrize("stop_at", [0, 1, 3, 5, 8, 11, 12, 13, 14, 15])
 def test_a_kill_at_any_point_then_a_rerun_forgets_the_user_and_keeps_everyone_else(
     lake: Path, stop_at: int

@@ -21,7 +21,7 @@ from weblogs.adapters.lake import (
 )
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])  # s3: moto
 def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "local":
         yield LocalLake(tmp_path / "lake")

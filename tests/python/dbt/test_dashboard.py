@@ -20,7 +20,13 @@ import duckdb
 import pytest
 from awsfixtures import MotoServer
 from browser import chromium, figures, marts_figures, served
-from dbt_helpers import END, REPO_ROOT, START, WEBLOGS, DbtProject, build_fixture_lake
+from dbt_helpers import (
+    END,
+    REPO_ROOT,
+    START,
+    WEBLOGS,
+    fixture_build,
+)
 
 from weblogs.analytics.dbt_build import HEADLINES
 from weblogs.analytics.metrics import MetricsError, query_metrics
@@ -35,9 +41,7 @@ HOSTILE_PAGE = "/</script><img src=x onerror=alert(1)>&amp;"
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture marts (dbt build on DuckDB), with one page path an attacker chose."""
-    root = tmp_path_factory.mktemp("dashboard")
-    project = DbtProject(root, build_fixture_lake(root))
-    project.build(START, END)
+    project = fixture_build(tmp_path_factory, tmp_path_factory.mktemp("dashboard"))
     with duckdb.connect(str(project.duckdb_path)) as con:
         con.execute(
             "update page_metrics set page_path = ? where page_path = "

@@ -20,8 +20,8 @@ from dbt_helpers import (
     MARTS,
     START,
     DbtProject,
-    build_fixture_lake,
     event,
+    fixture_build,
     reference_marts,
     transform,
     write_jsonl,
@@ -87,15 +87,15 @@ INCREMENTAL = (
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_fixture_lake(tmp_path_factory.mktemp("dbt-lake"))
+def built(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The fixture lake's range build: this module's copy of the run's one build."""
+    return fixture_build(tmp_path_factory, tmp_path_factory.mktemp("dbt-range"))
 
 
 @pytest.fixture(scope="module")
-def built(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    project = DbtProject(tmp_path_factory.mktemp("dbt-range"), lake)
-    project.build(START, END)
-    return project
+def lake(built: DbtProject) -> Path:
+    """The fixture lake of that build (shared by the run's modules: read only)."""
+    return built.lake
 
 
 def rows_by_key(rows: list[dict[str, Any]], mart: str) -> dict[tuple[Any, ...], dict[str, Any]]:

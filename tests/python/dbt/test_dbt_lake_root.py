@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbt_helpers import END, MARTS, START, DbtProject, build_fixture_lake
+from dbt_helpers import END, MARTS, START, DbtProject, fixture_build
 
 pytestmark = pytest.mark.slow
 
@@ -24,15 +24,15 @@ ORDER_BY = {
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_fixture_lake(tmp_path_factory.mktemp("lake-root"))
+def reference(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The fixture lake's range build: this module's copy of the run's one build."""
+    return fixture_build(tmp_path_factory, tmp_path_factory.mktemp("lake-root-reference"))
 
 
 @pytest.fixture(scope="module")
-def reference(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    project = DbtProject(tmp_path_factory.mktemp("lake-root-reference"), lake)
-    project.build(START, END)
-    return project
+def lake(reference: DbtProject) -> Path:
+    """The fixture lake of that build (shared by the run's modules: read only)."""
+    return reference.lake
 
 
 def marts(project: DbtProject) -> dict[str, list[dict[str, object]]]:

@@ -93,6 +93,7 @@ def literal(resource: Any) -> str:
     return "<ref>"  # !Ref / !GetAtt of a resource of this template: one ARN
 
 
+@pytest.mark.slow  # runs cfn-lint over the template: a whole tool for seconds
 def test_cfn_lint_passes() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import signal
@@ -20,14 +19,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from awsfixtures import REGION, MotoServer
+from loopback import LoopbackProxy, Reply, Request
 
 from ingestion.config import ConsumerConfig
 from ingestion.consumer import Consumer
@@ -192,17 +191,18 @@ def test_end_to_end_every_event_is_in_kinesis_or_the_failed_store(aws: Aws) -> N
     assert sum(n["records"] for n in notices) == len(failed)
 
 
-@dataclass
-class KinesisFaultProxy:
+_KINESIS_JSON = {"Content-Type": "application/x-amz-json-1.1"}
+
+
+class KinesisFaultProxy(LoopbackProxy):
     """Between boto3 and moto: fails chosen PutRecords records (never forwarding them)."""
 
-    target_port: int
-    whole_call_failures: int = 0
-    attempts: Counter[bytes] = field(default_factory=Counter)
-    forwarded: list[bytes] = field(default_factory=list)
-    put_calls: int = 0
-    port: int = 0
-    _server: ThreadingHTTPServer | None = None
+    def __init__(self, target_port: int) -> None:
+        super().__init__(target_port)
+        self.whole_call_failures = 0
+        self.attempts: Counter[bytes] = Counter()
+        self.forwarded: list[bytes] = []
+        self.put_calls = 0
 
     @staticmethod
     def planned_failures(data: bytes) -> int:
@@ -210,99 +210,39 @@ class KinesisFaultProxy:
         first = hashlib.sha256(data).digest()[0]
         return -1 if first < 8 else 2 if first < 40 else 1 if first < 100 else 0
 
-    def start(self) -> KinesisFaultProxy:
-        proxy = self
+    def handle(self, request: Request) -> Reply:
+        if request.operation != "PutRecords":
+            return self.forward(request)
+        self.put_calls += 1
+        if self.whole_call_failures > 0:
+            self.whole_call_failures -= 1
+            body = b'{"__type": "InternalFailure", "message": "injected"}'
+            return Reply(500, body, dict(_KINESIS_JSON))
+        return self._put_records(request)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = dict(self.headers.items())
-                if headers.get("X-Amz-Target", "").endswith(".PutRecords"):
-                    proxy.put_calls += 1
-                    if proxy.whole_call_failures > 0:
-                        proxy.whole_call_failures -= 1
-                        self._reply(
-                            500,
-                            b'{"__type": "InternalFailure", "message": "injected"}',
-                            {"Content-Type": "application/x-amz-json-1.1"},
-                        )
-                        return
-                    self._put_records(json.loads(body), headers)
-                    return
-                status, data, response_headers = proxy.forward(body, headers)
-                self._reply(status, data, response_headers)
-
-            def _put_records(self, request: dict[str, Any], headers: dict[str, str]) -> None:
-                keep, outcome = [], []
-                for record in request["Records"]:
-                    data = base64.b64decode(record["Data"])
-                    proxy.attempts[data] += 1
-                    plan = proxy.planned_failures(data)
-                    if plan < 0 or proxy.attempts[data] <= plan:
-                        code = (
-                            "InternalFailure"
-                            if plan < 0
-                            else ("ProvisionedThroughputExceededException")
-                        )
-                        outcome.append({"ErrorCode": code, "ErrorMessage": "injected"})
-                    else:
-                        keep.append(record)
-                        outcome.append(None)
-                results: list[dict[str, Any]] = []
-                if keep:
-                    forwarded = json.dumps({**request, "Records": keep}).encode()
-                    headers.pop("Content-Length", None)
-                    status, data, _ = proxy.forward(forwarded, headers)
-                    assert status == 200, data
-                    results = json.loads(data)["Records"]
-                    proxy.forwarded.extend(base64.b64decode(r["Data"]) for r in keep)
-                merged = [item if item is not None else results.pop(0) for item in outcome]
-                response = {
-                    "FailedRecordCount": sum("ErrorCode" in r for r in merged),
-                    "Records": merged,
-                }
-                self._reply(
-                    200,
-                    json.dumps(response).encode(),
-                    {"Content-Type": "application/x-amz-json-1.1"},
-                )
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.target_port, timeout=30)
-        try:
-            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
-            conn.request("POST", "/", body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            keep = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower() not in ("content-length", "transfer-encoding", "connection")
-            }
-            return response.status, data, keep
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+    def _put_records(self, request: Request) -> Reply:
+        payload = json.loads(request.body)
+        keep, outcome = [], []
+        for record in payload["Records"]:
+            data = base64.b64decode(record["Data"])
+            self.attempts[data] += 1
+            plan = self.planned_failures(data)
+            if plan < 0 or self.attempts[data] <= plan:
+                code = "InternalFailure" if plan < 0 else "ProvisionedThroughputExceededException"
+                outcome.append({"ErrorCode": code, "ErrorMessage": "injected"})
+            else:
+                keep.append(record)
+                outcome.append(None)
+        results: list[dict[str, Any]] = []
+        if keep:
+            body = json.dumps({**payload, "Records": keep}).encode()
+            reply = self.forward(Request("POST", "/", request.headers, body))
+            assert reply.status == 200, reply.body
+            results = json.loads(reply.body)["Records"]
+            self.forwarded.extend(base64.b64decode(r["Data"]) for r in keep)
+        merged = [item if item is not None else results.pop(0) for item in outcome]
+        response = {"FailedRecordCount": sum("ErrorCode" in r for r in merged), "Records": merged}
+        return Reply(200, json.dumps(response).encode(), dict(_KINESIS_JSON))
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 """The registration Lambda against moto's server over HTTP.
 
 Moto records every Athena query, so the tests read back the exact statements sent.
-Failures are injected by a loopback HTTP proxy in front of moto that answers the
+Failures are injected by the loopback HTTP proxy (loopback.py) in front of moto that answers the
 first N calls of an operation with an AWS error, or rewrites a query's status to
 FAILED: the Lambda's boto3 clients see real HTTP responses, nothing is patched.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
@@ -16,13 +15,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 from awsfixtures import MotoServer
 from botocore.config import Config
+from loopback import LoopbackProxy, Reply, Request
 
 from lambdas import s3toathena
 from lambdas.s3toathena import RegisteredCache, RegistrationError, Settings, process_event
@@ -42,21 +41,18 @@ class Fault:
     rewrite_status: dict[str, Any] | None = None  # for GetQueryExecution responses
 
 
-class FaultProxy(ThreadingHTTPServer):
-    """Loopback HTTP proxy: forwards to moto, injecting the configured faults."""
+class FaultProxy(LoopbackProxy):
+    """The loopback proxy in front of moto, injecting the configured faults by operation."""
 
-    daemon_threads = True
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        self.upstream = upstream
+    def __init__(self, target_port: int) -> None:
+        super().__init__(target_port)
         self.faults: list[Fault] = []
         self.calls: list[str] = []
         self.lock = threading.Lock()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return self.endpoint
 
     def take_fault(self, operation: str) -> Fault | None:
         with self.lock:
@@ -67,46 +63,25 @@ class FaultProxy(ThreadingHTTPServer):
                     return fault
         return None
 
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    server: FaultProxy
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        target = self.headers.get("X-Amz-Target", "")
-        operation = target.rsplit(".", 1)[-1] if target else self.command
-        fault = self.server.take_fault(operation)
+    def handle(self, request: Request) -> Reply:
+        fault = self.take_fault(request.operation)
         if fault is not None and fault.rewrite_status is None:
-            self._reply(fault.status, json.dumps(fault.body).encode(), fault.body.get("__type"))
-            return
-        conn = http.client.HTTPConnection(*self.server.upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        headers["Host"] = f"{self.server.upstream[0]}:{self.server.upstream[1]}"
-        conn.request(self.command, self.path, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
+            return _json_reply(
+                fault.status, json.dumps(fault.body).encode(), fault.body.get("__type")
+            )
+        reply = self.forward(request)
         if fault is not None and fault.rewrite_status is not None:
-            payload = json.loads(data)
+            payload = json.loads(reply.body)
             payload["QueryExecution"]["Status"].update(fault.rewrite_status)
-            data = json.dumps(payload).encode()
-        self._reply(response.status, data, None, response.getheader("Content-Type"))
-        conn.close()
+            reply.body = json.dumps(payload).encode()
+        return reply
 
-    def _reply(
-        self, status: int, data: bytes, error_type: str | None, ctype: str | None = None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype or "application/x-amz-json-1.1")
-        if error_type:
-            self.send_header("x-amzn-ErrorType", error_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+def _json_reply(status: int, data: bytes, error_type: str | None) -> Reply:
+    headers = {"Content-Type": "application/x-amz-json-1.1"}
+    if error_type:
+        headers["x-amzn-ErrorType"] = error_type
+    return Reply(status, data, headers)
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +92,11 @@ def moto_endpoint(moto_server: MotoServer) -> tuple[str, int]:
 
 @pytest.fixture
 def proxy(moto_endpoint: tuple[str, int]) -> Iterator[FaultProxy]:
-    server = FaultProxy(moto_endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = FaultProxy(moto_endpoint[1]).start()
     try:
         yield server
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def direct_url(endpoint: tuple[str, int]) -> str:

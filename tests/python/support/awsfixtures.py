@@ -1,22 +1,24 @@
 """Test helpers for AWS over real HTTP: moto's server and a fault-injecting proxy.
 
-The proxy sits between boto3 and moto on loopback and answers chosen requests
-with an error, so failure paths are exercised over the wire rather than by
-patching clients in-process.
+The proxy (`FaultProxy`, on the tests' one `loopback.LoopbackProxy`) sits between
+boto3 and moto on loopback and answers chosen requests with an error, so failure
+paths are exercised over the wire rather than by patching clients in-process.
+boto3 and moto are imported when first used: conftest.py imports this module, and
+the unit tests (`make test-fast`) never start moto.
 """
 
 from __future__ import annotations
 
 import http.client
 import socket
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from moto.server import ThreadedMotoServer
+from loopback import LoopbackProxy, Reply, Request
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 
@@ -48,6 +50,8 @@ class MotoServer:
         }
 
     def client(self, service: str, endpoint: str | None = None) -> Any:
+        import boto3
+
         return boto3.client(
             service,
             region_name=REGION,
@@ -68,6 +72,8 @@ class MotoServer:
 
 
 def start_moto_server() -> MotoServer:
+    from moto.server import ThreadedMotoServer
+
     # Port 0: the kernel picks a free port at bind time, so two workers never race for one.
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -85,65 +91,21 @@ class FaultRule:
     hits: int = 0
 
 
-@dataclass
-class FaultProxy:
-    """A loopback HTTP proxy in front of moto that injects failures by rule."""
+class FaultProxy(LoopbackProxy):
+    """The loopback proxy in front of moto, answering requests that match a rule with its
+    error (in rule order) and forwarding the rest; it records every request."""
 
-    target_port: int
-    rules: list[FaultRule] = field(default_factory=list)
-    requests: list[tuple[str, str]] = field(default_factory=list)
-    port: int = 0
-    _server: ThreadingHTTPServer | None = None
+    def __init__(self, target_port: int, rules: list[FaultRule] | None = None) -> None:
+        super().__init__(target_port)
+        self.rules: list[FaultRule] = list(rules or [])
+        self.requests: list[tuple[str, str]] = []
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FaultProxy:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k: v for k, v in self.headers.items()}
-                proxy.requests.append((self.command, self.path))
-                for rule in proxy.rules:
-                    if rule.times != 0 and rule.match(self.command, self.path, headers, body):
-                        rule.times -= 1
-                        rule.hits += 1
-                        self.send_response(rule.status)
-                        self.send_header("Content-Length", str(len(rule.body)))
-                        self.end_headers()
-                        self.wfile.write(rule.body)
-                        return
-                conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=30)
-                conn.request(self.command, self.path, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                self.send_response(response.status)
-                # A HEAD answer has no body but the object's length: pass it on as is.
-                length = response.getheader("Content-Length") if self.command == "HEAD" else None
-                for key, value in response.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", length or str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+    def handle(self, request: Request) -> Reply:
+        self.requests.append((request.method, request.path))
+        for rule in self.rules:
+            matched = rule.match(request.method, request.path, request.headers, request.body)
+            if rule.times != 0 and matched:
+                rule.times -= 1
+                rule.hits += 1
+                return Reply(rule.status, rule.body)
+        return self.forward(request)

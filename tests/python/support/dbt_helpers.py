@@ -397,6 +397,40 @@ def build_fixture_lake(root: Path) -> Path:
     return lake
 
 
+def fixture_build(tmp_path_factory: Any, dest: Path) -> DbtProject:
+    """A copy in `dest` of the fixture lake's range build (`dbt build` START..END on
+    DuckDB, default vars): profiles, target/ (manifest, run results, compiled SQL) and
+    the DuckDB file, its lake the shared fixture lake (read only).
+
+    The build runs once per `make pytest`: the first module that asks builds it under
+    the run's shared temporary folder (the xdist workers' common parent; a serial run's
+    own base folder), a file lock keeps the other worker waiting, and every module gets
+    its own copy, which it may change. The same build as each module made for itself."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "fixture-build"
+    root.mkdir(exist_ok=True)
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        work = root / "work"
+        if not (root / "built").is_file():
+            shutil.rmtree(work, ignore_errors=True)
+            lake = build_fixture_lake(root / "data")
+            DbtProject(work, lake).build(START, END)
+            (root / "built").write_text("ok")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("profiles", "target", "weblogs.duckdb", "weblogs.duckdb.wal"):
+        source = work / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy2(source, dest / name)
+    return DbtProject(dest, root / "data" / "lake")
+
+
 class _DbtForkServer:
     """The client of `dbt_forkserver.py`: one server per test process, started on first use."""
 

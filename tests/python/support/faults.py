@@ -5,8 +5,9 @@ A *write step* is one file-system call that changes the lake (create or open for
 writing, rename, link, unlink, mkdir) on a path under the chosen roots, counted in
 the child. `fault=Fault("count")` only counts them, so a suite can then visit every
 step. On S3 the steps are the write requests (PUT, POST, DELETE) that reach moto's
-server through `KillingProxy`, which SIGKILLs the child as the n-th arrives, before
-moto sees it. The kill is a real SIGKILL: no `finally`, no atexit, nothing runs.
+server through `KillingProxy` (on the tests' one loopback proxy, loopback.py), which
+SIGKILLs the child as the n-th arrives, before moto sees it. The kill is a real
+SIGKILL: no `finally`, no atexit, nothing runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
-import http.client
 import os
 import signal
 import sys
@@ -22,9 +22,10 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from loopback import LoopbackProxy, Reply, Request
 
 KILL, ENOSPC, COUNT = "kill", "enospc", "count"
 
@@ -165,57 +166,22 @@ def run_two_forked(
         return one, two
 
 
-class KillingProxy:
-    """A loopback proxy in front of moto that SIGKILLs `victim` when the n-th write
+class KillingProxy(LoopbackProxy):
+    """The loopback proxy in front of moto that SIGKILLs `victim` when the n-th write
     request (PUT, POST, DELETE) arrives, before moto sees it; it counts them too."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+        super().__init__(target_port)
         self.victim: int | None = None
         self.kill_at = 0
         self.writes = 0
         self.lock = threading.Lock()
-        proxy = self
+        self.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # answers boto3's `Expect: 100-continue` at once
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if self.command in ("PUT", "POST", "DELETE") and proxy._strikes():
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.close_connection = True
-                    return
-                conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                self.send_response(response.status)
-                for key, value in response.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def handle(self, request: Request) -> Reply:
+        if request.method in ("PUT", "POST", "DELETE") and self._strikes():
+            return Reply(503, close=True)  # the client is dead; nobody reads this
+        return self.forward(request)
 
     def arm(self, kill_at: int) -> None:
         """Count writes from now; kill the victim (`set_victim`) at the `kill_at`-th (0: never)."""
@@ -239,7 +205,3 @@ class KillingProxy:
                     return True
             threading.Event().wait(0.001)
         raise AssertionError("the child to kill was never named")
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -73,8 +73,11 @@ class TrinoLake:
         )
 
 
-@pytest.fixture(scope="session")
-def trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
+def running_trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
+    """The body of conftest.py's session fixture `trino_lake`: the lake built, the server
+    started and the lake declared; the server stopped when the session ends. (conftest.py
+    imports this module only when a test asks for the fixture: trino, dbt and pyarrow stay
+    out of the unit tests' start-up.)"""
     root = tmp_path_factory.mktemp("trino")
     lake = build_fixture_lake(root)
     # Section 4 traffic with operating systems, countries and values (section 6) added.

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
@@ -39,6 +41,7 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
+@pytest.mark.slow  # runs pre-commit (ruff, sqlfluff hooks) over a repository: a whole tool
 def test_pre_commit_runs_offline_and_fixes_or_fails(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
