@@ -56,6 +56,8 @@ __all__ = [
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DEFAULT_DUCKDB_PATH = Path("data/weblogs.duckdb")
+#: The dates a window or a run date may name (the dbt macro `_parse_window_date`).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def default_duckdb_path(env: Mapping[str, str]) -> Path:
@@ -67,6 +69,16 @@ def default_window_days() -> int:
     """The dbt project's var `default_window_days`, read from dbt_project.yml, so both agree."""
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(project.get("vars", {}).get("default_window_days", 7))
+
+
+#: The table marts a scheduled run rebuilds over the report period, not over its plan.
+REPORT_MARTS = ("loyalty_metrics", "loyalty_by_tier")
+
+
+def report_period(run_date: date) -> tuple[str, str]:
+    """The report marts' period on a scheduled run: the default window before the run date
+    (`default_window_days` complete UTC days), whatever arrived (docs/analytics.md)."""
+    return default_window(run_date)
 
 
 def default_window(today: date) -> tuple[str, str]:
@@ -108,6 +120,10 @@ def check_run_date(run_date: str | None, window: tuple[str, str] | None, today: 
         parsed = date.fromisoformat(run_date)
     except ValueError:
         raise UsageError(f"run date {run_date!r} is not a real calendar date") from None
+    if not FIRST_DATE <= parsed <= LAST_DATE:
+        raise UsageError(
+            f"run date {run_date} is outside {FIRST_DATE} .. {LAST_DATE} (the contract's years)"
+        )
     if parsed > today:
         raise UsageError(
             f"run date {run_date} is after today ({today}, UTC; {clock.NOW_ENV} sets the clock): "
@@ -156,11 +172,14 @@ def run_dbt_build(
     allow_full_refresh: bool = False,
     run_plan: Mapping[str, Any] | None = None,
     target: Target | None = None,
+    selection: Sequence[str] = (),
 ) -> DbtRun:
-    """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
+    """`dbt build` on `target` (default local), `selection` its --select/--exclude
+    arguments; returns its events, raises ModelsError when it fails."""
     target = target or Target("local", "main")
     dbt_vars = build_vars(window, run_plan, full_refresh, allow_full_refresh)
     command = ["build", "--full-refresh"] if full_refresh else ["build"]
+    command += list(selection)
     done = run_dbt_command(command, dbt_vars, target=target, lake=lake, duckdb_path=duckdb_path)
     if done.returncode != 0:
         raise ModelsError(f"dbt build failed: {done.reason()}")
@@ -263,22 +282,26 @@ def scheduled_run(
         target, read, os.environ, places["lake"], run_date,
         default_window_days=default_window_days(), full_refresh=refresh["full_refresh"],
     )  # fmt: skip
-    lines = plan_notes(plan)
-    findings = Findings()
-    # `source freshness` gets the build's vars (the sources use none): other vars make dbt
-    # parse the whole project again; these reuse the build's (docs/analytics.md, Start-up).
-    run_vars: dict[str, Any] = {}
+    findings = Findings(arrivals=plan_counts(plan))
+    lines = [f"weblogs models: WARNING: {note}" for note in plan_notes(plan).values()]
     if plan.dates:
-        run_vars = build_vars(None, plan_vars(plan), **refresh)
-        build = run_dbt_build(None, run_plan=plan_vars(plan), **refresh, **places)
+        build = run_dbt_build(
+            None, run_plan=plan_vars(plan), **refresh, **places,
+            selection=["--exclude", *REPORT_MARTS],
+        )  # fmt: skip
         warned_tests(build, findings)
         new_anomalies(read, target.schema, plan.dates, findings)
         built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
         tables = report(read, target.schema, built)
     else:
-        # Nothing to rebuild: dbt builds nothing, so every mart keeps what the last run
-        # built (the report marts cover that run's session dates, docs/analytics.md).
+        # Nothing to rebuild: the incremental marts keep what the last run built.
         tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
+    # The report marts cover their period whatever arrived (docs/analytics.md, The report
+    # marts); `source freshness` gets the same vars: other vars make dbt parse again.
+    period = report_period(run_date)
+    warned_tests(run_dbt_build(period, **places, selection=["--select", *REPORT_MARTS]), findings)
+    run_vars = build_vars(period, None)
+    lines.append(f"weblogs models: report marts over {period[0]} .. {period[1]} (UTC)")
     if os.environ.get(clock.NOW_ENV):
         findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
     else:
@@ -291,17 +314,43 @@ def scheduled_run(
     return "".join(f"{line}\n" for line in lines) + tables
 
 
-def plan_notes(plan: RunPlan) -> list[str]:
-    """The loud lines about the arrivals: unreadable lines, gaps, a writer clock behind."""
-    notes = []
+def plan_notes(plan: RunPlan) -> dict[str, str]:
+    """The loud lines about the arrivals, by kind: unreadable lines, gaps, a writer clock
+    behind, event hours no manifest names, empty manifests."""
+    notes = {}
     if plan.unreadable_lines:
-        notes.append(f"{plan.unreadable_lines} arrivals manifest line(s) could not be read")
+        notes["unreadable_manifest_lines"] = (
+            f"{plan.unreadable_lines} arrivals manifest line(s) could not be read"
+        )
     if plan.gap_days:
         days = ", ".join(d.isoformat() for d in plan.gap_days)
-        notes.append(f"{len(plan.gap_days)} arrival day(s) without any manifest: {days}")
+        notes["arrival_days_without_manifest"] = (
+            f"{len(plan.gap_days)} arrival day(s) without any manifest: {days}"
+        )
     if plan.regressions:
-        notes.append(
+        notes["writer_clock_behind"] = (
             f"{plan.regressions} manifest line(s) dated before the watermark "
             f"({plan.arrivals_from}) under a later day: a writer clock behind; counted"
         )
-    return [f"weblogs models: WARNING: {note}" for note in notes]
+    if plan.unrecorded_hours:
+        dates = sorted({day for day, _ in plan.unrecorded_hours})
+        notes["event_hours_without_manifest"] = (
+            f"{len(plan.unrecorded_hours)} event hour(s) of the lake have no arrivals manifest "
+            f"(deleted, emptied or truncated), on {len(dates)} date(s) {dates[0]} .. "
+            f"{dates[-1]}: rebuilt whole; restore the manifests (docs/operations.md)"
+        )
+    if plan.empty_manifests:
+        notes["empty_manifests"] = f"{plan.empty_manifests} empty arrivals manifest(s) (0 bytes)"
+    return notes
+
+
+def plan_counts(plan: RunPlan) -> dict[str, int]:
+    """The same anomalies as counts, for the run's message (no dates, no ids)."""
+    counts = {
+        "unreadable_manifest_lines": plan.unreadable_lines,
+        "arrival_days_without_manifest": len(plan.gap_days),
+        "writer_clock_behind": plan.regressions,
+        "event_hours_without_manifest": len(plan.unrecorded_hours),
+        "empty_manifests": plan.empty_manifests,
+    }
+    return {kind: count for kind, count in counts.items() if count}

@@ -105,6 +105,7 @@ def test_models_command_without_dates_is_the_scheduled_run(tmp_path: Path) -> No
         (["--run-date", "2026-13-01"], "not a real calendar date"),
         (["--run-date", "tomorrow"], "not a date in YYYY-MM-DD form"),
         (["--run-date", "2999-12-31"], "is after today"),
+        (["--run-date", "1999-12-31"], "outside 2000-01-01 .. 2999-12-31"),
         (
             ["--run-date", (datetime.now(UTC) + timedelta(days=1)).date().isoformat()],
             "is after today",

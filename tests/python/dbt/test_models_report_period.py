@@ -70,7 +70,7 @@ def test_the_report_marts_cover_the_period_before_the_run_date(tmp_path: Path) -
         done = weblogs(tmp_path, *args, WEBLOGS_NOW=f"{on}T00:30:00Z")
         assert done.returncode == 0, done.stderr
         start, end = on - timedelta(days=7), on - timedelta(days=1)
-        assert f"report marts: sessions from {start} to {end} (UTC)" in done.stdout
+        assert f"report marts over {start} .. {end}" in done.stdout, done.stdout
         return done
 
     run(date(2026, 10, 6))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from dbt_helpers import build_fixture_lake, event, reference_marts, write_jsonl
 from test_models_runner import clean_env, weblogs
+
 pytestmark = pytest.mark.slow
 
 
@@ -96,4 +97,3 @@ def test_the_newest_days_manifest_vanishes(tmp_path: Path, attack: str) -> None:
     held = sessions(database)
     assert {("vanish-a", "2026-10-03"), ("vanish-b", "2026-09-25")} <= held
     assert held == expected_sessions(lake)
-

@@ -13,11 +13,13 @@ from weblogs.analytics.scheduled import (
     MAX_WINDOW_DAYS,
     arrival_line,
     lake_arrivals,
+    lake_event_objects,
+    lake_manifests,
     plan_vars,
     read_watermark,
 )
 from weblogs.core.layout import arrivals_key
-from weblogs.core.run_plan import ArrivalLine, NewRows, RunPlan
+from weblogs.core.run_plan import ArrivalLine, NewRows, RunPlan, unrecorded
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -100,3 +102,32 @@ def test_no_jinja_reads_rows_by_position_and_no_regex_reads_times_or_the_run_log
     for module in ("dbt_build.py", "scheduled.py", "dbt_process.py"):
         text = (REPO / "weblogs/analytics" / module).read_text(encoding="utf-8")
         assert "re.findall" not in text and "re.search" not in text, module
+
+
+def test_the_lake_listing_finds_event_hours_whose_manifest_vanished(tmp_path: Path) -> None:
+    """Listed by name: a compacted object is compaction's (its inputs were named), a bad
+    calendar folder is nobody's; a manifest of a day not read counts by its size."""
+    for key in ("day=03/hour=10/b1", "day=04/hour=11/b1", "day=03/hour=12/b2",
+                "day=05/hour=01/b3", "day=05/hour=02/compacted-abc", "day=31/hour=01/b9"):  # fmt: skip
+        path = tmp_path / f"events/year=2026/month=09/{key}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PAR1")
+    read_day = datetime(2026, 10, 5, 1, tzinfo=UTC)
+    b1 = tmp_path / arrivals_key(read_day, "b1")
+    b1.parent.mkdir(parents=True)
+    line = {"event_date": "2026-09-03", "event_hour": "10", "arrived_at": "2026-10-05T01:00:00Z"}
+    b1.write_text(json.dumps(line) + "\n", encoding="utf-8")  # the 09-04 line was cut
+    b3 = tmp_path / arrivals_key(datetime(2026, 10, 1, tzinfo=UTC), "b3")
+    b3.parent.mkdir(parents=True)
+    b3.write_bytes(b"")  # emptied, on a day this run does not read
+    lines, manifests = lake_manifests(tmp_path, [date(2026, 10, 5)])
+    assert len(lines) == 1 and len(manifests) == 2
+    objects = lake_event_objects(tmp_path)
+    assert sorted(o.name for o in objects) == ["b1", "b1", "b2", "b3"]
+    lost = unrecorded(objects, manifests)
+    assert lost.hours == (
+        (date(2026, 9, 3), "12"),
+        (date(2026, 9, 4), "11"),
+        (date(2026, 9, 5), "01"),
+    )
+    assert lost.objects == 3 and lost.empty_manifests == 1
