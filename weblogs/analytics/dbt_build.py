@@ -291,17 +291,17 @@ def scheduled_run(
         )  # fmt: skip
         warned_tests(build, findings)
         new_anomalies(read, target.schema, plan.dates, findings)
-        built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
-        tables = report(read, target.schema, built)
-    else:
-        # Nothing to rebuild: the incremental marts keep what the last run built.
-        tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
     # The report marts cover their period whatever arrived (docs/analytics.md, The report
     # marts); `source freshness` gets the same vars: other vars make dbt parse again.
     period = report_period(run_date)
     warned_tests(run_dbt_build(period, **places, selection=["--select", *REPORT_MARTS]), findings)
     run_vars = build_vars(period, None)
     lines.append(f"weblogs models: report marts over {period[0]} .. {period[1]} (UTC)")
+    if plan.dates:
+        tables = report(read, target.schema, (str(plan.dates[0]), str(plan.dates[-1])))
+    else:
+        # Nothing to rebuild: the incremental marts keep what the last run built.
+        tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
     if os.environ.get(clock.NOW_ENV):
         findings.freshness_skipped = f"{clock.NOW_ENV} is set: dbt measures against the real clock"
     else:
