@@ -35,7 +35,7 @@ from weblogs.analytics.monitoring import (
     warned_tests,
 )
 from weblogs.analytics.readers import Reader, reader_for
-from weblogs.analytics.scheduled import build_vars, plan_scheduled_run, plan_vars
+from weblogs.analytics.scheduled import build_vars, plan_scheduled_run, plan_vars, table_exists
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import clock, layout
 from weblogs.core.errors import ModelsError, UsageError
@@ -73,6 +73,10 @@ def default_window_days() -> int:
 
 #: The table marts a scheduled run rebuilds over the report period, not over its plan.
 REPORT_MARTS = ("loyalty_metrics", "loyalty_by_tier")
+#: The tests that read them, another mart's too (`loyalty_metrics` users in `engagement_metrics`).
+REPORT_TESTS = tuple(f"{mart}+,resource_type:test" for mart in REPORT_MARTS)
+#: The plan's build leaves them out, with those tests: the report build runs both.
+PLAN_BUILD_EXCLUDES = ["--exclude", *REPORT_MARTS, *REPORT_TESTS]
 
 
 def report_period(run_date: date) -> tuple[str, str]:
@@ -287,14 +291,17 @@ def scheduled_run(
     if plan.dates:
         build = run_dbt_build(
             None, run_plan=plan_vars(plan), **refresh, **places,
-            selection=["--exclude", *REPORT_MARTS],
+            selection=PLAN_BUILD_EXCLUDES,
         )  # fmt: skip
         warned_tests(build, findings)
         new_anomalies(read, target.schema, plan.dates, findings)
     # The report marts cover their period whatever arrived (docs/analytics.md, The report
     # marts); `source freshness` gets the same vars: other vars make dbt parse again.
     period = report_period(run_date)
-    warned_tests(run_dbt_build(period, **places, selection=["--select", *REPORT_MARTS]), findings)
+    selection = ["--select", *REPORT_MARTS]
+    if table_exists(read, target.schema, "engagement_metrics"):
+        selection += REPORT_TESTS  # the cross-mart tests need it built
+    warned_tests(run_dbt_build(period, **places, selection=selection), findings)
     run_vars = build_vars(period, None)
     lines.append(f"weblogs models: report marts over {period[0]} .. {period[1]} (UTC)")
     if plan.dates:

@@ -183,7 +183,7 @@ def table_arrivals(read: Reader, env: Mapping[str, str], days: Sequence[date]) -
     return lines
 
 
-def _exists(read: Reader, schema: str, table: str) -> bool:
+def table_exists(read: Reader, schema: str, table: str) -> bool:
     _, rows = read(
         "select count(*) from information_schema.tables"
         f" where table_schema = '{schema}' and table_name = '{table}'"
@@ -193,7 +193,7 @@ def _exists(read: Reader, schema: str, table: str) -> bool:
 
 def read_watermark(read: Reader, schema: str) -> datetime | None:
     """The end of the arrivals the last successful scheduled run counted; None before any."""
-    if not _exists(read, schema, "weblogs_run_log"):
+    if not table_exists(read, schema, "weblogs_run_log"):
         return None
     _, rows = read(f"select max(arrivals_to) as watermark from {schema}.weblogs_run_log")
     value = rows[0][0] if rows else None
@@ -205,7 +205,7 @@ def read_watermark(read: Reader, schema: str) -> datetime | None:
 
 def held_dates(read: Reader, schema: str, days: tuple[date, ...]) -> set[date]:
     """Of `days`, those the persisted sessions (int_run_sessions) hold."""
-    if not days or not _exists(read, schema, "int_run_sessions"):
+    if not days or not table_exists(read, schema, "int_run_sessions"):
         return set()
     listed = ", ".join(f"date '{d.isoformat()}'" for d in days)
     _, rows = read(
