@@ -255,12 +255,15 @@ def _micros(moment: datetime) -> int:
 
 def plan_vars(plan: RunPlan) -> dict[str, Any]:
     """The plan as dbt's var `run_plan`: dates as YYYY-MM-DD, times as UTC microseconds."""
+    start, end = plan.arrivals_from, plan.new_watermark or plan.arrivals_from
+    if start > plan.arrivals_to:  # a run date before the watermark counts nothing
+        start = end = plan.arrivals_to
     return {
         "run_date": plan.run_date.isoformat(),
         "run_plan": {
             "run_date": plan.run_date.isoformat(),
-            "arrivals_from_us": _micros(plan.arrivals_from),
-            "arrivals_to_us": _micros(plan.new_watermark or plan.arrivals_from),
+            "arrivals_from_us": _micros(start),
+            "arrivals_to_us": _micros(end),
             "full_dates": [d.isoformat() for d in plan.full_dates],
             "patch_dates": [d.isoformat() for d in plan.patch_dates],
             "new_rows": [

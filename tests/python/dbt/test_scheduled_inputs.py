@@ -19,7 +19,14 @@ from weblogs.analytics.scheduled import (
     read_watermark,
 )
 from weblogs.core.layout import arrivals_key
-from weblogs.core.run_plan import ArrivalLine, NewRows, RunPlan, unrecorded
+from weblogs.core.run_plan import (
+    ArrivalLine,
+    NewRows,
+    RunPlan,
+    Unrecorded,
+    plan_run,
+    unrecorded,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -87,6 +94,17 @@ def test_the_plan_vars_carry_every_field_as_plain_json() -> None:
             "first_ingested_at_us": 1_791_608_400_000_001,
         }
     ]
+
+
+def test_a_run_date_before_the_watermark_still_rebuilds_unrecorded_hours_with_valid_vars() -> None:
+    """Nothing counted (the watermark is after the run date), but a vanished manifest's hour
+    is rebuilt: the vars keep arrivals_to at the run date's 00:00, as dbt checks."""
+    lost = Unrecorded(((date(2026, 10, 3), "10"),), 1, 0)
+    plan = plan_run(date(2026, 10, 9), datetime(2026, 10, 11), [], default_window_days=7,
+                    max_days=MAX_WINDOW_DAYS, lost=lost)  # fmt: skip
+    assert plan.dates == (date(2026, 10, 2), date(2026, 10, 3), date(2026, 10, 4))
+    given = plan_vars(plan)["run_plan"]
+    assert given["arrivals_from_us"] == given["arrivals_to_us"] == 1_791_504_000_000_000
 
 
 def test_the_longest_run_is_the_dbt_projects() -> None:
