@@ -34,7 +34,7 @@ from weblogs.analytics.monitoring import (
     warned_tests,
 )
 from weblogs.analytics.readers import Reader, reader_for
-from weblogs.analytics.scheduled import build_vars, plan_scheduled_run, plan_vars
+from weblogs.analytics.scheduled import build_vars, plan_scheduled_run, plan_vars, table_exists
 from weblogs.analytics.targets import Target, check_lake, check_target, resolve_target
 from weblogs.core import clock, layout
 from weblogs.core.errors import ModelsError, UsageError
@@ -55,6 +55,8 @@ __all__ = [
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DEFAULT_DUCKDB_PATH = Path("data/weblogs.duckdb")
+#: The dates a window or a run date may name (the dbt macro `_parse_window_date`).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def default_duckdb_path(env: Mapping[str, str]) -> Path:
@@ -66,6 +68,20 @@ def default_window_days() -> int:
     """The dbt project's var `default_window_days`, read from dbt_project.yml, so both agree."""
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(project.get("vars", {}).get("default_window_days", 7))
+
+
+#: The table marts a scheduled run rebuilds over the report period, not over its plan.
+REPORT_MARTS = ("loyalty_metrics", "loyalty_by_tier")
+#: The tests that read them, another mart's too (`loyalty_metrics` users in `engagement_metrics`).
+REPORT_TESTS = tuple(f"{mart}+,resource_type:test" for mart in REPORT_MARTS)
+#: The plan's build leaves them out, with those tests: the report build runs both.
+PLAN_BUILD_EXCLUDES = ["--exclude", *REPORT_MARTS, *REPORT_TESTS]
+
+
+def report_period(run_date: date) -> tuple[str, str]:
+    """The report marts' period on a scheduled run: the default window before the run date
+    (`default_window_days` complete UTC days), whatever arrived (docs/analytics.md)."""
+    return default_window(run_date)
 
 
 def default_window(today: date) -> tuple[str, str]:
@@ -107,6 +123,10 @@ def check_run_date(run_date: str | None, window: tuple[str, str] | None, today: 
         parsed = date.fromisoformat(run_date)
     except ValueError:
         raise UsageError(f"run date {run_date!r} is not a real calendar date") from None
+    if not FIRST_DATE <= parsed <= LAST_DATE:
+        raise UsageError(
+            f"run date {run_date} is outside {FIRST_DATE} .. {LAST_DATE} (the contract's years)"
+        )
     if parsed > today:
         raise UsageError(
             f"run date {run_date} is after today ({today}, UTC; {clock.NOW_ENV} sets the clock): "
@@ -167,11 +187,14 @@ def run_dbt_build(
     allow_full_refresh: bool = False,
     run_plan: Mapping[str, Any] | None = None,
     target: Target | None = None,
+    selection: Sequence[str] = (),
 ) -> DbtRun:
-    """`dbt build` on `target` (default local); returns its events, raises ModelsError when it fails."""
+    """`dbt build` on `target` (default local), `selection` its --select/--exclude
+    arguments; returns its events, raises ModelsError when it fails."""
     target = target or Target("local", "main")
+    name, dbt_vars = build_command(window, run_plan, full_refresh, allow_full_refresh)
     with open_session(target=target, lake=lake, duckdb_path=duckdb_path) as session:
-        [done] = session.run([build_command(window, run_plan, full_refresh, allow_full_refresh)])
+        [done] = session.run([([*name, *selection], dbt_vars)])
     return checked_build(done)
 
 
@@ -270,13 +293,23 @@ def scheduled_run(
     One dbt worker runs the build and `source freshness` on one parse, which it starts
     while the run is planned (docs/analytics.md, Start-up)."""
     target: Target = places["target"]
-    findings = Findings()
     with open_session(**places) as session:
         plan = plan_scheduled_run(
             target, read, os.environ, places["lake"], run_date,
             default_window_days=default_window_days(), full_refresh=refresh["full_refresh"],
         )  # fmt: skip
-        commands = [build_command(None, plan_vars(plan), **refresh)] if plan.dates else []
+        findings = Findings(arrivals=plan_counts(plan))
+        commands = []
+        if plan.dates:
+            name, plan_run_vars = build_command(None, plan_vars(plan), **refresh)
+            commands.append(([*name, *PLAN_BUILD_EXCLUDES], plan_run_vars))
+        # The report marts cover their period whatever arrived (docs/analytics.md, The
+        # report marts), in the same worker, after the plan's build.
+        period = report_period(run_date)
+        selection = ["--select", *REPORT_MARTS]
+        if plan.dates or table_exists(read, target.schema, "engagement_metrics"):
+            selection += REPORT_TESTS  # the cross-mart tests need it built
+        commands.append((["build", *selection], build_vars(period, None)))
         if os.environ.get(clock.NOW_ENV):
             findings.freshness_skipped = (
                 f"{clock.NOW_ENV} is set: dbt measures against the real clock"
@@ -284,18 +317,20 @@ def scheduled_run(
         else:
             commands.append((["source", "freshness"], {}))
         runs = session.run(commands)
+    lines = [f"weblogs models: WARNING: {note}" for note in plan_notes(plan).values()]
     if plan.dates:
         warned_tests(checked_build(runs[0]), findings)
         new_anomalies(read, target.schema, plan.dates, findings)
-        built = (plan.dates[0].isoformat(), plan.dates[-1].isoformat())
-        tables = report(read, target.schema, built)
+    warned_tests(checked_build(runs[1 if plan.dates else 0]), findings)
+    lines.append(f"weblogs models: report marts over {period[0]} .. {period[1]} (UTC)")
+    if plan.dates:
+        tables = report(read, target.schema, (str(plan.dates[0]), str(plan.dates[-1])))
     else:
-        # Nothing to rebuild: dbt builds nothing, so every mart keeps what the last run
-        # built (the report marts cover that run's session dates, docs/analytics.md).
+        # Nothing to rebuild: the incremental marts keep what the last run built.
         tables = f"weblogs models: scheduled run {run_date}: no events arrived since the last run\n"
     if not findings.freshness_skipped:
         freshness_results(runs[-1], findings)
-    lines = plan_notes(plan) + findings.lines()
+    lines += findings.lines()
     region = os.environ.get("WEBLOGS_AWS_REGION") or os.environ.get("AWS_REGION")
     publish(findings, str(run_date), os.environ, region)
     if findings.failed:
@@ -303,17 +338,43 @@ def scheduled_run(
     return "".join(f"{line}\n" for line in lines) + tables
 
 
-def plan_notes(plan: RunPlan) -> list[str]:
-    """The loud lines about the arrivals: unreadable lines, gaps, a writer clock behind."""
-    notes = []
+def plan_notes(plan: RunPlan) -> dict[str, str]:
+    """The loud lines about the arrivals, by kind: unreadable lines, gaps, a writer clock
+    behind, event hours no manifest names, empty manifests."""
+    notes = {}
     if plan.unreadable_lines:
-        notes.append(f"{plan.unreadable_lines} arrivals manifest line(s) could not be read")
+        notes["unreadable_manifest_lines"] = (
+            f"{plan.unreadable_lines} arrivals manifest line(s) could not be read"
+        )
     if plan.gap_days:
         days = ", ".join(d.isoformat() for d in plan.gap_days)
-        notes.append(f"{len(plan.gap_days)} arrival day(s) without any manifest: {days}")
+        notes["arrival_days_without_manifest"] = (
+            f"{len(plan.gap_days)} arrival day(s) without any manifest: {days}"
+        )
     if plan.regressions:
-        notes.append(
+        notes["writer_clock_behind"] = (
             f"{plan.regressions} manifest line(s) dated before the watermark "
             f"({plan.arrivals_from}) under a later day: a writer clock behind; counted"
         )
-    return [f"weblogs models: WARNING: {note}" for note in notes]
+    if plan.unrecorded_hours:
+        dates = sorted({day for day, _ in plan.unrecorded_hours})
+        notes["event_hours_without_manifest"] = (
+            f"{len(plan.unrecorded_hours)} event hour(s) of the lake have no arrivals manifest "
+            f"(deleted, emptied or truncated), on {len(dates)} date(s) {dates[0]} .. "
+            f"{dates[-1]}: rebuilt whole; restore the manifests (docs/operations.md)"
+        )
+    if plan.empty_manifests:
+        notes["empty_manifests"] = f"{plan.empty_manifests} empty arrivals manifest(s) (0 bytes)"
+    return notes
+
+
+def plan_counts(plan: RunPlan) -> dict[str, int]:
+    """The same anomalies as counts, for the run's message (no dates, no ids)."""
+    counts = {
+        "unreadable_manifest_lines": plan.unreadable_lines,
+        "arrival_days_without_manifest": len(plan.gap_days),
+        "writer_clock_behind": plan.regressions,
+        "event_hours_without_manifest": len(plan.unrecorded_hours),
+        "empty_manifests": plan.empty_manifests,
+    }
+    return {kind: count for kind, count in counts.items() if count}

@@ -35,6 +35,8 @@ class Findings:
     anomalies: dict[str, int] = field(default_factory=dict)  # rule -> rows
     anomaly_examples: list[str] = field(default_factory=list)
     freshness_skipped: str = ""
+    #: The arrivals' anomalies by kind (weblogs.analytics.dbt_build.plan_counts).
+    arrivals: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -64,6 +66,7 @@ class Findings:
             "warn_test_examples": self.warned_tests[:EXAMPLES],
             "new_anomalies": self.anomalies,
             "anomaly_examples": self.anomaly_examples[:EXAMPLES],
+            "arrivals": self.arrivals,
         }
 
 

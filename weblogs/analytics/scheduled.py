@@ -3,7 +3,9 @@
 The previous watermark is the run log's latest `arrivals_to` (a typed
 timestamp column); the arrivals manifests are read from the lake folder
 (`local`, `trino`) or the Glue arrivals table (`athena`) and parsed here; the
-session dates the persisted sessions hold come from `int_run_sessions`. The
+session dates the persisted sessions hold come from `int_run_sessions`. On a
+lake folder the event objects are listed against every manifest (same batch
+name), so event hours whose manifest vanished are found (`unrecorded`). The
 plan itself is `weblogs.core.run_plan.plan_run`; dbt receives it as the var
 `run_plan` (macros/window/scheduled.sql checks it, nothing more).
 """
@@ -21,7 +23,15 @@ from weblogs.analytics.readers import Reader
 from weblogs.analytics.targets import SCHEMA_RE, Target
 from weblogs.core import layout
 from weblogs.core.errors import ConfigError
-from weblogs.core.run_plan import ArrivalLine, RunPlan, plan_run
+from weblogs.core.run_plan import (
+    NOTHING_LOST,
+    ArrivalLine,
+    EventObject,
+    Manifest,
+    RunPlan,
+    plan_run,
+    unrecorded,
+)
 
 #: The longest run, in days (the dbt macro `max_window_days`; test_run_plan holds them equal).
 MAX_WINDOW_DAYS = 366
@@ -80,21 +90,64 @@ def _file_lines(path: Path, day: date) -> Iterator[ArrivalLine]:
                     yield arrival_line(json.loads(text), day)
                 except ValueError:
                     yield unreadable
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, EOFError):
         yield unreadable
+
+
+def _arrivals_folder(lake: Path, day: date) -> Path:
+    key = layout.arrivals_key(datetime.combine(day, time(), UTC), "_")
+    return lake / PurePosixPath(key).parent
 
 
 def lake_arrivals(lake: Path, days: Sequence[date]) -> list[ArrivalLine]:
     """The manifests under the lake folder's arrival-date partitions of `days`."""
+    return lake_manifests(lake, days)[0]
+
+
+def _manifest_name(path: Path) -> str:
+    for suffix in (".jsonl.gz", ".json.gz", ".jsonl", ".json"):
+        if path.name.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
+
+
+def lake_manifests(lake: Path, days: Sequence[date]) -> tuple[list[ArrivalLine], list[Manifest]]:
+    """The lines of the manifests of `days` (read), and every manifest of the lake as
+    listed (those of `days` with the event hours they name; the others by size only)."""
     lines: list[ArrivalLine] = []
+    manifests: list[Manifest] = []
+    read = set()
     for day in days:
-        folder = (
-            lake
-            / PurePosixPath(layout.arrivals_key(datetime.combine(day, time(), UTC), "_")).parent
-        )
+        folder = _arrivals_folder(lake, day)
         for path in sorted(folder.glob("*.json*")) if folder.is_dir() else []:
-            lines.extend(_file_lines(path, day))
-    return lines
+            read.add(path)
+            found = list(_file_lines(path, day))
+            lines += found
+            hours = frozenset(
+                (x.event_date, x.event_hour) for x in found if x.event_date and x.event_hour
+            )
+            manifests.append(Manifest(_manifest_name(path), not found, hours))
+    for path in sorted((lake / layout.ARRIVALS).glob(layout.ARRIVALS_FILES_GLOB)):
+        if path not in read and path.is_file():
+            manifests.append(Manifest(_manifest_name(path), path.stat().st_size == 0))
+    return lines, manifests
+
+
+def lake_event_objects(lake: Path) -> list[EventObject]:
+    """Every object of the lake folder's events table but compaction's outputs (a compacted
+    hour's manifests named its inputs), with its batch name and event hour."""
+    objects = []
+    root = lake / layout.EVENTS
+    for path in sorted(root.glob(layout.EVENT_FILES_GLOB)):
+        parsed = layout.parse_event_key(path.relative_to(lake).as_posix())
+        if parsed is None or layout.compacted_group(parsed[1]) is not None:
+            continue
+        (year, month, day, hour), name = parsed
+        try:
+            objects.append(EventObject(name, date(int(year), int(month), int(day)), hour))
+        except ValueError:
+            continue  # not a calendar date: no reader reads it either
+    return objects
 
 
 def _partition_filter(days: Sequence[date]) -> str:
@@ -130,7 +183,7 @@ def table_arrivals(read: Reader, env: Mapping[str, str], days: Sequence[date]) -
     return lines
 
 
-def _exists(read: Reader, schema: str, table: str) -> bool:
+def table_exists(read: Reader, schema: str, table: str) -> bool:
     _, rows = read(
         "select count(*) from information_schema.tables"
         f" where table_schema = '{schema}' and table_name = '{table}'"
@@ -140,7 +193,7 @@ def _exists(read: Reader, schema: str, table: str) -> bool:
 
 def read_watermark(read: Reader, schema: str) -> datetime | None:
     """The end of the arrivals the last successful scheduled run counted; None before any."""
-    if not _exists(read, schema, "weblogs_run_log"):
+    if not table_exists(read, schema, "weblogs_run_log"):
         return None
     _, rows = read(f"select max(arrivals_to) as watermark from {schema}.weblogs_run_log")
     value = rows[0][0] if rows else None
@@ -152,7 +205,7 @@ def read_watermark(read: Reader, schema: str) -> datetime | None:
 
 def held_dates(read: Reader, schema: str, days: tuple[date, ...]) -> set[date]:
     """Of `days`, those the persisted sessions (int_run_sessions) hold."""
-    if not days or not _exists(read, schema, "int_run_sessions"):
+    if not days or not table_exists(read, schema, "int_run_sessions"):
         return set()
     listed = ", ".join(f"date '{d.isoformat()}'" for d in days)
     _, rows = read(
@@ -178,8 +231,10 @@ def plan_scheduled_run(
     watermark = read_watermark(read, target.schema)
     limits = {"default_window_days": default_window_days, "max_days": MAX_WINDOW_DAYS}
     start = plan_run(run_date, watermark, [], **limits)
+    lost = NOTHING_LOST
     if target.local_lake:
-        lines = lake_arrivals(lake, start.arrival_days)
+        lines, manifests = lake_manifests(lake, start.arrival_days)
+        lost = unrecorded(lake_event_objects(lake), manifests)
     else:
         lines = table_arrivals(read, env, start.arrival_days)
     return plan_run(
@@ -189,6 +244,7 @@ def plan_scheduled_run(
         **limits,
         patching=target.name == "local" and not full_refresh,
         held=lambda days: held_dates(read, target.schema, days),
+        lost=lost,
     )
 
 
@@ -199,12 +255,15 @@ def _micros(moment: datetime) -> int:
 
 def plan_vars(plan: RunPlan) -> dict[str, Any]:
     """The plan as dbt's var `run_plan`: dates as YYYY-MM-DD, times as UTC microseconds."""
+    start, end = plan.arrivals_from, plan.new_watermark or plan.arrivals_from
+    if start > plan.arrivals_to:  # a run date before the watermark counts nothing
+        start = end = plan.arrivals_to
     return {
         "run_date": plan.run_date.isoformat(),
         "run_plan": {
             "run_date": plan.run_date.isoformat(),
-            "arrivals_from_us": _micros(plan.arrivals_from),
-            "arrivals_to_us": _micros(plan.new_watermark or plan.arrivals_from),
+            "arrivals_from_us": _micros(start),
+            "arrivals_to_us": _micros(end),
             "full_dates": [d.isoformat() for d in plan.full_dates],
             "patch_dates": [d.isoformat() for d in plan.patch_dates],
             "new_rows": [

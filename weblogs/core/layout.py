@@ -81,6 +81,8 @@ HivePartition = tuple[str, str, str, str]
 PARTITION_KEYS = PARTITION_COLUMNS
 #: Relative to `events/`: every Parquet object of the events table.
 EVENT_FILES_GLOB = "year=*/month=*/day=*/hour=*/*.parquet"
+#: Relative to `arrivals/`: every arrivals manifest (plain or gzipped JSON lines).
+ARRIVALS_FILES_GLOB = "year=*/month=*/day=*/*.json*"
 
 #: Object names inside a partition: ASCII, no path separators, at most 255 characters.
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.=+-]{0,254}"

@@ -20,6 +20,10 @@ the var `run_plan`; the dbt macros only check it.
   writer clock behind) are counted and reported (`regressions`), as are days
   without any manifest between days with some (`gap_days`) and lines that
   cannot be read (`unreadable_lines`).
+- Event hours of the lake that no arrivals manifest names (its manifest was
+  deleted, emptied or truncated: `unrecorded_hours`, from `unrecorded`) are
+  rebuilt whole like an arrival, on every run until a manifest names them
+  again, and reported with the empty manifests (`empty_manifests`).
 """
 
 from __future__ import annotations
@@ -83,6 +87,11 @@ class RunPlan:
     #: (a writer clock behind): counted, not skipped, and reported.
     regressions: int = 0
 
+    #: Event hours in the lake that no manifest names (deleted, emptied, truncated): rebuilt.
+    unrecorded_hours: tuple[tuple[date, str], ...] = ()
+    #: Manifests without a single line (0 bytes): reported.
+    empty_manifests: int = 0
+
     @property
     def dates(self) -> tuple[date, ...]:
         """Every session date rebuilt, whole or patched, in order."""
@@ -91,6 +100,61 @@ class RunPlan:
     @property
     def counts_arrivals(self) -> bool:
         return self.arrivals_from < self.arrivals_to
+
+
+@dataclass(frozen=True)
+class EventObject:
+    """One object of the events table: its batch name (the manifest's too) and its hour."""
+
+    name: str
+    event_date: date
+    event_hour: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One arrivals manifest as the listing (and, for the days a run reads, its lines) saw it."""
+
+    name: str
+    empty: bool
+    #: The event hours its lines name; None when this run did not read it (another day).
+    hours: frozenset[tuple[date, str]] | None = None
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """What the listing found that the manifests do not say."""
+
+    hours: tuple[tuple[date, str], ...] = ()
+    objects: int = 0
+    empty_manifests: int = 0
+
+
+NOTHING_LOST = Unrecorded()
+
+
+def unrecorded(objects: Iterable[EventObject], manifests: Iterable[Manifest]) -> Unrecorded:
+    """The event hours whose objects no non-empty manifest of the same batch name names.
+
+    A batch writes its objects, then its manifest under the same name: an object
+    without one was written and its manifest lost (deleted, emptied to 0 bytes, or
+    truncated so that its hour is no longer listed). A manifest this run did not
+    read (another arrival day) counts as naming every hour of its batch.
+    """
+    by_name: dict[str, list[Manifest]] = {}
+    empty = 0
+    for manifest in manifests:
+        by_name.setdefault(manifest.name, []).append(manifest)
+        empty += manifest.empty
+    hours: set[tuple[date, str]] = set()
+    count = 0
+    for obj in objects:
+        hour = (obj.event_date, obj.event_hour)
+        found = by_name.get(obj.name, [])
+        if not any(not m.empty and (m.hours is None or hour in m.hours) for m in found):
+            hours.add(hour)
+            count += 1
+    return Unrecorded(tuple(sorted(hours)), count, empty)
 
 
 def _span(first: date, last: date) -> tuple[date, ...]:
@@ -176,15 +240,20 @@ def plan_run(
     max_days: int,
     patching: bool = False,
     held: Callable[[tuple[date, ...]], Collection[date]] = lambda days: (),
+    lost: Unrecorded = NOTHING_LOST,
 ) -> RunPlan:
     """The plan of the scheduled run for `run_date` (see the module's docstring)."""
     start, end, arrival_days = arrivals_interval(
         run_date, watermark, default_window_days=default_window_days, max_days=max_days
     )
-    if not arrival_days:
-        return RunPlan(run_date, start, end, new_watermark=start)
+    if not arrival_days and not lost.hours:
+        return RunPlan(
+            run_date, start, end, new_watermark=start, empty_manifests=lost.empty_manifests
+        )
     tally = _Tally()
-    by_date = _by_date(lines, start, end, tally)
+    by_date = _by_date(lines, start, end, tally) if arrival_days else {}
+    for day, _ in lost.hours:
+        by_date[day] = None  # no manifest says which rows are new: the whole date
     on_time_from = start.date() - ONE_DAY
     full: set[date] = set()
     patch: set[date] = set()
@@ -200,14 +269,7 @@ def plan_run(
         kept = set(held(tuple(sorted(patch))))
         full |= patch - kept
         patch &= kept
-    dates = sorted(full | patch)
-    if len(dates) > max_days:
-        raise PlanError(
-            f"run date {run_date}: the events that arrived since {start} touch {len(dates)} "
-            f"session dates ({dates[0]} .. {dates[-1]}), more than {max_days} -- rebuild them "
-            f"with --startdate/--enddate runs of at most {max_days} days, then run the schedule "
-            "for a later run date"
-        )
+    _check_length(run_date, start, sorted(full | patch), max_days, lost)
     return RunPlan(
         run_date,
         start,
@@ -220,7 +282,28 @@ def plan_run(
         new_watermark=min(end, _after(tally.newest)) if tally.newest else start,
         gap_days=_gaps(arrival_days, tally.days_seen),
         regressions=tally.regressions,
+        unrecorded_hours=lost.hours,
+        empty_manifests=lost.empty_manifests,
     )
+
+
+def _check_length(
+    run_date: date, start: datetime, dates: list[date], max_days: int, lost: Unrecorded
+) -> None:
+    """A plan longer than one run may build stops with what to run instead."""
+    if len(dates) > max_days:
+        raise PlanError(
+            f"run date {run_date}: the events that arrived since {start} touch {len(dates)} "
+            f"session dates ({dates[0]} .. {dates[-1]}), more than {max_days} -- rebuild them "
+            f"with --startdate/--enddate runs of at most {max_days} days, then run the schedule "
+            "for a later run date"
+            + (
+                f" ({len(lost.hours)} event hours have no arrivals manifest: restore the "
+                "manifests first, docs/operations.md)"
+                if lost.hours
+                else ""
+            )
+        )
 
 
 def _after(moment: datetime) -> datetime:

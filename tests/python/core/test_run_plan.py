@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weblogs.core.run_plan import ArrivalLine, NewRows, PlanError, plan_run
+from weblogs.core.run_plan import (
+    ArrivalLine,
+    EventObject,
+    Manifest,
+    NewRows,
+    PlanError,
+    Unrecorded,
+    plan_run,
+    unrecorded,
+)
 
 RUN = date(2026, 10, 11)
 CUTOFF = datetime(2026, 10, 11)
@@ -221,3 +230,42 @@ def test_a_rerun_after_success_counts_nothing_again(
         rest = plan_run(RUN, split.new_watermark, lines, **LIMITS)
         whole = plan_run(RUN, watermark, lines, **LIMITS)
         assert set(split.dates) | set(rest.dates) == set(whole.dates)
+
+
+# --- event hours whose manifest vanished (issue 25: deleted, emptied, truncated) -----------
+
+
+def test_objects_without_a_naming_manifest_are_unrecorded() -> None:
+    objects = [
+        EventObject("b1", d("2026-10-03"), "10"),
+        EventObject("b1", d("2026-10-04"), "11"),  # b1's manifest lost this line
+        EventObject("b2", d("2026-09-25"), "08"),  # b2's manifest deleted
+        EventObject("b3", d("2026-09-26"), "09"),  # b3's manifest emptied
+        EventObject("b4", d("2026-09-27"), "00"),  # b4's manifest is on a day not read
+    ]
+    manifests = [
+        Manifest("b1", False, frozenset({(d("2026-10-03"), "10")})),
+        Manifest("b3", True, frozenset()),
+        Manifest("b4", False),
+        Manifest("erasure-x", False, frozenset({(d("2026-09-25"), "08")})),  # not b2's
+    ]
+    lost = unrecorded(objects, manifests)
+    assert lost.hours == ((d("2026-09-25"), "08"), (d("2026-09-26"), "09"), (d("2026-10-04"), "11"))
+    assert lost.objects == 3 and lost.empty_manifests == 1
+    assert unrecorded(objects[:1], manifests[:1]) == Unrecorded()
+
+
+def test_unrecorded_hours_are_rebuilt_whole_even_with_nothing_arrived() -> None:
+    lost = Unrecorded(((d("2026-10-03"), "10"),), 1, 1)
+    plan = plan_run(RUN, CUTOFF, [], **LIMITS, patching=True, held=lambda days: days, lost=lost)
+    assert plan.full_dates == (d("2026-10-02"), d("2026-10-03"), d("2026-10-04"))
+    assert plan.patch_dates == () and plan.new_watermark == CUTOFF
+    assert plan.unrecorded_hours == lost.hours and plan.empty_manifests == 1
+    quiet = plan_run(RUN, CUTOFF, [], **LIMITS, lost=Unrecorded((), 0, 2))
+    assert quiet.dates == () and quiet.empty_manifests == 2
+
+
+def test_too_many_unrecorded_dates_say_to_restore_the_manifests() -> None:
+    hours = tuple((d("2025-01-01") + n * DAY, "00") for n in range(400))
+    with pytest.raises(PlanError, match="400 event hours have no arrivals manifest"):
+        plan_run(RUN, CUTOFF - DAY, [], **LIMITS, lost=Unrecorded(hours, 400, 0))

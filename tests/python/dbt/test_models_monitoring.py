@@ -18,9 +18,11 @@ from dbt_helpers import (
     build_fixture_lake,
 )
 
+from weblogs.analytics.dbt_build import plan_counts, plan_notes
 from weblogs.analytics.dbt_process import DbtRun
 from weblogs.analytics.monitoring import Findings, freshness_results, publish, warned_tests
 from weblogs.core.errors import ModelsError
+from weblogs.core.run_plan import RunPlan
 
 
 def events(*items: tuple[str, dict]) -> DbtRun:
@@ -93,6 +95,35 @@ def test_one_message_per_run_on_the_alarm_topic_without_personal_data(
     with pytest.raises(ModelsError, match="could not publish the run report to arn:"):
         publish(findings, "2026-10-08", gone, "us-east-1")
     moto_server.reset()
+
+
+def test_the_arrivals_anomalies_are_one_line_each_and_counted_in_the_message() -> None:
+    """Event hours whose manifest vanished and empty manifests: loud, counted, no ids."""
+    from datetime import date
+
+    plan = RunPlan(
+        date(2026, 10, 11), datetime(2026, 10, 10), datetime(2026, 10, 11),
+        unrecorded_hours=((date(2026, 9, 25), "08"), (date(2026, 10, 3), "10")),
+        empty_manifests=1, gap_days=(date(2026, 10, 9),),
+    )  # fmt: skip
+    notes = plan_notes(plan)
+    assert notes["event_hours_without_manifest"].startswith(
+        "2 event hour(s) of the lake have no arrivals manifest (deleted, emptied or truncated), "
+        "on 2 date(s) 2026-09-25 .. 2026-10-03: rebuilt whole"
+    )
+    assert notes["empty_manifests"] == "1 empty arrivals manifest(s) (0 bytes)"
+    assert all("\n" not in note for note in notes.values())
+    counts = plan_counts(plan)
+    assert counts == {
+        "arrival_days_without_manifest": 1,
+        "event_hours_without_manifest": 2,
+        "empty_manifests": 1,
+    }
+    assert Findings(arrivals=counts).message("2026-10-11")["arrivals"] == counts
+    assert (
+        plan_counts(RunPlan(date(2026, 10, 11), datetime(2026, 10, 10), datetime(2026, 10, 11)))
+        == {}
+    )
 
 
 @pytest.mark.slow
