@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,6 @@ def test_one_message_per_run_on_the_alarm_topic_without_personal_data(
 
 def test_the_arrivals_anomalies_are_one_line_each_and_counted_in_the_message() -> None:
     """Event hours whose manifest vanished and empty manifests: loud, counted, no ids."""
-    from datetime import date
 
     plan = RunPlan(
         date(2026, 10, 11), datetime(2026, 10, 10), datetime(2026, 10, 11),
