@@ -19,6 +19,7 @@ and, after each command, a marker line `{"weblogs_dbt_worker": {"success": ...,
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from typing import Any
 
@@ -50,8 +51,12 @@ def main() -> int:
     if commands and not parsed.success:
         _marker(False, parsed.exception)
         return 1
+    # Each command gets its own copy: compiling marks nodes on the manifest (an ephemeral
+    # model's CTE is injected once and then reused), so a second command would otherwise
+    # run the SQL the first command's vars rendered.
+    pristine = pickle.dumps(parsed.result) if commands else b""
     for command, dbt_vars in commands:
-        runner = dbtRunner(manifest=parsed.result)
+        runner = dbtRunner(manifest=pickle.loads(pristine))
         done = _invoke(runner, [*command, *common, "--vars", json.dumps(dbt_vars)])
         _marker(bool(done.success), done.exception)
         if not done.success:

@@ -139,7 +139,8 @@ def _log_names(log: Path) -> list[tuple[str, int]]:
 
 @pytest.mark.slow
 def test_a_days_run_is_one_dbt_process_and_the_next_day_parses_nothing(tmp_path: Path) -> None:
-    """Yesterday's scheduled run: one dbt process (parse, build, freshness), one full
+    """Yesterday's scheduled run: one dbt process (parse, the plan's build, the report
+    marts' build, freshness), one full
     parse. Today's, with another plan: no full parse, and its build counts the batch that
     arrived yesterday (the new plan reached dbt, not the parse's)."""
     lake = tmp_path / "lake"
@@ -168,10 +169,10 @@ def test_a_days_run_is_one_dbt_process_and_the_next_day_parses_nothing(tmp_path:
         assert "sessions from" in done.stdout or "stale source" in done.stderr, done.stderr
         runs.append((_log_names(logs / "dbt.log"), (logs / "dbt.log").read_text()))
     (first, _), (second, second_text) = runs
-    assert [n for n, _ in first].count("MainReportVersion") == 3, "parse, build, freshness"
+    assert [n for n, _ in first].count("MainReportVersion") == 4, "parse, 2 builds, freshness"
     assert len({pid for _, pid in first}) == 1, "one dbt process"
     assert [n for n, _ in first].count("UnableToPartialParse") == 1
-    assert [n for n, _ in second].count("MainReportVersion") == 3
+    assert [n for n, _ in second].count("MainReportVersion") == 4
     assert [n for n, _ in second].count("UnableToPartialParse") == 0, "the next day parsed again"
     assert f"weblogs scheduled run {datetime.now(UTC).date()}" in second_text
 
