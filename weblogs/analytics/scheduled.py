@@ -3,9 +3,11 @@
 The previous watermark is the run log's latest `arrivals_to` (a typed
 timestamp column); the arrivals manifests are read from the lake folder
 (`local`, `trino`) or the Glue arrivals table (`athena`) and parsed here; the
-session dates the persisted sessions hold come from `int_run_sessions`. On a
-lake folder the event objects are listed against every manifest (same batch
-name), so event hours whose manifest vanished are found (`unrecorded`). The
+session dates the persisted sessions hold come from `int_run_sessions`. The
+event objects are listed against the manifests (same batch name), so event
+hours whose manifest vanished are found (`unrecorded`): on a lake folder all of
+them, on `athena` those of the lake bucket `$WEBLOGS_ATHENA_LAKE` within a
+bounded look-back (weblogs.analytics.bucket_listing). The
 plan itself is `weblogs.core.run_plan.plan_run`; dbt receives it as the var
 `run_plan` (macros/window/scheduled.sql checks it, nothing more).
 """
@@ -19,6 +21,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from weblogs.analytics.bucket_listing import bucket_unrecorded, lake_bucket
 from weblogs.analytics.readers import Reader
 from weblogs.analytics.targets import SCHEMA_RE, Target
 from weblogs.core import layout
@@ -228,15 +231,17 @@ def plan_scheduled_run(
     full_refresh: bool = False,
 ) -> RunPlan:
     """The plan of the scheduled run for `run_date` on `target`."""
+    bucket = None if target.local_lake else lake_bucket(env)  # checked before any query
     watermark = read_watermark(read, target.schema)
     limits = {"default_window_days": default_window_days, "max_days": MAX_WINDOW_DAYS}
     start = plan_run(run_date, watermark, [], **limits)
     lost = NOTHING_LOST
-    if target.local_lake:
+    if bucket is None:
         lines, manifests = lake_manifests(lake, start.arrival_days)
         lost = unrecorded(lake_event_objects(lake), manifests)
     else:
         lines = table_arrivals(read, env, start.arrival_days)
+        lost = bucket_unrecorded(bucket, env, run_date, start.arrival_days)
     return plan_run(
         run_date,
         watermark,
