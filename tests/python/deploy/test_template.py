@@ -523,6 +523,8 @@ def test_dbt_task_runs_the_scheduled_models_on_athena(template: dict[str, Any]) 
     bucket = "s3://${Prefix}-${AWS::AccountId}-${AWS::Region}"
     assert env["WEBLOGS_ATHENA_S3_STAGING_DIR"] == {"Fn::Sub": f"{bucket}/athena_output/"}
     assert env["WEBLOGS_ATHENA_S3_DATA_DIR"] == {"Fn::Sub": f"{bucket}/dbt/"}
+    # The scheduled run lists the lake bucket for vanished arrivals manifests.
+    assert env["WEBLOGS_ATHENA_LAKE"] == {"Fn::Sub": bucket}
     assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "DbtLogGroup"}
 
 
@@ -648,6 +650,11 @@ def test_dbt_task_role_reads_the_lake_and_writes_only_models_and_results(
                 "${AnalyticsDatabase}" in literal(r) or literal(r).endswith(":catalog")
                 for r in as_list(statement["Resource"])
             )
+    # The scheduled run lists events/ and arrivals/ (vanished manifests) and reads manifests.
+    (listing,) = [s for s in statements if "s3:ListBucket" in as_list(s["Action"])]
+    assert {"events/*", "arrivals/*"} <= set(listing["Condition"]["StringLike"]["s3:prefix"])
+    readable = {p for s in statements if "s3:GetObject" in as_list(s["Action"]) for p in s3_paths(s)}
+    assert {"events/*", "arrivals/*"} <= readable
 
 
 def test_compaction_role_reads_writes_and_deletes_only_under_events_and_its_leases(

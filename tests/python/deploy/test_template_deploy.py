@@ -267,6 +267,7 @@ def test_scheduled_task_definitions_as_deployed(
     assert env["WEBLOGS_DBT_TARGET"] == "athena"
     assert env["WEBLOGS_ATHENA_S3_STAGING_DIR"] == f"s3://{bucket}/athena_output/"
     assert env["WEBLOGS_ATHENA_S3_DATA_DIR"] == f"s3://{bucket}/dbt/"
+    assert env["WEBLOGS_ATHENA_LAKE"] == f"s3://{bucket}"
     assert env["WEBLOGS_ATHENA_SCHEMA"] == registration_stack["params"]["AnalyticsDatabaseName"]
     assert env["WEBLOGS_GLUE_DATABASE"] == registration_stack["params"]["GlueDatabaseName"]
     assert container["logConfiguration"]["options"]["awslogs-group"] == f"/ecs/{prefix}-dbt"
