@@ -125,9 +125,7 @@ def _arrivals_prefix(day: date) -> str:
     return f"{PurePosixPath(key).parent}/"
 
 
-def bucket_manifests(
-    lake: Lake, days: Sequence[date], read_days: Sequence[date]
-) -> list[Manifest]:
+def bucket_manifests(lake: Lake, days: Sequence[date], read_days: Sequence[date]) -> list[Manifest]:
     """The manifests of arrival days `days`; those of `read_days` read for their hours."""
     manifests = []
     for day in days:

@@ -653,7 +653,9 @@ def test_dbt_task_role_reads_the_lake_and_writes_only_models_and_results(
     # The scheduled run lists events/ and arrivals/ (vanished manifests) and reads manifests.
     (listing,) = [s for s in statements if "s3:ListBucket" in as_list(s["Action"])]
     assert {"events/*", "arrivals/*"} <= set(listing["Condition"]["StringLike"]["s3:prefix"])
-    readable = {p for s in statements if "s3:GetObject" in as_list(s["Action"]) for p in s3_paths(s)}
+    readable = {
+        p for s in statements if "s3:GetObject" in as_list(s["Action"]) for p in s3_paths(s)
+    }
     assert {"events/*", "arrivals/*"} <= readable
 
 
