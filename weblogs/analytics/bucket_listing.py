@@ -72,12 +72,17 @@ def listed_days(
     return event_days, _days(first - ONE_DAY, max(today, run_date))
 
 
+def _events_prefix(day: date) -> str:
+    """`events/year=/month=/day=/`: the day's hour partitions, one listing."""
+    hour = layout.partition_prefix((f"{day:%Y}", f"{day:%m}", f"{day:%d}", "00"))
+    return hour.rsplit("/", 2)[0] + "/"
+
+
 def bucket_event_objects(lake: Lake, days: Sequence[date]) -> list[EventObject]:
     """The event objects of `days` but compaction's outputs, with batch name and hour."""
     objects = []
     for day in days:
-        prefix = f"{layout.EVENTS}/year={day:%Y}/month={day:%m}/day={day:%d}/"
-        for obj in lake.list_objects(prefix):
+        for obj in lake.list_objects(_events_prefix(day)):
             parsed = layout.parse_event_key(obj.key)
             if parsed is None or layout.compacted_group(parsed[1]) is not None:
                 continue
