@@ -9,6 +9,7 @@ bound, weblogs.analytics.bucket_listing).
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from datetime import date
 import pytest
 from awsfixtures import REGION, MotoServer
 
-from weblogs.analytics.bucket_listing import LAKE_ENV, LOOKBACK_DAYS, listed_days
+from weblogs.analytics.bucket_listing import LAKE_ENV, LOOKBACK_DAYS, listed_days, manifest_hours
 from weblogs.analytics.dbt_build import plan_counts
 from weblogs.analytics.readers import athena_reader
 from weblogs.analytics.scheduled import plan_scheduled_run
@@ -103,6 +104,12 @@ def test_athena_plan_reports_and_rebuilds_a_deleted_and_an_emptied_manifest(
               line("2026-10-10", "23", "2026-10-11T01:00:00Z"))  # fmt: skip
     # Older than the look-back: not listed (the documented bound).
     put_batch(s3, "e", ("2026", "09", "01", "01"), None, b"")
+    # Truncated: read (yesterday's arrivals), it names hour 05 of its batch but not 06.
+    put_batch(s3, "f", ("2026", "10", "09", "05"), "2026-10-10",
+              line("2026-10-09", "05", "2026-10-10T12:00:00Z"))  # fmt: skip
+    put_batch(s3, "f", ("2026", "10", "09", "06"), None, b"")
+    # Compaction's output has no manifest of its own name: not checked.
+    put_batch(s3, layout.compacted_names("g", 1)[0], ("2026", "10", "06", "02"), None, b"")
     queue_athena_results(
         moto,
         [["n"], ["1"]],
@@ -117,8 +124,10 @@ def test_athena_plan_reports_and_rebuilds_a_deleted_and_an_emptied_manifest(
     read = athena_reader(env, target.schema)
     plan = plan_scheduled_run(target, read, env, layout.lake_root({}), RUN_DATE,
                               default_window_days=7)  # fmt: skip
-    assert plan.unrecorded_hours == ((date(2026, 10, 5), "03"), (date(2026, 10, 8), "07"))
-    assert plan_counts(plan) == {"event_hours_without_manifest": 2, "empty_manifests": 1}
+    assert plan.unrecorded_hours == (
+        (date(2026, 10, 5), "03"), (date(2026, 10, 8), "07"), (date(2026, 10, 9), "06"),
+    )  # fmt: skip
+    assert plan_counts(plan) == {"event_hours_without_manifest": 3, "empty_manifests": 1}
     for day in (4, 5, 6, 7, 8, 9, 10, 11):
         assert date(2026, 10, day) in plan.full_dates, plan.full_dates
     assert date(2026, 9, 1) not in plan.dates
@@ -151,3 +160,17 @@ def test_the_listing_is_bounded_by_the_look_back_or_the_runs_interval() -> None:
     long_gap = [date(2026, 8, 1)]  # the last run was in August: the interval is listed
     events, _ = listed_days(RUN_DATE, long_gap, date(2026, 10, 11))
     assert events[0] == date(2026, 8, 1)
+
+
+def test_a_manifests_bytes_hostile_or_gzipped() -> None:
+    named = line("2026-10-09", "05", "2026-10-10T12:00:00Z")
+    assert manifest_hours(named + b"\n  \n", False) == (False, {(date(2026, 10, 9), "05")})
+    assert manifest_hours(gzip.compress(named), True) == (False, {(date(2026, 10, 9), "05")})
+    assert manifest_hours(b"", False) == (True, frozenset())
+    assert manifest_hours(b"\n\n", False) == (True, frozenset())
+    # Unreadable bytes or lines name no hour, but the manifest is not empty: its objects count
+    # as unrecorded (rebuilt), never as recorded.
+    for hostile in (b"\xff\xfe", b"[1, 2]\n", b'{"event_date": "2026-02-30", "event_hour": "01"}',
+                    b'{"event_date": 20261009, "event_hour": 5}', b"not json"):  # fmt: skip
+        assert manifest_hours(hostile, False) == (False, frozenset()), hostile
+    assert manifest_hours(b"not gzip", True) == (False, frozenset())
