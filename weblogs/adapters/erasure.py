@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +36,11 @@ from weblogs.core.erasure import (
     ID_COLUMNS,
     Targets,
     failed_line_matches,
-    filter_csv,
+    csv_records,
+    csv_verdicts,
     payload_matches,
     row_mask,
+    text_pieces,
 )
 
 #: Where an erasure in progress keeps its journal, and where its record is kept.
@@ -142,8 +146,17 @@ def judge_lines(source: IO[bytes], kind: str, targets: Targets) -> Judged:
     )
 
 
-def _csv_text(data: bytes) -> str:
-    return data.decode("utf-8", "surrogateescape")
+#: The most text one read of a CRM extract takes (a line longer than this is read
+#: in pieces).
+CSV_PIECE_CHARS = 2**20
+
+
+def csv_verdicts_of(source: IO[bytes], targets: Targets) -> Iterator[tuple[str, bool]]:
+    """A CRM extract record by record (bytes kept: undecodable ones as surrogates),
+    each with whether it goes; never the whole object in memory."""
+    text = io.TextIOWrapper(source, encoding="utf-8", errors="surrogateescape", newline="")
+    pieces = text_pieces(lambda: text.readline(CSV_PIECE_CHARS))
+    return csv_verdicts(csv_records(pieces), targets.user_hash)
 
 
 def unreadable(key: str, exc: Exception) -> LakeError:
@@ -159,7 +172,7 @@ def judge(lake_source: IO[bytes], kind: str, targets: Targets) -> Judged:
     if kind == "parquet":
         return judge_parquet(lake_source, targets)
     if kind == "csv":
-        return Judged(filter_csv(_csv_text(lake_source.read()), targets.user_hash)[1])
+        return Judged(sum(goes for _, goes in csv_verdicts_of(lake_source, targets)))
     return judge_lines(lake_source, kind, targets)
 
 
@@ -193,8 +206,12 @@ def _rewrite_lines(lake: Lake, key: str, kind: str, targets: Targets, work: Path
 
 
 def _rewrite_csv(lake: Lake, key: str, targets: Targets, work: Path) -> int:
-    text, _ = filter_csv(_csv_text(lake.get(key)), targets.user_hash)
-    work.write_bytes(text.encode("utf-8", "surrogateescape"))
+    """The extract without the user's rows, record by record; kept even when only its
+    header is left (the models read its columns)."""
+    with lake.open_input(key) as source, work.open("wb") as out:
+        for record, goes in csv_verdicts_of(source, targets):
+            if not goes:
+                out.write(record.encode("utf-8", "surrogateescape"))
     return 1
 
 
@@ -235,9 +252,15 @@ def drop_old_versions(lake: Lake, key: str, *, deleted: bool) -> int:
     return gone
 
 
-def _read_version(lake: S3Lake, key: str, version_id: str) -> io.BytesIO:
+@contextmanager
+def _version_input(lake: S3Lake, key: str, version_id: str) -> Iterator[IO[bytes]]:
+    """One old version, copied in pieces to a temporary file (seekable for Parquet;
+    never whole in memory), removed when judged."""
     body = lake.client.get_object(Bucket=lake.bucket, Key=key, VersionId=version_id)["Body"]
-    return io.BytesIO(body.read())
+    with tempfile.TemporaryFile(prefix="weblogs-forget-") as spool:
+        shutil.copyfileobj(body, spool, 2**20)
+        spool.seek(0)
+        yield spool
 
 
 def noncurrent_with_user(lake: Lake, prefix: str, kind: str, targets: Targets) -> Iterator[Any]:
@@ -252,7 +275,8 @@ def noncurrent_with_user(lake: Lake, prefix: str, kind: str, targets: Targets) -
         if not version.key.endswith(suffix):
             continue
         try:
-            judged = judge(_read_version(lake, version.key, version.version_id), kind, targets)
+            with _version_input(lake, version.key, version.version_id) as source:
+                judged = judge(source, kind, targets)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise unreadable(f"{version.key} (version {version.version_id})", exc) from exc
         if judged.removed:
