@@ -35,9 +35,9 @@ from weblogs.core import layout
 from weblogs.core.erasure import (
     ID_COLUMNS,
     Targets,
-    failed_line_matches,
     csv_records,
     csv_verdicts,
+    failed_line_matches,
     payload_matches,
     row_mask,
     text_pieces,
@@ -55,6 +55,9 @@ PLACES: tuple[tuple[str, str, str], ...] = (
     (layout.CRM, f"{layout.CRM}/", "csv"),
     (layout.EVENTS, f"{layout.EVENTS}/", "parquet"),
 )
+#: An events rewrite: rows per batch, kept bytes per row group written, read buffer
+#: (pyarrow decodes one row group of the object at a time: the memory bound).
+BATCH_ROWS, ROW_GROUP_BYTES, READ_BUFFER_BYTES = 4096, 8 * 2**20, 2**20
 #: A temporary a killed writer left (it may hold the user) is removed after this long.
 TEMPORARY_AGE_SECONDS = 3600.0
 
@@ -146,8 +149,7 @@ def judge_lines(source: IO[bytes], kind: str, targets: Targets) -> Judged:
     )
 
 
-#: The most text one read of a CRM extract takes (a line longer than this is read
-#: in pieces).
+#: The most text one read of a CRM extract takes (a longer line is read in pieces).
 CSV_PIECE_CHARS = 2**20
 
 
@@ -179,17 +181,33 @@ def judge(lake_source: IO[bytes], kind: str, targets: Targets) -> Judged:
 # ------------------------------------------------------------------ rewriting
 
 
+def _kept_batches(parquet: pq.ParquetFile, targets: Targets) -> Iterator[pa.Table | None]:
+    """The rows that stay, `BATCH_ROWS` at a time; None where a row group of the object
+    ends (the rewrite keeps its row groups, splitting only those over the budget)."""
+    for index in range(parquet.num_row_groups):
+        for batch in parquet.iter_batches(BATCH_ROWS, row_groups=[index], use_threads=False):
+            table = pa.Table.from_batches([batch])
+            yield table.filter(pc.invert(row_mask(table, targets)))
+        yield None
+
+
 def _rewrite_parquet(lake: Lake, key: str, targets: Targets, work: Path) -> int:
-    """The object without the user's rows, row group by row group; rows kept."""
+    """The object without the user's rows, batch by batch: the same schema (metadata
+    included), Snappy, the same row groups up to `ROW_GROUP_BYTES` of kept rows each
+    (a bigger one is split), so memory does not grow with the object; rows kept."""
     kept_rows = 0
     with lake.open_input(key) as source:
-        parquet = pq.ParquetFile(source)
+        parquet = pq.ParquetFile(source, buffer_size=READ_BUFFER_BYTES)
         with pq.ParquetWriter(work, parquet.schema_arrow, compression="snappy") as writer:
-            for index in range(parquet.num_row_groups):
-                table = parquet.read_row_group(index)
-                kept = table.filter(pc.invert(row_mask(table, targets)))
-                kept_rows += kept.num_rows
-                writer.write_table(kept)
+            pending: list[pa.Table] = []
+            for kept in _kept_batches(parquet, targets):
+                if kept is not None:
+                    pending.append(kept)
+                    kept_rows += kept.num_rows
+                if pending and (kept is None or sum(t.nbytes for t in pending) > ROW_GROUP_BYTES):
+                    writer.write_table(pa.concat_tables(pending))
+                    pending = []
+                    pa.default_memory_pool().release_unused()  # freed row groups back
     return kept_rows
 
 
