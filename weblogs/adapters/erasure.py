@@ -3,7 +3,8 @@ section 7; docs/operations.md, Erasure requests).
 
 Object by object, through the one `Lake` of `weblogs.adapters.lake`: an object that
 holds a record of the user is rewritten without it (an atomic replace; deleted when
-nothing is left), every other object is left untouched. On S3 every noncurrent
+nothing is left), every other object is left untouched; streaming (lines, CSV records,
+row groups: memory does not grow with an object). On S3 every noncurrent
 version that holds the user, and every old version of what was rewritten, is
 deleted. Crash-safe: before the first change a journal (`erasure/pending/`, hashes
 only) records the user's client and session ids and, before each rewrite, what the
@@ -272,8 +273,7 @@ def drop_old_versions(lake: Lake, key: str, *, deleted: bool) -> int:
 
 @contextmanager
 def _version_input(lake: S3Lake, key: str, version_id: str) -> Iterator[IO[bytes]]:
-    """One old version, copied in pieces to a temporary file (seekable for Parquet;
-    never whole in memory), removed when judged."""
+    """One old version in a temporary file (seekable; never whole in memory)."""
     body = lake.client.get_object(Bucket=lake.bucket, Key=key, VersionId=version_id)["Body"]
     with tempfile.TemporaryFile(prefix="weblogs-forget-") as spool:
         shutil.copyfileobj(body, spool, 2**20)
