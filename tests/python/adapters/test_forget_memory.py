@@ -21,10 +21,16 @@ import pytest
 from dbt_helpers import WEBLOGS
 from forget_helpers import USER, build_lake, forget_peak_kib, hour_key
 
-from weblogs.adapters.erasure import CSV_PIECE_CHARS
+from weblogs.adapters.erasure import CSV_PIECE_CHARS, ROW_GROUP_BYTES, rewrite
 from weblogs.adapters.lake import LocalLake
 from weblogs.core import layout
-from weblogs.core.erasure import MAX_CSV_RECORD_CHARS, csv_records, text_pieces
+from weblogs.core.erasure import (
+    MAX_CSV_RECORD_CHARS,
+    Targets,
+    csv_records,
+    sha256_hex,
+    text_pieces,
+)
 
 #: The big object of each test: this many MiB of other people's records.
 BIG_MIB = 64
@@ -151,3 +157,35 @@ def test_an_unbalanced_quote_in_a_big_extract_stops_with_one_line(lake: Path) ->
     assert "ratings.csv" in done.stderr and "unbalanced quote" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert (lake / key).stat().st_size > MAX_CSV_RECORD_CHARS
+
+
+def test_a_rewrite_keeps_rows_schema_metadata_and_splits_only_a_row_group_over_budget(
+    tmp_path: Path,
+) -> None:
+    """Every other row, in order, with the schema's metadata (compaction's inputs) and
+    Snappy; a row group of more kept bytes than `ROW_GROUP_BYTES` is split, a small
+    one stays whole."""
+    rows = ROW_GROUP_BYTES // 1000 * 3
+    urls = pa.array([f"/{index:07d}" + "x" * 1000 for index in range(rows)])
+    users = pa.array([USER if index % 1000 == 7 else f"u-{index}" for index in range(rows)])
+    schema = pa.schema(
+        [pa.field("user_id", pa.string()), pa.field("page_url", pa.string(), nullable=False)],
+        metadata={b"inputs": b'["a", "b"]'},
+    )
+    table = pa.table([users, urls], schema=schema)
+    lake = LocalLake(tmp_path / "lake")
+    key = layout.event_key(("2026", "10", "03", "05"), "rg")
+    (lake.path(key)).parent.mkdir(parents=True)
+    with pq.ParquetWriter(lake.path(key), schema, compression="snappy") as writer:
+        writer.write_table(table.slice(0, 100))
+        writer.write_table(table.slice(100))
+    targets = Targets(sha256_hex(USER), user_id=USER)
+    targets.settle()
+    assert rewrite(lake, key, "parquet", targets) is False
+    after = pq.ParquetFile(lake.path(key))
+    expected = table.filter(pc.invert(pc.equal(table.column("user_id"), USER)))
+    assert after.schema_arrow == schema and after.schema_arrow.metadata == schema.metadata
+    assert after.read().equals(expected)
+    assert after.metadata.row_group(0).num_rows == 99  # row 7 was the user's
+    assert after.metadata.num_row_groups > 2
+    assert after.metadata.row_group(1).column(1).compression == "SNAPPY"
