@@ -3,7 +3,8 @@ section 7; docs/operations.md, Erasure requests).
 
 Object by object, through the one `Lake` of `weblogs.adapters.lake`: an object that
 holds a record of the user is rewritten without it (an atomic replace; deleted when
-nothing is left), every other object is left untouched. On S3 every noncurrent
+nothing is left), every other object is left untouched; streaming (lines, CSV records,
+row groups: memory does not grow with an object). On S3 every noncurrent
 version that holds the user, and every old version of what was rewritten, is
 deleted. Crash-safe: before the first change a journal (`erasure/pending/`, hashes
 only) records the user's client and session ids and, before each rewrite, what the
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +36,12 @@ from weblogs.core import layout
 from weblogs.core.erasure import (
     ID_COLUMNS,
     Targets,
+    csv_records,
+    csv_verdicts,
     failed_line_matches,
-    filter_csv,
     payload_matches,
     row_mask,
+    text_pieces,
 )
 
 #: Where an erasure in progress keeps its journal, and where its record is kept.
@@ -51,6 +56,9 @@ PLACES: tuple[tuple[str, str, str], ...] = (
     (layout.CRM, f"{layout.CRM}/", "csv"),
     (layout.EVENTS, f"{layout.EVENTS}/", "parquet"),
 )
+#: An events rewrite: rows per batch, kept bytes per row group written, read buffer
+#: (pyarrow decodes one row group of the object at a time: the memory bound).
+BATCH_ROWS, ROW_GROUP_BYTES, READ_BUFFER_BYTES = 4096, 8 * 2**20, 2**20
 #: A temporary a killed writer left (it may hold the user) is removed after this long.
 TEMPORARY_AGE_SECONDS = 3600.0
 
@@ -142,8 +150,16 @@ def judge_lines(source: IO[bytes], kind: str, targets: Targets) -> Judged:
     )
 
 
-def _csv_text(data: bytes) -> str:
-    return data.decode("utf-8", "surrogateescape")
+#: The most text one read of a CRM extract takes (a longer line is read in pieces).
+CSV_PIECE_CHARS = 2**20
+
+
+def csv_verdicts_of(source: IO[bytes], targets: Targets) -> Iterator[tuple[str, bool]]:
+    """A CRM extract record by record (bytes kept: undecodable ones as surrogates),
+    each with whether it goes; never the whole object in memory."""
+    text = io.TextIOWrapper(source, encoding="utf-8", errors="surrogateescape", newline="")
+    pieces = text_pieces(lambda: text.readline(CSV_PIECE_CHARS))
+    return csv_verdicts(csv_records(pieces), targets.user_hash)
 
 
 def unreadable(key: str, exc: Exception) -> LakeError:
@@ -159,24 +175,40 @@ def judge(lake_source: IO[bytes], kind: str, targets: Targets) -> Judged:
     if kind == "parquet":
         return judge_parquet(lake_source, targets)
     if kind == "csv":
-        return Judged(filter_csv(_csv_text(lake_source.read()), targets.user_hash)[1])
+        return Judged(sum(goes for _, goes in csv_verdicts_of(lake_source, targets)))
     return judge_lines(lake_source, kind, targets)
 
 
 # ------------------------------------------------------------------ rewriting
 
 
+def _kept_batches(parquet: pq.ParquetFile, targets: Targets) -> Iterator[pa.Table | None]:
+    """The rows that stay, `BATCH_ROWS` at a time; None where a row group of the object
+    ends (the rewrite keeps its row groups, splitting only those over the budget)."""
+    for index in range(parquet.num_row_groups):
+        for batch in parquet.iter_batches(BATCH_ROWS, row_groups=[index], use_threads=False):
+            table = pa.Table.from_batches([batch])
+            yield table.filter(pc.invert(row_mask(table, targets)))
+        yield None
+
+
 def _rewrite_parquet(lake: Lake, key: str, targets: Targets, work: Path) -> int:
-    """The object without the user's rows, row group by row group; rows kept."""
+    """The object without the user's rows, batch by batch: the same schema (metadata
+    included), Snappy, the same row groups up to `ROW_GROUP_BYTES` of kept rows each
+    (a bigger one is split), so memory does not grow with the object; rows kept."""
     kept_rows = 0
     with lake.open_input(key) as source:
-        parquet = pq.ParquetFile(source)
+        parquet = pq.ParquetFile(source, buffer_size=READ_BUFFER_BYTES)
         with pq.ParquetWriter(work, parquet.schema_arrow, compression="snappy") as writer:
-            for index in range(parquet.num_row_groups):
-                table = parquet.read_row_group(index)
-                kept = table.filter(pc.invert(row_mask(table, targets)))
-                kept_rows += kept.num_rows
-                writer.write_table(kept)
+            pending: list[pa.Table] = []
+            for kept in _kept_batches(parquet, targets):
+                if kept is not None:
+                    pending.append(kept)
+                    kept_rows += kept.num_rows
+                if pending and (kept is None or sum(t.nbytes for t in pending) > ROW_GROUP_BYTES):
+                    writer.write_table(pa.concat_tables(pending))
+                    pending = []
+                    pa.default_memory_pool().release_unused()  # freed row groups back
     return kept_rows
 
 
@@ -193,8 +225,12 @@ def _rewrite_lines(lake: Lake, key: str, kind: str, targets: Targets, work: Path
 
 
 def _rewrite_csv(lake: Lake, key: str, targets: Targets, work: Path) -> int:
-    text, _ = filter_csv(_csv_text(lake.get(key)), targets.user_hash)
-    work.write_bytes(text.encode("utf-8", "surrogateescape"))
+    """The extract without the user's rows, record by record; kept even when only its
+    header is left (the models read its columns)."""
+    with lake.open_input(key) as source, work.open("wb") as out:
+        for record, goes in csv_verdicts_of(source, targets):
+            if not goes:
+                out.write(record.encode("utf-8", "surrogateescape"))
     return 1
 
 
@@ -235,9 +271,14 @@ def drop_old_versions(lake: Lake, key: str, *, deleted: bool) -> int:
     return gone
 
 
-def _read_version(lake: S3Lake, key: str, version_id: str) -> io.BytesIO:
+@contextmanager
+def _version_input(lake: S3Lake, key: str, version_id: str) -> Iterator[IO[bytes]]:
+    """One old version in a temporary file (seekable; never whole in memory)."""
     body = lake.client.get_object(Bucket=lake.bucket, Key=key, VersionId=version_id)["Body"]
-    return io.BytesIO(body.read())
+    with tempfile.TemporaryFile(prefix="weblogs-forget-") as spool:
+        shutil.copyfileobj(body, spool, 2**20)
+        spool.seek(0)
+        yield spool
 
 
 def noncurrent_with_user(lake: Lake, prefix: str, kind: str, targets: Targets) -> Iterator[Any]:
@@ -252,7 +293,8 @@ def noncurrent_with_user(lake: Lake, prefix: str, kind: str, targets: Targets) -
         if not version.key.endswith(suffix):
             continue
         try:
-            judged = judge(_read_version(lake, version.key, version.version_id), kind, targets)
+            with _version_input(lake, version.key, version.version_id) as source:
+                judged = judge(source, kind, targets)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise unreadable(f"{version.key} (version {version.version_id})", exc) from exc
         if judged.removed:

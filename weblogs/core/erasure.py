@@ -19,7 +19,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,44 +204,89 @@ def row_mask(table: pa.Table, targets: Targets) -> pa.Array:
     return mask
 
 
-def csv_records(text: str) -> Iterator[str]:
-    """The records of a CSV text with their line ends, quoted line breaks kept inside."""
+#: The longest CSV record `weblogs forget` reads (a Python `csv` field holds at most
+#: 131,072 characters; an unbalanced quote would make the rest of a file one record).
+MAX_CSV_RECORD_CHARS = 4 * 2**20
+#: What `str.splitlines` ends a line at (`\r\n` is one end).
+_LINE_ENDS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def text_pieces(read: Callable[[], str]) -> Iterator[str]:
+    """The pieces `read` returns (a text stream's `readline` with a size limit), a `\r`
+    that ends a piece joined to the `\n` that may start the next one (one line end)."""
+    held = ""
+    for piece in iter(read, ""):
+        if held:
+            if piece.startswith("\n"):
+                held, piece = held + "\n", piece[1:]
+            yield held
+            held = ""
+        if piece.endswith("\r"):
+            held = piece
+        elif piece:
+            yield piece
+    if held:
+        yield held
+
+
+def csv_records(text: str | Iterable[str]) -> Iterator[str]:
+    """The records of a CSV text (or of its pieces, in order) with their line ends,
+    quoted line breaks kept inside: one record in memory at a time, at most
+    `MAX_CSV_RECORD_CHARS` long (ValueError beyond)."""
     record: list[str] = []
-    quotes = 0
-    for line in text.splitlines(keepends=True):
-        record.append(line)
-        quotes += line.count('"')
-        if quotes % 2 == 0:
-            yield "".join(record)
-            record, quotes = [], 0
+    quotes = size = 0
+    for piece in (text,) if isinstance(text, str) else text:
+        for line in piece.splitlines(keepends=True):
+            record.append(line)
+            quotes += line.count('"')
+            size += len(line)
+            if quotes % 2 == 0 and line[-1] in _LINE_ENDS:
+                yield "".join(record)
+                record, quotes, size = [], 0, 0
+            elif size > MAX_CSV_RECORD_CHARS:
+                raise ValueError(
+                    f"a CSV record longer than {MAX_CSV_RECORD_CHARS} characters "
+                    "(an unbalanced quote?)"
+                )
     if record:
         yield "".join(record)
 
 
 def _fields(record: str) -> list[str]:
-    rows = list(csv.reader(io.StringIO(record)))
+    try:
+        rows = list(csv.reader(io.StringIO(record)))
+    except csv.Error as exc:
+        raise ValueError(f"a CSV record cannot be read ({exc})") from exc
     return rows[0] if rows else []
 
 
+def csv_verdicts(records: Iterator[str], user_hash: str) -> Iterator[tuple[str, bool]]:
+    """Each record of a CRM extract with whether it goes: the rows whose `user_id`
+    (found by header) is the user's. A file without a `user_id` column keeps all."""
+    header = next(records, None)
+    if header is None:
+        return
+    yield header, False
+    names = [n.strip().lstrip("\ufeff").strip().lower() for n in _fields(header)]
+    index = names.index("user_id") if "user_id" in names else None
+    for record in records:
+        if index is None:
+            yield record, False
+            continue
+        values = _fields(record)
+        value = values[index].strip() if index < len(values) else ""
+        yield record, bool(value) and sha256_hex(value) == user_hash
+
+
 def filter_csv(text: str, user_hash: str) -> tuple[str, int]:
-    """A CRM extract without the rows whose `user_id` (found by header) is the user's.
+    """A CRM extract without the rows of the user (`csv_verdicts`), and how many went.
 
     Kept records are copied byte for byte; a file without a `user_id` column is
     returned as it is.
     """
-    records = csv_records(text)
-    header = next(records, None)
-    if header is None:
-        return text, 0
-    names = [n.strip().lstrip("\ufeff").strip().lower() for n in _fields(header)]
-    if "user_id" not in names:
-        return text, 0
-    index = names.index("user_id")
-    kept, removed = [header], 0
-    for record in records:
-        values = _fields(record)
-        value = values[index].strip() if index < len(values) else ""
-        if value and sha256_hex(value) == user_hash:
+    kept, removed = [], 0
+    for record, goes in csv_verdicts(csv_records(text), user_hash):
+        if goes:
             removed += 1
         else:
             kept.append(record)

@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from dbt_helpers import WEBLOGS
-from forget_helpers import USER, build_lake, hour_key, others, search
+from forget_helpers import USER, build_lake, forget_peak_kib, hour_key, others, search
 
 from weblogs.adapters.lake import LocalLake
 from weblogs.core import layout
@@ -165,28 +164,10 @@ def test_an_unreadable_object_stops_the_run_naming_it(lake: Path) -> None:
 
 #: The archive object of the memory test: this many MiB of other people's lines.
 BIG_MIB = 64
-#: Runs argv[1:] as a child of this small process; prints its max RSS (KiB) and exit code.
-MEASURE = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
-"""
 
 
 def peak_kib(lake: Path) -> int:
-    """`weblogs forget` run to the end: its peak memory (max RSS, KiB), measured by a
-    small parent (a child's max RSS starts from its parent's at fork: not pytest's)."""
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURE, WEBLOGS, "forget", "--user-id", USER, "--lake", str(lake)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    peak, code = done.stdout.split()
-    assert code == "0", done.stderr
-    return int(peak)
+    return forget_peak_kib(lake, USER)
 
 
 def test_memory_does_not_grow_with_the_objects_it_rewrites(lake: Path, tmp_path: Path) -> None:

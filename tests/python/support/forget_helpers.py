@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,3 +187,27 @@ def others(lake: Lake) -> dict[str, Counter[str]]:
         kept = [r for r, text in records if not any(n in text for n in NEEDLES)]
         out.setdefault(place, Counter()).update(kept)
     return {place: records for place, records in out.items() if records}
+
+
+#: Runs argv[1:] as a child of this small process; prints its max RSS (KiB) and exit code.
+MEASURE = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
+def forget_peak_kib(lake: Path, user: str) -> int:
+    """`weblogs forget` run to the end: its peak memory (max RSS, KiB), measured by a
+    small parent (a child's max RSS starts from its parent's at fork: not pytest's)."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, WEBLOGS, "forget", "--user-id", user, "--lake", str(lake)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    peak, code = done.stdout.split()
+    assert code == "0", done.stderr
+    return int(peak)
