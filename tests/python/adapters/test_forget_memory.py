@@ -61,6 +61,7 @@ def lake(template_lake: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow  # a whole `weblogs forget` over a 64 MiB object
 def test_a_big_crm_extract_is_streamed_record_by_record(lake: Path, small_peak: int) -> None:
     """The current customers extract, 64 MiB with the user's row in the middle."""
     key = layout.crm_current_key("customers", s3=False)
@@ -103,6 +104,7 @@ def _big_events(lake: Path) -> tuple[str, pa.Table]:
     return key, big
 
 
+@pytest.mark.slow  # a whole `weblogs forget` over a 64 MiB object
 def test_a_big_events_object_is_rewritten_row_group_by_row_group(
     lake: Path, small_peak: int
 ) -> None:
@@ -143,6 +145,7 @@ def test_streamed_csv_records_are_the_whole_text_records_whatever_the_pieces() -
             assert list(csv_records(pieces)) == _old_records(text), (text, limit)
 
 
+@pytest.mark.slow  # a whole `weblogs forget` over a 64 MiB object
 def test_an_unbalanced_quote_in_a_big_extract_stops_with_one_line(lake: Path) -> None:
     key = layout.crm_current_key("ratings", s3=False)
     with (lake / key).open("a", encoding="utf-8") as out:
