@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 from weblogs.adapters.lake import Lake, LakeError, open_lake, parse_address
 from weblogs.core import clock, layout
 from weblogs.core.errors import ConfigError
-from weblogs.core.run_plan import EventObject, Manifest, Unrecorded, unrecorded
+from weblogs.core.run_plan import EventObject, Manifest, Unrecorded, event_object, unrecorded
 
 #: The dbt task's lake bucket, `s3://BUCKET` (deploy/template.yaml).
 LAKE_ENV = "WEBLOGS_ATHENA_LAKE"
@@ -36,7 +36,6 @@ LAKE_ENV = "WEBLOGS_ATHENA_LAKE"
 LOOKBACK_DAYS = 14
 #: A manifest bigger than this is not read: it counts as naming no hour (a batch writes KiBs).
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-MANIFEST_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
 ONE_DAY = timedelta(days=1)
 
 
@@ -80,18 +79,10 @@ def _events_prefix(day: date) -> str:
 
 def bucket_event_objects(lake: Lake, days: Sequence[date]) -> list[EventObject]:
     """The event objects of `days` but compaction's outputs, with batch name and hour."""
-    objects = []
-    for day in days:
-        for obj in lake.list_objects(_events_prefix(day)):
-            parsed = layout.parse_event_key(obj.key)
-            if parsed is None or layout.compacted_group(parsed[1]) is not None:
-                continue
-            (year, month, dom, hour), name = parsed
-            try:
-                objects.append(EventObject(name, date(int(year), int(month), int(dom)), hour))
-            except ValueError:
-                continue  # not a calendar date: no reader reads it either
-    return objects
+    found = (
+        event_object(obj.key) for day in days for obj in lake.list_objects(_events_prefix(day))
+    )
+    return [obj for obj in found if obj is not None]
 
 
 def _texts(data: bytes, gzipped: bool) -> Iterator[str]:
@@ -135,17 +126,15 @@ def bucket_manifests(lake: Lake, days: Sequence[date], read_days: Sequence[date]
     manifests = []
     for day in days:
         for obj in lake.list_objects(_arrivals_prefix(day)):
-            base = obj.key.rsplit("/", 1)[-1]
-            suffix = next((s for s in MANIFEST_SUFFIXES if base.endswith(s)), None)
-            if suffix is None:
+            name = layout.manifest_name(obj.key.rsplit("/", 1)[-1])
+            if name is None:
                 continue
-            name = base[: -len(suffix)]
             if day not in read_days or obj.size == 0:
                 manifests.append(Manifest(name, obj.size == 0))
             elif obj.size > MAX_MANIFEST_BYTES:
                 manifests.append(Manifest(name, False, frozenset()))
             else:
-                empty, hours = manifest_hours(lake.get(obj.key), suffix.endswith(".gz"))
+                empty, hours = manifest_hours(lake.get(obj.key), obj.key.endswith(".gz"))
                 manifests.append(Manifest(name, empty, hours))
     return manifests
 

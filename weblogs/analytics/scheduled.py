@@ -32,6 +32,7 @@ from weblogs.core.run_plan import (
     EventObject,
     Manifest,
     RunPlan,
+    event_object,
     plan_run,
     unrecorded,
 )
@@ -107,13 +108,6 @@ def lake_arrivals(lake: Path, days: Sequence[date]) -> list[ArrivalLine]:
     return lake_manifests(lake, days)[0]
 
 
-def _manifest_name(path: Path) -> str:
-    for suffix in (".jsonl.gz", ".json.gz", ".jsonl", ".json"):
-        if path.name.endswith(suffix):
-            return path.name[: -len(suffix)]
-    return path.name
-
-
 def lake_manifests(lake: Path, days: Sequence[date]) -> tuple[list[ArrivalLine], list[Manifest]]:
     """The lines of the manifests of `days` (read), and every manifest of the lake as
     listed (those of `days` with the event hours they name; the others by size only)."""
@@ -129,28 +123,23 @@ def lake_manifests(lake: Path, days: Sequence[date]) -> tuple[list[ArrivalLine],
             hours = frozenset(
                 (x.event_date, x.event_hour) for x in found if x.event_date and x.event_hour
             )
-            manifests.append(Manifest(_manifest_name(path), not found, hours))
+            manifests.append(
+                Manifest(layout.manifest_name(path.name) or path.name, not found, hours)
+            )
     for path in sorted((lake / layout.ARRIVALS).glob(layout.ARRIVALS_FILES_GLOB)):
         if path not in read and path.is_file():
-            manifests.append(Manifest(_manifest_name(path), path.stat().st_size == 0))
+            manifests.append(
+                Manifest(layout.manifest_name(path.name) or path.name, path.stat().st_size == 0)
+            )
     return lines, manifests
 
 
 def lake_event_objects(lake: Path) -> list[EventObject]:
     """Every object of the lake folder's events table but compaction's outputs (a compacted
     hour's manifests named its inputs), with its batch name and event hour."""
-    objects = []
-    root = lake / layout.EVENTS
-    for path in sorted(root.glob(layout.EVENT_FILES_GLOB)):
-        parsed = layout.parse_event_key(path.relative_to(lake).as_posix())
-        if parsed is None or layout.compacted_group(parsed[1]) is not None:
-            continue
-        (year, month, day, hour), name = parsed
-        try:
-            objects.append(EventObject(name, date(int(year), int(month), int(day)), hour))
-        except ValueError:
-            continue  # not a calendar date: no reader reads it either
-    return objects
+    paths = sorted((lake / layout.EVENTS).glob(layout.EVENT_FILES_GLOB))
+    found = (event_object(path.relative_to(lake).as_posix()) for path in paths)
+    return [obj for obj in found if obj is not None]
 
 
 def _partition_filter(days: Sequence[date]) -> str:

@@ -83,6 +83,15 @@ PARTITION_KEYS = PARTITION_COLUMNS
 EVENT_FILES_GLOB = "year=*/month=*/day=*/hour=*/*.parquet"
 #: Relative to `arrivals/`: every arrivals manifest (plain or gzipped JSON lines).
 ARRIVALS_FILES_GLOB = "year=*/month=*/day=*/*.json*"
+#: The endings of an arrivals manifest's name; what precedes them is its batch's name.
+MANIFEST_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
+
+
+def manifest_name(file_name: str) -> str | None:
+    """The batch name of a manifest file (its name without the ending); None if not one."""
+    suffix = next((s for s in MANIFEST_SUFFIXES if file_name.endswith(s)), None)
+    return None if suffix is None else file_name[: -len(suffix)]
+
 
 #: Object names inside a partition: ASCII, no path separators, at most 255 characters.
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.=+-]{0,254}"

@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from weblogs.core import layout
 from weblogs.core.errors import UsageError
 
 ONE_DAY = timedelta(days=1)
@@ -109,6 +110,19 @@ class EventObject:
     name: str
     event_date: date
     event_hour: str
+
+
+def event_object(key: str) -> EventObject | None:
+    """The event object a lake key names; None for compaction's outputs (a compacted hour's
+    manifests named its inputs) and for keys no reader reads (not a calendar date)."""
+    parsed = layout.parse_event_key(key)
+    if parsed is None or layout.compacted_group(parsed[1]) is not None:
+        return None
+    (year, month, day, hour), name = parsed
+    try:
+        return EventObject(name, date(int(year), int(month), int(day)), hour)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
