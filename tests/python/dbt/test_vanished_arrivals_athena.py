@@ -10,7 +10,6 @@ bound, weblogs.analytics.bucket_listing).
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -35,27 +34,6 @@ def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
     moto_server.reset()
     yield moto_server
     moto_server.reset()
-
-
-def queue_athena_results(server: MotoServer, *results: list[list[str]]) -> None:
-    """The answers of the next Athena queries, in order (moto's static result queue)."""
-    body = {
-        "region": REGION,
-        "results": [
-            {
-                "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
-                "column_info": [{"Name": name, "Type": "varchar"} for name in rows[0]],
-            }
-            for rows in results
-        ],
-    }
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request(
-        "POST", "/moto-api/static/athena/query-results", json.dumps(body),
-        {"Content-Type": "application/json"},
-    )  # fmt: skip
-    assert connection.getresponse().status == 201
-    connection.close()
 
 
 def athena_env(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
@@ -110,8 +88,7 @@ def test_athena_plan_reports_and_rebuilds_a_deleted_and_an_emptied_manifest(
     put_batch(s3, "f", ("2026", "10", "09", "06"), None, b"")
     # Compaction's output has no manifest of its own name: not checked.
     put_batch(s3, layout.compacted_names("g", 1)[0], ("2026", "10", "06", "02"), None, b"")
-    queue_athena_results(
-        moto,
+    moto.queue_athena_results(
         [["n"], ["1"]],
         [["watermark"], ["2026-10-10 00:00:00.000"]],
         [

@@ -10,8 +10,6 @@ The Trino run of the same command is in test_trino_deployed_command.py.
 
 from __future__ import annotations
 
-import http.client
-import json
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -49,27 +47,6 @@ def task_role(server: MotoServer) -> dict[str, str]:
     return {k: v for k, v in server.env.items() if k != "AWS_REGION"}
 
 
-def queue_athena_results(server: MotoServer, *results: list[list[str]]) -> None:
-    """The answers of the next Athena queries, in order (moto's static result queue)."""
-    body = {
-        "region": REGION,
-        "results": [
-            {
-                "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
-                "column_info": [{"Name": name, "Type": "varchar"} for name in rows[0]],
-            }
-            for rows in results
-        ],
-    }
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request(
-        "POST", "/moto-api/static/athena/query-results", json.dumps(body),
-        {"Content-Type": "application/json"},
-    )  # fmt: skip
-    assert connection.getresponse().status == 201
-    connection.close()
-
-
 def test_the_image_has_no_duckdb(venv: Path) -> None:
     done = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import duckdb"], capture_output=True, check=False
@@ -97,8 +74,7 @@ def test_the_daily_command_on_athena_reaches_dbts_create_table_as(
     # moto executes no query: the runner's two reads get these answers (moto's result queue),
     # the run log does not exist yet and one batch arrived yesterday for 2026-10-02.
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    queue_athena_results(
-        moto,
+    moto.queue_athena_results(
         [["n"], ["0"]],
         [
             ["event_date", "event_hour", "arrived_at", "first_ingested_at", "year", "month", "day"],

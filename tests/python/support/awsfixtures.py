@@ -10,6 +10,7 @@ the unit tests (`make test-fast`) never start moto.
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,27 @@ class MotoServer:
         conn.request("POST", "/moto-api/reset")
         conn.getresponse().read()
         conn.close()
+
+    def queue_athena_results(self, *results: list[list[str]]) -> None:
+        """The answers of the next Athena queries, in order (moto's static result queue): each
+        a header row of column names, then the rows, every value a string."""
+        body = {
+            "region": REGION,
+            "results": [
+                {
+                    "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
+                    "column_info": [{"Name": name, "Type": "varchar"} for name in rows[0]],
+                }
+                for rows in results
+            ],
+        }
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection.request(
+            "POST", "/moto-api/static/athena/query-results", json.dumps(body),
+            {"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert connection.getresponse().status == 201
+        connection.close()
 
     def stop(self) -> None:
         self.server.stop()
