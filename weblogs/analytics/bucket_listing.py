@@ -28,7 +28,14 @@ from pathlib import PurePosixPath
 from weblogs.adapters.lake import Lake, LakeError, open_lake, parse_address
 from weblogs.core import clock, layout
 from weblogs.core.errors import ConfigError
-from weblogs.core.run_plan import EventObject, Manifest, Unrecorded, event_object, unrecorded
+from weblogs.core.run_plan import (
+    EventObject,
+    Manifest,
+    Unrecorded,
+    arrival_line,
+    event_object,
+    unrecorded,
+)
 
 #: The dbt task's lake bucket, `s3://BUCKET` (deploy/template.yaml).
 LAKE_ENV = "WEBLOGS_ATHENA_LAKE"
@@ -95,19 +102,12 @@ def _texts(data: bytes, gzipped: bool) -> Iterator[str]:
 
 
 def _hour(text: str) -> tuple[date, str] | None:
+    """The event hour a manifest line names, read as on a lake folder (`arrival_line`)."""
     try:
-        item = json.loads(text)
+        line = arrival_line(json.loads(text))
     except ValueError:
         return None
-    if not isinstance(item, dict):
-        return None
-    day, hour = item.get("event_date"), item.get("event_hour")
-    if not (isinstance(day, str) and len(day) == 10 and isinstance(hour, str)):
-        return None
-    try:
-        return date.fromisoformat(day), hour
-    except ValueError:
-        return None
+    return (line.event_date, line.event_hour) if line.event_date and line.event_hour else None
 
 
 def manifest_hours(data: bytes, gzipped: bool) -> tuple[bool, frozenset[tuple[date, str]]]:

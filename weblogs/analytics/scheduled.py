@@ -2,7 +2,8 @@
 
 The previous watermark is the run log's latest `arrivals_to` (a typed
 timestamp column); the arrivals manifests are read from the lake folder
-(`local`, `trino`) or the Glue arrivals table (`athena`) and parsed here; the
+(`local`, `trino`) or the Glue arrivals table (`athena`), each line parsed by
+`weblogs.core.run_plan.arrival_line` (the bucket listing reads them the same way); the
 session dates the persisted sessions hold come from `int_run_sessions`. The
 event objects are listed against the manifests (same batch name), so event
 hours whose manifest vanished are found (`unrecorded`): on a lake folder all of
@@ -32,7 +33,10 @@ from weblogs.core.run_plan import (
     EventObject,
     Manifest,
     RunPlan,
+    arrival_line,
     event_object,
+    parse_day,
+    parse_moment,
     plan_run,
     unrecorded,
 )
@@ -40,46 +44,6 @@ from weblogs.core.run_plan import (
 #: The longest run, in days (the dbt macro `max_window_days`; test_run_plan holds them equal).
 MAX_WINDOW_DAYS = 366
 EPOCH = datetime(1970, 1, 1)
-
-
-def _moment(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp (a manifest's text, or a typed value) as naive UTC; None if unreadable."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and 10 < len(value) <= 40:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _day(value: Any) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def arrival_line(item: Any, arrival_day: date | None = None) -> ArrivalLine:
-    """One manifest line (a parsed JSON object, or a row as a dict), each field checked;
-    `arrival_day` is the partition it was read from."""
-    if not isinstance(item, dict):
-        return ArrivalLine(None, None, None, None, arrival_day)
-    hour = item.get("event_hour")
-    return ArrivalLine(
-        _day(item.get("event_date")),
-        hour if isinstance(hour, str) else None,
-        _moment(item.get("arrived_at")),
-        _moment(item.get("first_ingested_at")),
-        arrival_day,
-    )
 
 
 def _file_lines(path: Path, day: date) -> Iterator[ArrivalLine]:
@@ -170,7 +134,7 @@ def table_arrivals(read: Reader, env: Mapping[str, str], days: Sequence[date]) -
     lines = []
     for row in rows:
         item = dict(zip(columns, row, strict=False))
-        day = _day(f"{item.get('year')}-{item.get('month')}-{item.get('day')}")
+        day = parse_day(f"{item.get('year')}-{item.get('month')}-{item.get('day')}")
         lines.append(arrival_line(item, day))
     return lines
 
@@ -189,7 +153,7 @@ def read_watermark(read: Reader, schema: str) -> datetime | None:
         return None
     _, rows = read(f"select max(arrivals_to) as watermark from {schema}.weblogs_run_log")
     value = rows[0][0] if rows else None
-    moment = _moment(value)
+    moment = parse_moment(value)
     if value is not None and moment is None:
         raise ConfigError(f"run log: arrivals_to {value!r} is not a timestamp")
     return moment
@@ -205,7 +169,9 @@ def held_dates(read: Reader, schema: str, days: tuple[date, ...]) -> set[date]:
         f" where session_date in ({listed})"
     )
     return {
-        day for (value,) in rows if (day := _day(value if isinstance(value, date) else str(value)))
+        day
+        for (value,) in rows
+        if (day := parse_day(value if isinstance(value, date) else str(value)))
     }
 
 

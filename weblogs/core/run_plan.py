@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from weblogs.core import layout
 from weblogs.core.errors import UsageError
@@ -101,6 +102,47 @@ class RunPlan:
     @property
     def counts_arrivals(self) -> bool:
         return self.arrivals_from < self.arrivals_to
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp (a manifest's text, or a typed value) as naive UTC; None if unreadable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and 10 < len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def parse_day(value: Any) -> date | None:
+    """A date (a typed value, or `YYYY-MM-DD` text); None if unreadable."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def arrival_line(item: Any, arrival_day: date | None = None) -> ArrivalLine:
+    """One manifest line (a parsed JSON object, or a row as a dict), each field checked;
+    `arrival_day` is the partition it was read from."""
+    if not isinstance(item, dict):
+        return ArrivalLine(None, None, None, None, arrival_day)
+    hour = item.get("event_hour")
+    return ArrivalLine(
+        parse_day(item.get("event_date")),
+        hour if isinstance(hour, str) else None,
+        parse_moment(item.get("arrived_at")),
+        parse_moment(item.get("first_ingested_at")),
+        arrival_day,
+    )
 
 
 @dataclass(frozen=True)
