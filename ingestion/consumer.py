@@ -4,7 +4,7 @@ Made to run for months. One loop, one page at a time:
 
 1. GET the next page (`ingestion.http`: timeouts, urllib3 retries with exponential
    backoff and jitter on connection errors, 429 and 5xx, honouring Retry-After).
-2. Validate every element with the shared contract (`weblogs.core.contract.screen`:
+2. Validate every element with the shared contract (`weblogs.core.contract.screen_all`:
    the verdict of `validate` on the element's text, forwarded as sent).
 3. Put the valid ones to Kinesis in chunks within the service limits; retry the
    records the response marks failed, with backoff; what still fails is kept
@@ -47,7 +47,7 @@ from weblogs.core.contract import (
     MAX_SESSION_ID_CHARS,
     Invalid,
     failed_record,
-    screen,
+    screen_all,
     to_epoch_ms,
 )
 from weblogs.core.redact import redact_url
@@ -245,7 +245,7 @@ class Consumer:
     def _judge_page(self, texts: list[bytes]) -> None:
         """Judge every element's text with the shared contract and forward it as it is;
         the transformation Lambda re-validates those same bytes and reaches the same
-        verdict (`screen` is `validate`'s verdict, see the contract)."""
+        verdict (`screen_all` gives `validate`'s verdicts, see the contract)."""
         now = self.clock()
         now_ms = to_epoch_ms(now)
         stats = self.stats
@@ -267,11 +267,10 @@ class Consumer:
                 )
             )
 
-        # The hot loop of the consumer. A string element is judged as text too, so it
-        # fails as not_an_object.
+        # The hot loop of the consumer: the page's verdicts in one call. A string element
+        # is judged as text too, so it fails as not_an_object.
         add_data, add_key, fits, invalid = datas.append, keys.append, _FITS_ANY_KEY, Invalid
-        for data in texts:
-            result = screen(data, now_ms=now_ms)
+        for data, result in zip(texts, screen_all(texts, now_ms=now_ms), strict=True):
             if type(result) is invalid:
                 fail(data, result.reason)
                 continue
