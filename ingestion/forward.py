@@ -92,7 +92,8 @@ class Forwarder:
             still: list[int] = []
             for chunk in chunk_records(pending, records):
                 started = time.monotonic()
-                outcomes: list[PutOutcome] = self.stream.put_records([records[i] for i in chunk])
+                chosen = records if len(chunk) == len(records) else [records[i] for i in chunk]
+                outcomes: list[PutOutcome] = self.stream.put_records(chosen)
                 self.sample("PutRecordsLatency", (time.monotonic() - started) * 1000)
                 stored = outcomes.count(None)
                 self.stats.forwarded += stored

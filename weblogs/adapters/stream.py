@@ -100,7 +100,7 @@ class LocalStream:
             self._seq += 1
             seq = self._seq
         target = self.directory / f"{self.run_id}-{seq:08d}.jsonl"
-        data = b"\n".join(map(itemgetter(0), records)) + b"\n"
+        data = b"\n".join([*map(itemgetter(0), records), b""])  # one copy, newline-ended
         try:
             write_atomically(target, data)
         except OSError as exc:

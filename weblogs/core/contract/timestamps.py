@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from weblogs.core.contract.canonical import HugeNumber
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
-_ONE_MS = timedelta(milliseconds=1)
 # ASCII digits only: `\d` and `int()` also take Arabic-Indic, full-width and other digits.
 _NUMERIC = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -99,8 +98,12 @@ def floor_ms(ms: float) -> int:
 
 def to_epoch_ms(moment: datetime) -> int:
     """Epoch milliseconds of an aware datetime (naive ones are taken as UTC), truncating
-    sub-millisecond digits towards the past (floor division of timedeltas)."""
-    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
+    sub-millisecond digits towards the past: `(moment - epoch) // 1 ms`, spelled with the
+    timedelta's normalised parts (0 <= seconds < 86400, 0 <= microseconds < 10**6), of
+    which only the last is not a whole number of milliseconds; a quarter faster than
+    dividing timedeltas, on the path of every ISO-8601 timestamp."""
+    delta = moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def iso_utc(moment: datetime) -> str:
