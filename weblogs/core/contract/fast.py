@@ -58,11 +58,13 @@ def screen_all(
     """
     decoders = _decoders(event_types)
     strict = decoders[0].decode
-    latest = now_ms + DAY_MS
+    # Locals, and ints against ints (an int against 1e14 takes a slower comparison).
+    latest, earliest, largest = now_ms + DAY_MS, MIN_TIMESTAMP_MS, MAX_RECORD_BYTES
+    s_end, ms_end, surely_in_range = _EPOCH_S_END, _EPOCH_MS_END, _value_surely_in_range
     results: list[Screened | Invalid] = []
     add = results.append
     for raw in raws:
-        if len(raw) <= MAX_RECORD_BYTES:
+        if len(raw) <= largest:
             has_extra = False
             try:
                 event = strict(raw)
@@ -71,8 +73,8 @@ def screen_all(
             if event is not None:
                 timestamp = event.timestamp
                 # The common case of `parse_timestamp`: a non-negative int of epoch s or ms.
-                if type(timestamp) is int and 0 <= timestamp < 1e14:
-                    if timestamp < 1e11:
+                if type(timestamp) is int and 0 <= timestamp < ms_end:
+                    if timestamp < s_end:
                         timestamp *= 1000
                 else:
                     timestamp = parse_timestamp(timestamp)
@@ -81,9 +83,9 @@ def screen_all(
                 if (
                     session_id
                     and type(timestamp) is int
-                    and MIN_TIMESTAMP_MS <= timestamp <= latest
+                    and earliest <= timestamp <= latest
                     and not event.page_url.isspace()
-                    and (value is None or _value_surely_in_range(value))
+                    and (value is None or surely_in_range(value))
                 ):
                     add((session_id, timestamp, has_extra))
                     continue
@@ -149,11 +151,11 @@ def fast_rows(
     now_ms: int,
     event_types: frozenset[str] | tuple[str, ...] = DEFAULT_TYPES,
 ) -> tuple[list[tuple[Any, ...] | None], list[int]]:
-    """`validate(raw, now=now_ms, ...).values` of each common valid event in order; None
-    (its index in the second list) for a text left to `validate` (extra fields, no event
-    id, a float value...). It only trims, lower-cases and derives: tests hold it to `validate`."""
+    """`validate(raw, now=now_ms, ...).values` of each common valid event, in order; None (and
+    its index in the second list) for what is `validate`'s: extra fields, no event id..."""
     decoders = _decoders(event_types)
     strict, latest, anonymous_ids = decoders[0].decode, now_ms + DAY_MS, {}
+    earliest, s_end, ms_end = MIN_TIMESTAMP_MS, _EPOCH_S_END, _EPOCH_MS_END
     rows: list[tuple[Any, ...] | None] = []
     misses: list[int] = []
     add, miss = rows.append, misses.append
@@ -170,14 +172,14 @@ def fast_rows(
             session_id, page_url, event_id = e.session_id.strip(), e.page_url.strip(), e.event_id
             event_id = event_id.strip() if event_id is not None else None
             # The common case of `parse_timestamp`: a non-negative int of epoch s or ms.
-            if type(timestamp := e.timestamp) is not int or not 0 <= timestamp < 1e14:
+            if type(timestamp := e.timestamp) is not int or not 0 <= timestamp < ms_end:
                 timestamp = parse_timestamp(timestamp)
-            elif timestamp < 1e11:
+            elif timestamp < s_end:
                 timestamp *= 1000
             value = e.value
             if (  # a derived id hashes the whole event; a float is read again as a decimal
                 not session_id or not page_url or not event_id or type(timestamp) is not int
-                or not MIN_TIMESTAMP_MS <= timestamp <= latest or type(value) is float
+                or not earliest <= timestamp <= latest or type(value) is float
                 or (value is not None and (value := exact_value(value)) is None)
             ):  # fmt: skip
                 e = None
@@ -219,6 +221,8 @@ def _value_surely_in_range(value: int | float | None) -> bool:
     return 0.0 < value < MAX_VALUE
 
 
+#: The ranges of `parse_timestamp`'s integers: below, epoch seconds; then milliseconds.
+_EPOCH_S_END, _EPOCH_MS_END = 10**11, 10**14
 #: msgspec's errors are ValueErrors (so are bad UTF-8 and orjson's); deep nesting recurses.
 _FAST_ERRORS = (ValueError, RecursionError)
 _FAST_MAX_BRACKETS = 64
