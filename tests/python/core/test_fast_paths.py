@@ -20,7 +20,7 @@ from weblogs.core.contract import (
     to_epoch_ms,
     validate,
 )
-from weblogs.core.contract.timestamps import floor_ms
+from weblogs.core.contract.timestamps import floor_ms, iso_utc, parse_timestamp
 from weblogs.core.layout import partition_of
 from weblogs.core.transform import HOUR_MS, by_hour, transform_records, values_to_table
 
@@ -167,3 +167,21 @@ def test_screen_and_fast_rows_agree_with_validate_on_any_case_of_event_type(
         assert misses == [0]  # extra fields: `validate` writes their JSON
     else:
         assert rows == [expected.values]
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1)),
+    st.none() | st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23)),
+    st.sampled_from(["auto", "milliseconds", "microseconds", "seconds"]),
+)
+@settings(max_examples=500, deadline=None)
+def test_iso_timestamps_read_as_to_epoch_ms_reads_the_time(
+    moment: datetime, offset: timedelta | None, spec: str
+) -> None:
+    if offset is not None:
+        moment = moment.replace(tzinfo=timezone(offset))
+    text = moment.isoformat(timespec=spec)
+    assert parse_timestamp(text) == to_epoch_ms(datetime.fromisoformat(text))
+    assert iso_utc(moment) == moment.astimezone(UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from weblogs.core.contract.canonical import HugeNumber
@@ -64,7 +65,9 @@ def _iso_to_ms(text: str) -> int | str:
         moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
         return "invalid_timestamp"
-    return to_epoch_ms(moment)
+    # `to_epoch_ms(moment)`, inlined: this is the path of every ISO-8601 timestamp.
+    delta = moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def _epoch_to_ms(value: float) -> int | str:
@@ -106,6 +109,7 @@ def to_epoch_ms(moment: datetime) -> int:
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
+@lru_cache(maxsize=16)  # a batch's or a page's failed lines share one time
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 with a `Z`, millisecond precision: how the failed store writes times."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
