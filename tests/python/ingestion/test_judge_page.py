@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingestion.forward import chunk_records
 from ingestion.page import Judged, _judge_each, judge_page, parse_page
+from weblogs.adapters.stream import StreamRecord, record_size, stream_records
 from weblogs.core.contract import MAX_RECORD_BYTES, Invalid, to_epoch_ms, validate
 from weblogs.simulator import TrafficGenerator
 
@@ -73,3 +75,19 @@ def validate_verdict(text: bytes) -> object:
 
 def test_an_empty_page() -> None:
     assert judge_page([], now_ms=NOW_MS) == Judged([], [], [], 0, [])
+
+
+def test_plain_pairs_and_stream_records_chunk_alike() -> None:
+    """`stream_records` builds plain (data, key) pairs; the forwarder reads by position, so
+    they chunk exactly as `StreamRecord`s do, within Kinesis' limits."""
+    datas = [b"y" * (1024 * 1024 - 10)] * 11 + [b"x" * 1000] * 700
+    keys = ["k\u00e9y"] * len(datas)
+    pairs = stream_records(datas, keys)
+    named = [StreamRecord(d, k) for d, k in zip(datas, keys, strict=True)]
+    assert pairs == named and all(type(p) is tuple for p in pairs)
+    indexes = list(range(len(datas)))
+    assert list(chunk_records(indexes, pairs)) == list(chunk_records(indexes, named))
+    for chunk in chunk_records(indexes, pairs):
+        assert len(chunk) <= 500
+        assert sum(record_size(pairs[i]) for i in chunk) <= 5 * 1024 * 1024
+    assert record_size(pairs[0]) == named[0].size == len(datas[0]) + len("k\u00e9y".encode())
