@@ -1,5 +1,6 @@
-"""The contract, fast, on one event's JSON text: `screen` (the verdict, the consumer's hot
-loop) and `fast_values` (the normalised row, the transformation's hot loop)."""
+"""The contract, fast, on many events' JSON texts at once: `screen_all` (the verdicts, the
+consumer's hot loop, a page per call) and `fast_rows` (the normalised rows, the
+transformation's hot loop, a batch per call); `screen` and `fast_values` take one text."""
 
 from __future__ import annotations
 
