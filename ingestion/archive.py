@@ -93,7 +93,9 @@ class Outbox:
         while self.pending:
             item = self.pending[0]
             try:
-                self.lake.put(item.key, b"\n".join(item.lines) + b"\n")
+                # One join with the last newline in it: `join(...) + b"\n"` would copy
+                # every event a second time.
+                self.lake.put(item.key, b"\n".join([*item.lines, b""]))
             except Exception as exc:  # S3 down, disk full: keep it, retry later
                 self.stats.s3_errors += 1
                 self._write_failures += 1

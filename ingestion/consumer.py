@@ -4,7 +4,7 @@ Made to run for months. One loop, one page at a time:
 
 1. GET the next page (`ingestion.http`: timeouts, urllib3 retries with exponential
    backoff and jitter on connection errors, 429 and 5xx, honouring Retry-After).
-2. Validate every element with the shared contract (`weblogs.core.contract.screen`:
+2. Validate every element with the shared contract (`ingestion.page.judge_page`, `screen_all`:
    the verdict of `validate` on the element's text, forwarded as sent).
 3. Put the valid ones to Kinesis in chunks within the service limits; retry the
    records the response marks failed, with backoff; what still fails is kept
@@ -39,17 +39,10 @@ from ingestion.config import ConsumerConfig
 from ingestion.forward import KINESIS_STAGE, Forwarder, chunk_records
 from ingestion.http import BadResponse, Poller, size_details
 from ingestion.metrics import Progress, Stats
-from ingestion.page import element_text, one_line, parse_page
+from ingestion.page import element_text, judge_page, one_line, parse_page
 from weblogs.core import layout
 from weblogs.core.collector import collector_paused
-from weblogs.core.contract import (
-    MAX_RECORD_BYTES,
-    MAX_SESSION_ID_CHARS,
-    Invalid,
-    failed_record,
-    screen,
-    to_epoch_ms,
-)
+from weblogs.core.contract import failed_record, to_epoch_ms
 from weblogs.core.redact import redact_url
 
 __all__ = [
@@ -70,8 +63,6 @@ log = logging.getLogger("ingestion")
 STAGE = "api_consumer"
 #: Longest pause between polls after repeated API errors.
 ERROR_BACKOFF_MAX = 60.0
-#: A record this long or shorter fits Kinesis' limit with any session id (128 characters).
-_FITS_ANY_KEY = MAX_RECORD_BYTES - 4 * MAX_SESSION_ID_CHARS
 
 
 class Consumer:
@@ -245,55 +236,31 @@ class Consumer:
     def _judge_page(self, texts: list[bytes]) -> None:
         """Judge every element's text with the shared contract and forward it as it is;
         the transformation Lambda re-validates those same bytes and reaches the same
-        verdict (`screen` is `validate`'s verdict, see the contract)."""
+        verdict (`screen_all` gives `validate`'s verdicts, see the contract)."""
         now = self.clock()
         now_ms = to_epoch_ms(now)
         stats = self.stats
         stats.pages += 1
         stats.polled += len(texts)
         page = stats.pages
-        datas: list[bytes] = []
-        keys: list[str] = []
-        extras: list[bytes] = []
-        stamp_sum = 0
         failures: list[bytes] = []
         reasons: Counter[str] = Counter()
-
-        def fail(payload: bytes, reason: str) -> None:
+        # The hot loop of the consumer, a page at a time. A string element is judged as
+        # text too, so it fails as not_an_object.
+        judged = judge_page(texts, now_ms=now_ms)
+        for payload, reason in judged.failed:
             reasons[reason] += 1
-            failures.append(
-                orjson.dumps(
-                    failed_record(payload, reason, STAGE, now, run_id=self.run_id, page=page)
-                )
-            )
-
-        # The hot loop of the consumer. A string element is judged as text too, so it
-        # fails as not_an_object.
-        add_data, add_key, fits, invalid = datas.append, keys.append, _FITS_ANY_KEY, Invalid
-        for data in texts:
-            result = screen(data, now_ms=now_ms)
-            if type(result) is invalid:
-                fail(data, result.reason)
-                continue
-            session_id, timestamp, has_extra = result
-            if len(data) > fits and (
-                len(data) + len(session_id.encode("utf-8")) > MAX_RECORD_BYTES
-            ):
-                fail(data, "record_too_large")  # with its partition key, over the limit
-                continue
-            add_data(data)
-            add_key(session_id)
-            stamp_sum += timestamp
-            if has_extra:
-                extras.append(data)
-        records = stream_records(datas, keys)
+            line = failed_record(payload, reason, STAGE, now, run_id=self.run_id, page=page)
+            failures.append(orjson.dumps(line))
+        datas, extras = judged.datas, judged.extras
+        records = stream_records(datas, judged.keys)
 
         stats.failed += len(failures)
         stats.reasons.update(reasons)
         if failures:
             self._queue_failures(layout.FAILED_RECORDS, "failed", failures, reasons, now)
         if records:
-            self.progress.sample("EventLag", now_ms - stamp_sum / len(records))
+            self.progress.sample("EventLag", now_ms - judged.time_sum / len(records))
         kinesis_failures = self.forwarder.send(records, now)
         self.raw.extend(datas)
         self.extra.extend(extras)

@@ -20,8 +20,9 @@ from weblogs.adapters.stream import (
     KINESIS_MAX_CALL_BYTES,
     KINESIS_MAX_RECORDS,
     PutOutcome,
+    Record,
     Stream,
-    StreamRecord,
+    record_size,
 )
 from weblogs.core import layout
 from weblogs.core.contract import failed_record
@@ -33,7 +34,7 @@ KINESIS_STAGE = "kinesis_put"
 _DATA, _KEY = itemgetter(0), itemgetter(1)
 
 
-def chunk_records(indexes: list[int], records: list[StreamRecord]) -> Iterator[list[int]]:
+def chunk_records(indexes: list[int], records: list[Record]) -> Iterator[list[int]]:
     """Split into PutRecords calls: at most 500 records and 5 MiB each."""
     if len(indexes) <= KINESIS_MAX_RECORDS:  # the common case: one page, one call
         chosen = records if len(indexes) == len(records) else [records[i] for i in indexes]
@@ -46,14 +47,14 @@ def chunk_records(indexes: list[int], records: list[StreamRecord]) -> Iterator[l
     chunk: list[int] = []
     size = 0
     for i in indexes:
-        record_size = records[i].size
+        this_size = record_size(records[i])
         if chunk and (
-            len(chunk) == KINESIS_MAX_RECORDS or size + record_size > KINESIS_MAX_CALL_BYTES
+            len(chunk) == KINESIS_MAX_RECORDS or size + this_size > KINESIS_MAX_CALL_BYTES
         ):
             yield chunk
             chunk, size = [], 0
         chunk.append(i)
-        size += record_size
+        size += this_size
     if chunk:
         yield chunk
 
@@ -78,7 +79,7 @@ class Forwarder:
         self.max_attempts = max_attempts
         self.backoff = backoff
 
-    def send(self, records: list[StreamRecord], now: datetime) -> list[tuple[bytes, str]]:
+    def send(self, records: list[Record], now: datetime) -> list[tuple[bytes, str]]:
         """Put to the stream; retry what the response marks failed; return what still failed."""
         pending = list(range(len(records)))
         last: dict[int, tuple[str, str]] = {}
@@ -92,7 +93,8 @@ class Forwarder:
             still: list[int] = []
             for chunk in chunk_records(pending, records):
                 started = time.monotonic()
-                outcomes: list[PutOutcome] = self.stream.put_records([records[i] for i in chunk])
+                chosen = records if len(chunk) == len(records) else [records[i] for i in chunk]
+                outcomes: list[PutOutcome] = self.stream.put_records(chosen)
                 self.sample("PutRecordsLatency", (time.monotonic() - started) * 1000)
                 stored = outcomes.count(None)
                 self.stats.forwarded += stored
@@ -109,7 +111,7 @@ class Forwarder:
                 (
                     orjson.dumps(
                         failed_record(
-                            records[i].data,
+                            records[i][0],
                             "kinesis_put_failed",
                             KINESIS_STAGE,
                             now,
@@ -117,7 +119,7 @@ class Forwarder:
                             error_code=code,
                             error_message=redact(message[:500]),
                             attempts=attempt,
-                            partition_key=records[i].partition_key,
+                            partition_key=records[i][1],
                         )
                     ),
                     code,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -20,21 +19,32 @@ KINESIS_MAX_RECORDS = 500
 KINESIS_MAX_CALL_BYTES = 5 * 1024 * 1024
 
 
+#: One record for the stream: the event as JSON bytes and its partition key. Streams and
+#: the forwarder read it by position, so a plain pair and a `StreamRecord` both serve.
+Record = tuple[bytes, str]
+
+
 class StreamRecord(NamedTuple):
-    """One record for the stream: the event as JSON bytes and its partition key."""
+    """One record for the stream, with names: the event as JSON bytes and its partition key."""
 
     data: bytes
     partition_key: str
 
     @property
     def size(self) -> int:
-        return len(self.data) + len(self.partition_key.encode("utf-8"))
+        return record_size(self)
 
 
-def stream_records(datas: list[bytes], keys: list[str]) -> list[StreamRecord]:
-    """Many records at once, at C speed (`tuple.__new__` skips NamedTuple's Python
-    `__new__`, which would cost as much per event as validating it)."""
-    return list(map(tuple.__new__, repeat(StreamRecord), zip(datas, keys, strict=True)))
+def record_size(record: Record) -> int:
+    """What the record counts against Kinesis' limits: its data and its key's UTF-8."""
+    return len(record[0]) + len(record[1].encode("utf-8"))
+
+
+def stream_records(datas: list[bytes], keys: list[str]) -> list[Record]:
+    """Many records at once, as plain pairs built by `zip` at C speed: a `StreamRecord`
+    per event (a tuple subclass) cost about three times as much, a tenth of the
+    consumer's own work per event."""
+    return list(zip(datas, keys, strict=True))
 
 
 #: Per-record outcome of a put: None = stored, else (error code, error message).
@@ -44,7 +54,7 @@ PutOutcome = tuple[str, str] | None
 class Stream(Protocol):
     """A Kinesis-like stream: one call stores a chunk within the PutRecords limits."""
 
-    def put_records(self, records: list[StreamRecord]) -> list[PutOutcome]: ...
+    def put_records(self, records: list[Record]) -> list[PutOutcome]: ...
 
 
 class KinesisStream:
@@ -54,13 +64,13 @@ class KinesisStream:
         self.client = client
         self.stream_name = stream_name
 
-    def put_records(self, records: list[StreamRecord]) -> list[PutOutcome]:
+    def put_records(self, records: list[Record]) -> list[PutOutcome]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             response = self.client.put_records(
                 StreamName=self.stream_name,
-                Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in records],
+                Records=[{"Data": data, "PartitionKey": key} for data, key in records],
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
@@ -95,12 +105,12 @@ class LocalStream:
         with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
             pass
 
-    def put_records(self, records: list[StreamRecord]) -> list[PutOutcome]:
+    def put_records(self, records: list[Record]) -> list[PutOutcome]:
         with self._lock:
             self._seq += 1
             seq = self._seq
         target = self.directory / f"{self.run_id}-{seq:08d}.jsonl"
-        data = b"\n".join(map(itemgetter(0), records)) + b"\n"
+        data = b"\n".join([*map(itemgetter(0), records), b""])  # one copy, newline-ended
         try:
             write_atomically(target, data)
         except OSError as exc:

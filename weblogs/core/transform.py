@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from weblogs.core.contract import (
@@ -20,7 +21,7 @@ from weblogs.core.contract import (
     DEFAULT_TYPES,
     Invalid,
     failed_record,
-    fast_values,
+    fast_rows,
     to_epoch_ms,
     validate,
 )
@@ -74,35 +75,50 @@ def transform_records(
     rows. Failed records keep their payload, reason and `record_ids[i]`.
     """
     now_ms = to_epoch_ms(now)
-    default_ingested = to_epoch_ms(ingested_at) if ingested_at else now_ms
-    by_hour: dict[int, tuple[list[tuple[Any, ...]], list[int]]] = {}
+    payloads = payloads if isinstance(payloads, list) else list(payloads)
+    # The common valid events take the fast path, in one call; the rest get `validate`,
+    # which names the reason (they agree: tests/python/core/test_contract.py).
+    rows, misses = fast_rows(payloads, now_ms=now_ms, event_types=event_types)
     failures: list[dict[str, Any]] = []
-    count = 0
-    for index, payload in enumerate(payloads):
-        count += 1
-        # The common valid event takes the fast path; anything else gets `validate`,
-        # which names the reason (they agree: tests/python/core/test_contract.py).
-        values = fast_values(payload, now_ms=now_ms, event_types=event_types)
-        if values is None:
-            outcome = validate(payload, now=now_ms, event_types=event_types)
-            if type(outcome) is Invalid:
-                extra = dict(context)
-                if record_ids is not None:
-                    extra["record_id"] = record_ids[index]
-                failures.append(failed_record(payload, outcome.reason, stage, now, **extra))
-                continue
-            values = outcome.values
-        bucket = values[7] // HOUR_MS  # event_timestamp
-        group = by_hour.get(bucket)
-        if group is None:
-            group = by_hour[bucket] = ([], [])
-        group[0].append(values)
-        group[1].append(default_ingested if ingested_at_ms is None else ingested_at_ms[index])
-    partitions = {
-        partition_of(bucket): values_to_table(rows, ingested)
-        for bucket, (rows, ingested) in by_hour.items()
-    }
-    return TransformResult(count, now, partitions, failures)
+    for index in misses:
+        outcome = validate(payloads[index], now=now_ms, event_types=event_types)
+        if type(outcome) is Invalid:
+            extra = dict(context)
+            if record_ids is not None:
+                extra["record_id"] = record_ids[index]
+            failures.append(failed_record(payloads[index], outcome.reason, stage, now, **extra))
+        else:
+            rows[index] = outcome.values
+    if ingested_at_ms is None:
+        ingested = [to_epoch_ms(ingested_at) if ingested_at else now_ms] * len(rows)
+    else:
+        ingested = list(ingested_at_ms[: len(rows)])
+    if failures:  # only then is there anything to leave out
+        kept = [i for i, row in enumerate(rows) if row is not None]
+        rows, ingested = [rows[i] for i in kept], [ingested[i] for i in kept]
+    partitions = by_hour(values_to_table(rows, ingested)) if rows else {}
+    return TransformResult(len(payloads), now, partitions, failures)
+
+
+def by_hour(table: pa.Table) -> dict[Partition, pa.Table]:
+    """The table split by the hour of `event_timestamp`, each part in the table's order.
+
+    In Arrow, not per row in Python. Rows in time order (a Kinesis shard's usually are)
+    are cut into zero-copy slices; otherwise a stable sort by hour comes first (one copy).
+    """
+    hours = pc.divide(table["event_timestamp"].cast(pa.int64()), HOUR_MS)  # integer division
+    first, last = (x.as_py() for x in pc.min_max(hours).values())
+    if first == last:
+        return {partition_of(first): table}
+    if not pc.all(pc.less_equal(hours[:-1], hours[1:])).as_py():
+        order = pc.sort_indices(hours)  # stable: each hour keeps the table's order
+        table, hours = table.take(order), hours.take(order)
+    parts: dict[Partition, pa.Table] = {}
+    offset = 0
+    for count in pc.value_counts(hours).field("counts").to_pylist():  # sorted: hour order
+        parts[partition_of(hours[offset].as_py())] = table.slice(offset, count)
+        offset += count
+    return parts
 
 
 def values_to_table(rows: list[tuple[Any, ...]], ingested_at_ms: list[int]) -> pa.Table:
@@ -144,6 +160,7 @@ __all__ = [
     "HOUR_MS",
     "Partition",
     "TransformResult",
+    "by_hour",
     "nonblank_chunks",
     "parquet_bytes",
     "partition_of",

@@ -508,6 +508,8 @@ def test_fast_values_answer_the_common_events() -> None:
         event(user_id=42, browser="", os="  ", country=" PT ", client_id=" c-1 ", value=7),
         event(user_id="  ", event_type="purchase", value=0, timestamp="2026-10-03T04:00:00Z"),
         event(session_id=" s-2 ", page_url=" /p ", event_id=" e-2 "),
+        event(event_type="Click"),  # allowed once lower-cased: the second decoder's
+        event(event_type=" PAGE_VIEW ", user_id=None),
     ]
     for obj in common:
         data = json.dumps(obj).encode()
@@ -520,7 +522,8 @@ def test_fast_values_answer_the_common_events() -> None:
         event(value=2 * 10**9),
         {**event(), "extra": 1},
         event(session_id="   "),
-        event(event_type="Click"),
+        event(event_type="Teleport"),
+        {**event(event_type="Click"), "extra": 1},
         event(timestamp=T_SECONDS + 10 * 86_400),
     ]
     for obj in left:

@@ -4,7 +4,7 @@ The consumer, both Lambdas, the replay command and the tests import this package
 so a rule changes in one place; docs/contract.md#1-the-event describes the rules.
 Its modules, by responsibility: `schema` (types, limits, the Arrow columns),
 `timestamps`, `canonical` (canonical JSON, derived ids, strict decoding), `rules`
-(`validate`), `fast` (`screen` and `fast_values`, the fast paths) and `failed` (the
+(`validate`), `fast` (`screen_all` and `fast_rows`, the fast paths) and `failed` (the
 failed-store line).
 """
 
@@ -16,7 +16,7 @@ from weblogs.core.contract.canonical import (
     exact_int,
 )
 from weblogs.core.contract.failed import failed_record, payload_bytes
-from weblogs.core.contract.fast import Screened, fast_values, screen
+from weblogs.core.contract.fast import Screened, fast_rows, fast_values, screen, screen_all
 from weblogs.core.contract.rules import OPTIONAL_TEXTS, Invalid, Valid, validate
 from weblogs.core.contract.schema import (
     ADDED_COLUMNS,
@@ -71,11 +71,13 @@ __all__ = [
     "derive_event_id",
     "exact_int",
     "failed_record",
+    "fast_rows",
     "fast_values",
     "iso_utc",
     "parse_timestamp",
     "payload_bytes",
     "screen",
+    "screen_all",
     "to_epoch_ms",
     "validate",
 ]

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from weblogs.core.contract.canonical import HugeNumber
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
-_ONE_MS = timedelta(milliseconds=1)
 # ASCII digits only: `\d` and `int()` also take Arabic-Indic, full-width and other digits.
 _NUMERIC = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -65,7 +65,9 @@ def _iso_to_ms(text: str) -> int | str:
         moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
         return "invalid_timestamp"
-    return to_epoch_ms(moment)
+    # `to_epoch_ms(moment)`, inlined: this is the path of every ISO-8601 timestamp.
+    delta = moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def _epoch_to_ms(value: float) -> int | str:
@@ -73,18 +75,41 @@ def _epoch_to_ms(value: float) -> int | str:
     if magnitude < 1e11:
         if isinstance(value, int):
             return value * 1000
-        return math.floor(round(value * 1000.0, 3))
+        return floor_ms(value * 1000.0)
     if magnitude < 1e14:
-        return value if isinstance(value, int) else math.floor(round(value, 3))
+        return value if isinstance(value, int) else floor_ms(value)
     return "invalid_timestamp"
+
+
+def floor_ms(ms: float) -> int:
+    """`math.floor(round(ms, 3))`: a float of milliseconds to whole ones, sub-microsecond
+    noise rounded away first (1791000000.123 s is 1791000000123 ms, not ...122).
+
+    `round(x, 3)` goes through a decimal conversion, the slowest step of reading a float
+    timestamp, so the common case skips it: for 0 <= x < 1e14, x - int(x) is exact, and
+    when it is below 0.99 the 3-decimal rounding of x (at most x + 0.0005) and the double
+    nearest to it (the spacing of doubles below 1e14 is at most 1/64) stay below
+    int(x) + 1, so the floor is int(x). The rest takes the definition itself
+    (tests/python/core/test_contract.py checks the two on generated floats).
+    """
+    if 0.0 <= ms < 1e14:
+        whole = int(ms)
+        if ms - whole < 0.99:
+            return whole
+    return math.floor(round(ms, 3))
 
 
 def to_epoch_ms(moment: datetime) -> int:
     """Epoch milliseconds of an aware datetime (naive ones are taken as UTC), truncating
-    sub-millisecond digits towards the past (floor division of timedeltas)."""
-    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)) // _ONE_MS
+    sub-millisecond digits towards the past: `(moment - epoch) // 1 ms`, spelled with the
+    timedelta's normalised parts (0 <= seconds < 86400, 0 <= microseconds < 10**6), of
+    which only the last is not a whole number of milliseconds; a quarter faster than
+    dividing timedeltas, on the path of every ISO-8601 timestamp."""
+    delta = moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
+@lru_cache(maxsize=16)  # a batch's or a page's failed lines share one time
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 with a `Z`, millisecond precision: how the failed store writes times."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
