@@ -34,6 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: The work unit of every test that needs the Trino server (docs/contributing.md).
 TRINO_GROUP = "trino"
+#: How a Trino test file starts a server of its own (weblogs.trino.server.start).
+OWN_SERVER = "server.start("
 
 #: Seconds each test file takes, for the files above ~10 s: `make pytest` on the 2-core
 #: machine (2 workers, `--junitxml`, test times summed per file). Only their order
@@ -75,14 +77,16 @@ def _file(nodeid: str) -> str:
 @functools.cache
 def work_unit(file: str) -> str:
     """The work unit of a test file (its path relative to the rootdir): `trino` for every
-    file that uses the Trino server or installs it, else the file itself."""
+    file that uses the session's Trino server (`trino_lake`) or is a Trino file, else the
+    file itself. A Trino file that starts a server of its own and never asks for
+    `trino_lake` (test_trino_calendar.py) is a unit of its own: its JVM runs beside the
+    session's, on the other worker, instead of after it."""
     path = REPO_ROOT / file
-    uses_trino = (
-        path.name.startswith("test_trino")
-        or path.parent.name == TRINO_GROUP
-        or (path.is_file() and "trino_lake" in path.read_text(encoding="utf-8"))
-    )
-    return TRINO_GROUP if uses_trino else file
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if "trino_lake" in text:
+        return TRINO_GROUP
+    trino_file = path.name.startswith("test_trino") or path.parent.name == TRINO_GROUP
+    return file if not trino_file or OWN_SERVER in text else TRINO_GROUP
 
 
 #: The kind markers (pyproject.toml); `unit` is what a test is when it is none of these.

@@ -18,11 +18,15 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FILES = ("tests/python/core/test_contract.py", "tests/python/lambdas/test_s3toathena_keys.py")
 
 
-def test_the_trino_files_are_one_unit_and_every_other_file_its_own() -> None:
+def test_the_session_trino_files_are_one_unit_and_every_other_file_its_own() -> None:
     assert work_unit("tests/python/trino/test_trino_dbt.py") == TRINO_GROUP
     assert work_unit("tests/python/trino/test_trino_tables.py") == TRINO_GROUP
     assert work_unit("tests/python/trino/test_a_new_one.py") == TRINO_GROUP
     assert work_unit("tests/python/test_trino_flat.py") == TRINO_GROUP  # a flat file too
+    # A Trino file with a server of its own, never the session's: a unit of its own, so
+    # its JVM runs beside the session's on the other worker.
+    calendar = "tests/python/trino/test_trino_calendar.py"
+    assert work_unit(calendar) == calendar
     for file in ("tests/python/core/test_contract.py", "tests/python/dbt/test_dbt_build.py"):
         assert work_unit(file) == file
 
