@@ -11,9 +11,10 @@ folder and fixtures, or else `unit` unless it is marked `slow`; `make test-fast`
 
 The work units (docs/contributing.md, Running the tests; `pytest_xdist_make_scheduler`):
 each test file is one unit, run whole by one worker, so a file's module and session
-fixtures are built once; every file that uses the Trino server (`trino_lake`, one JVM
-per worker session) or installs it (test_trino_*.py, the trino/ folder) is in the one
-unit `trino`, so a single Trino runs at a time. On a worker the units are ordered by their expected cost,
+fixtures are built once; every file that uses the session's Trino server (`trino_lake`,
+one JVM per worker session) or is a Trino file (test_trino_*.py, the trino/ folder) is
+in the one unit `trino`, so that server is started once; a Trino file with a server of
+its own and no `trino_lake` (test_trino_calendar.py) is its own unit, beside it. On a worker the units are ordered by their expected cost,
 the heaviest first (`make pytest` passes `--no-loadscope-reorder` so xdist keeps that
 order), so the last units to start are short ones and the workers finish together.
 """
