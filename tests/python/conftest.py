@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TRINO_GROUP = "trino"
 #: How a Trino test file starts a server of its own (weblogs.trino.server.start).
 OWN_SERVER = "server.start("
+#: A file asks for the session's Trino: `trino_lake` as a parameter (`trino_lake: TrinoLake`,
+#: `trino_lake,`) or by name (`getfixturevalue("trino_lake")`); a mention in prose
+#: (backquoted in a docstring) is not a use.
+USES_TRINO_LAKE = re.compile(r"\btrino_lake\s*[:,)=]|[\"']trino_lake[\"']")
 
 #: Seconds each test file takes, for the files above ~10 s: `make pytest` on the 2-core
 #: machine (2 workers, `--junitxml`, test times summed per file). Only their order
@@ -84,7 +89,7 @@ def work_unit(file: str) -> str:
     session's, on the other worker, instead of after it."""
     path = REPO_ROOT / file
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if "trino_lake" in text:
+    if USES_TRINO_LAKE.search(text):
         return TRINO_GROUP
     trino_file = path.name.startswith("test_trino") or path.parent.name == TRINO_GROUP
     return file if not trino_file or OWN_SERVER in text else TRINO_GROUP
@@ -100,7 +105,11 @@ def file_kinds(path: Path) -> frozenset[str]:
     or dbt run through the helpers (`DbtProject`, `dbt_command`) anywhere in it."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     kinds = set()
-    if path.parent.name == "trino" or path.name.startswith("test_trino") or "trino_lake" in text:
+    if (
+        path.parent.name == "trino"
+        or path.name.startswith("test_trino")
+        or USES_TRINO_LAKE.search(text)
+    ):
         kinds.add("trino")
     if path.parent.name == "dbt" or "DbtProject" in text or "dbt_command" in text:
         kinds.add("dbt")

@@ -27,6 +27,24 @@ def test_the_session_trino_files_are_one_unit_and_every_other_file_its_own() -> 
     # its JVM runs beside the session's on the other worker.
     calendar = "tests/python/trino/test_trino_calendar.py"
     assert work_unit(calendar) == calendar
+
+
+def test_a_trino_file_is_in_the_session_unit_when_it_asks_for_trino_lake(tmp_path: Path) -> None:
+    """Its own server and a word on `trino_lake` in prose: its own unit; a parameter or
+    a fixture name in quotes: the session's unit."""
+    folder = tmp_path / TRINO_GROUP
+    folder.mkdir()
+    own = '"""Not the session\'s `trino_lake`: ours."""\nrunning = server.start(state, lake)\n'
+    uses = {
+        "param": "def test_a(trino_lake: TrinoLake) -> None: ...\n",
+        "bare": "def test_a(tmp_path, trino_lake): ...\n",
+        "named": 'server.start(s, l)\nrequest.getfixturevalue("trino_lake")\n',
+    }
+    (folder / "test_own.py").write_text(own)
+    assert work_unit(str(folder / "test_own.py")) == str(folder / "test_own.py")
+    for name, text in uses.items():
+        (folder / f"test_{name}.py").write_text(own + text)
+        assert work_unit(str(folder / f"test_{name}.py")) == TRINO_GROUP, name
     for file in ("tests/python/core/test_contract.py", "tests/python/dbt/test_dbt_build.py"):
         assert work_unit(file) == file
 

@@ -58,8 +58,8 @@ def late_login() -> dict[date, list[dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def calendar_trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
     """A Trino of its own over the calendar's lake (the session's serves the fixture lake),
-    a `quick` one as the session's (trino_helpers.py). Never `trino_lake`: this file is a
-    work unit of its own (conftest.work_unit), its JVM beside the session's."""
+    a `quick` one as the session's (trino_helpers.py). Never the session's fixture: this
+    file is a work unit of its own (conftest.work_unit), its JVM beside the session's."""
     root = tmp_path_factory.mktemp("trino-calendar")
     lake = root / "lake"
     (lake / "crm").mkdir(parents=True)
