@@ -34,11 +34,12 @@ def test_a_trino_file_is_in_the_session_unit_when_it_asks_for_trino_lake(tmp_pat
     a fixture name in quotes: the session's unit."""
     folder = tmp_path / TRINO_GROUP
     folder.mkdir()
-    own = '"""Not the session\'s `trino_lake`: ours."""\nrunning = server.start(state, lake)\n'
+    fixture = "trino" + "_lake"  # spelled apart: this file itself asks for no Trino
+    own = f'"""Not the session\'s `{fixture}`: ours."""\nrunning = server.start(state, lake)\n'
     uses = {
-        "param": "def test_a(trino_lake: TrinoLake) -> None: ...\n",
-        "bare": "def test_a(tmp_path, trino_lake): ...\n",
-        "named": 'server.start(s, l)\nrequest.getfixturevalue("trino_lake")\n',
+        "param": f"def test_a({fixture}: TrinoLake) -> None: ...\n",
+        "bare": f"def test_a(tmp_path, {fixture}): ...\n",
+        "named": f'server.start(s, l)\nrequest.getfixturevalue("{fixture}")\n',
     }
     (folder / "test_own.py").write_text(own)
     assert work_unit(str(folder / "test_own.py")) == str(folder / "test_own.py")
