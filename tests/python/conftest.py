@@ -116,6 +116,18 @@ def file_kinds(path: Path) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m unit` (`make test-fast`) does not import a test file whose every test has a kind
+    other than `unit` (file_kinds: dbt/, trino/, a file that runs dbt): it could select
+    none of them, and its imports (dbt's helpers, pyarrow) are a second of each worker's
+    start-up. The tests selected are the same."""
+    if config.getoption("markexpr", "") != "unit" or collection_path.suffix != ".py":
+        return None
+    if collection_path.name.startswith("test_") and file_kinds(collection_path):
+        return True
+    return None
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Mark a test by kind: its file's kinds, `aws` when it uses the moto server, and
     `unit` when it has none of them and is not `slow` (`make test-fast`)."""
