@@ -70,29 +70,3 @@ def test_any_select_builds_on_a_fresh_database(tmp_path: Path, select: str) -> N
     bad = [r["unique_id"] for r in results if r["status"] in ("error", "fail", "skipped")]
     assert done.returncode == 0 and not bad, bad or done.stdout[-3000:]
     assert any(r["unique_id"].startswith("test.") for r in results)
-
-
-def unit_tests_run(project: DbtProject) -> list[str]:
-    results = json.loads((project.target_path / "run_results.json").read_text())["results"]
-    return [r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.")]
-
-
-def test_a_project_runs_its_unit_tests_in_its_first_build_and_when_selected(
-    tmp_path: Path,
-) -> None:
-    """DbtProject (dbt_helpers.py): the unit tests pin every var (above), so a later build
-    of the same project skips them, unless it selects them itself; any other command
-    and a failed build leave them to the next build."""
-    lake = build_fixture_lake(tmp_path)
-    project = DbtProject(tmp_path / "work", lake)
-    select = ("--select", "stg_weblogs__events")
-    refused = project.run("build", "--vars", "{startdate: 2026-10-05, enddate: 2026-10-01}",
-                          *select, check=False)  # fmt: skip
-    assert refused.returncode != 0 and not project.unit_tests_ran
-    project.build(START, END, *select)
-    assert unit_tests_run(project) and project.unit_tests_ran
-    project.build(START, END, *select)
-    assert not unit_tests_run(project)
-    named = "unit_test:events_deduplicated_earliest_ingested_copy_wins"
-    project.build(START, END, *select, named)
-    assert [u.rsplit(".", 1)[-1] for u in unit_tests_run(project)] == [named.split(":")[1]]

@@ -428,8 +428,7 @@ def fixture_build(tmp_path_factory: Any, dest: Path) -> DbtProject:
             shutil.copytree(source, dest / name, dirs_exist_ok=True)
         elif source.is_file():
             shutil.copy2(source, dest / name)
-    # The shared build ran the unit tests (test_dbt_build.py checks its run results).
-    return DbtProject(dest, root / "data" / "lake", unit_tests_ran=True)
+    return DbtProject(dest, root / "data" / "lake")
 
 
 class _DbtForkServer:
@@ -494,26 +493,13 @@ def dbt_command(
     return subprocess.CompletedProcess([DBT, *args], code, out, err)
 
 
-#: A build that names these selects the unit tests itself: it always runs them.
-UNIT_TEST_SELECTORS = ("unit_test", "test_type:unit")
-
-
 @dataclass
 class DbtProject:
-    """Runs the repo's dbt project for real, with a throw-away profile, database and target dir.
-
-    A project's unit tests run in its first passing `build` only (`unit_tests_ran`), as
-    the calendar tests do on their first day: they pin every project var
-    (test_dbt_any_build.py) and read only their givens, so a later build of the same
-    project, same SQL, same environment, would run the same tests on the same inputs
-    again; they take about 40% of a DuckDB build of the fixture lake. A build that
-    selects them (`test_type:unit`, `resource_type:unit_test`) always runs them."""
+    """Runs the repo's dbt project for real, with a throw-away profile, database and target dir."""
 
     workdir: Path
     lake: Path
     env: dict[str, str] = field(default_factory=dict)
-    #: Whether a build of this project passed with its unit tests (later builds skip them).
-    unit_tests_ran: bool = False
 
     def __post_init__(self) -> None:
         self.profiles_dir = self.workdir / "profiles"
@@ -535,24 +521,17 @@ class DbtProject:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [*args, "--project-dir", str(REPO_ROOT)]
-        building = bool(args) and args[0] == "build"
-        selects_unit_tests = any(s in a for a in args for s in UNIT_TEST_SELECTORS)
-        env = self.env
-        if building and self.unit_tests_ran and not selects_unit_tests:
-            env = {**env, "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
         if os.environ.get("WEBLOGS_TESTS_DBT_SUBPROCESS") == "1":
             done = subprocess.run(
                 [DBT, *command],
                 capture_output=True,
                 text=True,
-                env=env,
+                env=self.env,
                 cwd=self.workdir,
                 check=False,
             )
         else:
-            done = dbt_command(command, env=env, cwd=self.workdir)
-        if building and done.returncode == 0:
-            self.unit_tests_ran = True
+            done = dbt_command(command, env=self.env, cwd=self.workdir)
         if check:
             assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
         return done
