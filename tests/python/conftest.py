@@ -11,9 +11,10 @@ folder and fixtures, or else `unit` unless it is marked `slow`; `make test-fast`
 
 The work units (docs/contributing.md, Running the tests; `pytest_xdist_make_scheduler`):
 each test file is one unit, run whole by one worker, so a file's module and session
-fixtures are built once; every file that uses the Trino server (`trino_lake`, one JVM
-per worker session) or installs it (test_trino_*.py, the trino/ folder) is in the one
-unit `trino`, so a single Trino runs at a time. On a worker the units are ordered by their expected cost,
+fixtures are built once; every file that uses the session's Trino server (`trino_lake`,
+one JVM per worker session) or is a Trino file (test_trino_*.py, the trino/ folder) is
+in the one unit `trino`, so that server is started once; a Trino file with a server of
+its own and no `trino_lake` (test_trino_calendar.py) is its own unit, beside it. On a worker the units are ordered by their expected cost,
 the heaviest first (`make pytest` passes `--no-loadscope-reorder` so xdist keeps that
 order), so the last units to start are short ones and the workers finish together.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,37 +36,70 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: The work unit of every test that needs the Trino server (docs/contributing.md).
 TRINO_GROUP = "trino"
+#: How a Trino test file starts a server of its own (weblogs.trino.server.start).
+OWN_SERVER = "server.start("
+#: A file asks for the session's Trino: `trino_lake` as a parameter (`trino_lake: TrinoLake`,
+#: `trino_lake,`) or by name (`getfixturevalue("trino_lake")`); a mention in prose
+#: (backquoted in a docstring) is not a use.
+USES_TRINO_LAKE = re.compile(r"\btrino_lake\s*[:,)=]|[\"']trino_lake[\"']")
 
-#: Seconds each test file takes, for the files above ~10 s: `make pytest` on the 2-core
-#: machine (2 workers, `--junitxml`, test times summed per file). Only their order
-#: matters: it decides which units start first; a file missing here starts after these,
-#: in pytest's order.
+#: Seconds each test file takes, for the files above ~10 s: the test times of one
+#: `make pytest` (2 workers, `--junitxml`, summed per file; 2026-12-07, 882 tests, on the
+#: 2-core machine shared with other engineers' runs, so the figures are inflated alike).
+#: Only their order matters: it decides which units start first (the `trino` unit counts
+#: its files together); a file missing here starts after these, in pytest's order.
 FILE_SECONDS = {
-    "test_dbt_calendar.py": 364,
-    "test_trino_dbt.py": 238,
-    "test_dbt_operation.py": 208,
-    "test_dashboard.py": 110,
-    "test_dbt_visitors.py": 200,
-    "test_dbt_lake_root.py": 79,
-    "test_crm_load.py": 72,
-    "test_faults.py": 62,
-    "test_compact.py": 70,
-    "test_dbt_cli.py": 66,
-    "test_dbt_late_patch.py": 55,
-    "test_dbt_build.py": 54,
-    "test_forget_s3.py": 150,
-    "test_dbt_acquisition.py": 51,
-    "test_dbt_docs.py": 46,
-    "test_dbt_athena.py": 43,
-    "test_lint_sqlfluff.py": 28,
-    "test_parallel_units.py": 25,
-    "test_container.py": 25,
-    "test_hostile_consumer.py": 25,
-    "test_demo.py": 35,
-    "test_consumer.py": 20,
-    "test_trino_tables.py": 16,
-    "test_transform.py": 16,
-    "test_s3toathena_aws.py": 10,
+    "test_dbt_calendar.py": 673,
+    "test_models_vanished_arrivals.py": 418,
+    "test_dbt_visitors.py": 379,
+    "test_trino_dbt.py": 316,
+    "test_dbt_operation.py": 299,
+    "test_models_runner.py": 291,
+    "test_trino_calendar.py": 287,
+    "test_dbt_build.py": 227,
+    "test_dashboard.py": 213,
+    "test_dbt_acquisition.py": 203,
+    "test_models_report_period.py": 203,
+    "test_dbt_lake_root.py": 201,
+    "test_trino_deployed_command.py": 195,
+    "test_trino_forget.py": 177,
+    "test_forget_s3.py": 175,
+    "test_dbt_session.py": 168,
+    "test_dbt_revenue.py": 154,
+    "test_lint_sqlfluff.py": 119,
+    "test_demo.py": 109,
+    "test_dbt_docs.py": 107,
+    "test_dbt_athena.py": 103,
+    "test_dbt_privacy.py": 103,
+    "test_privacy_rules.py": 93,
+    "test_dbt_any_build.py": 91,
+    "test_forget_marts.py": 87,
+    "test_crm_load.py": 76,
+    "test_forget.py": 76,
+    "test_faults.py": 64,
+    "test_parallel_units.py": 61,
+    "test_dbt_cli.py": 60,
+    "test_dbt_late_patch.py": 57,
+    "test_container.py": 55,
+    "test_dbt_schema_evolution.py": 51,
+    "test_compact.py": 50,
+    "test_deployed_command.py": 50,
+    "test_hostile_consumer.py": 41,
+    "test_trino_privacy_lake.py": 31,
+    "test_models_monitoring.py": 30,
+    "test_transform.py": 28,
+    "test_consumer.py": 27,
+    "test_crm_hostile.py": 25,
+    "test_trino_privacy.py": 23,
+    "test_forget_memory.py": 18,
+    "test_trino_tables.py": 18,
+    "test_ingestion_aws.py": 15,
+    "test_run_plan.py": 14,
+    "test_template_deploy.py": 14,
+    "test_secrets.py": 13,
+    "test_template.py": 11,
+    "test_transform_storage.py": 11,
+    "test_contract.py": 10,
 }
 
 
@@ -75,14 +110,16 @@ def _file(nodeid: str) -> str:
 @functools.cache
 def work_unit(file: str) -> str:
     """The work unit of a test file (its path relative to the rootdir): `trino` for every
-    file that uses the Trino server or installs it, else the file itself."""
+    file that uses the session's Trino server (`trino_lake`) or is a Trino file, else the
+    file itself. A Trino file that starts a server of its own and never asks for
+    `trino_lake` (test_trino_calendar.py) is a unit of its own: its JVM runs beside the
+    session's, on the other worker, instead of after it."""
     path = REPO_ROOT / file
-    uses_trino = (
-        path.name.startswith("test_trino")
-        or path.parent.name == TRINO_GROUP
-        or (path.is_file() and "trino_lake" in path.read_text(encoding="utf-8"))
-    )
-    return TRINO_GROUP if uses_trino else file
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if USES_TRINO_LAKE.search(text):
+        return TRINO_GROUP
+    trino_file = path.name.startswith("test_trino") or path.parent.name == TRINO_GROUP
+    return file if not trino_file or OWN_SERVER in text else TRINO_GROUP
 
 
 #: The kind markers (pyproject.toml); `unit` is what a test is when it is none of these.
@@ -95,11 +132,27 @@ def file_kinds(path: Path) -> frozenset[str]:
     or dbt run through the helpers (`DbtProject`, `dbt_command`) anywhere in it."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     kinds = set()
-    if path.parent.name == "trino" or path.name.startswith("test_trino") or "trino_lake" in text:
+    if (
+        path.parent.name == "trino"
+        or path.name.startswith("test_trino")
+        or USES_TRINO_LAKE.search(text)
+    ):
         kinds.add("trino")
     if path.parent.name == "dbt" or "DbtProject" in text or "dbt_command" in text:
         kinds.add("dbt")
     return frozenset(kinds)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m unit` (`make test-fast`) does not import a test file whose every test has a kind
+    other than `unit` (file_kinds: dbt/, trino/, a file that runs dbt): it could select
+    none of them, and its imports (dbt's helpers, pyarrow) are a second of each worker's
+    start-up. The tests selected are the same."""
+    if config.getoption("markexpr", "") != "unit" or collection_path.suffix != ".py":
+        return None
+    if collection_path.name.startswith("test_") and file_kinds(collection_path):
+        return True
+    return None
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

@@ -7,6 +7,7 @@ SHA-1 Maven Central publishes; a second run fetches nothing.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -131,6 +132,17 @@ def install(cache: Path | None = None) -> Path:
     """The unpacked server (lib/ plus the Hive plugin), built once per version."""
     cache = cache or cache_dir()
     home = cache / f"trino-server-{TRINO_VERSION}"
+    if (home / ".complete").exists():
+        return home
+    # Two processes starting a Trino at once (the test workers) fetch and unpack once:
+    # the second waits for the first, then finds the marker.
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_locked(cache, home)
+
+
+def _install_locked(cache: Path, home: Path) -> Path:
     marker = home / ".complete"
     if marker.exists():
         return home

@@ -76,7 +76,9 @@ def _properties(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEAP) -> Path:
+def write_config(
+    state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEAP, quick: bool = False
+) -> Path:
     """etc/ for one JVM that is coordinator and worker, plus the Hive catalog over the lake.
 
     The catalog's local file system is rooted at `<state>/fs`, which holds the
@@ -130,7 +132,7 @@ def write_config(state_dir: Path, port: int, lake: Path, heap: str = DEFAULT_HEA
         encoding="utf-8",
     )
     (etc / "log.properties").write_text("io.trino=WARN\nio.airlift=WARN\n", encoding="utf-8")
-    (etc / "jvm.config").write_text("\n".join(jvm_options(heap)) + "\n", encoding="utf-8")
+    (etc / "jvm.config").write_text("\n".join(jvm_options(heap, quick)) + "\n", encoding="utf-8")
     return etc
 
 
@@ -159,13 +161,22 @@ def query_memory(heap: str) -> str:
     return f"{megabytes * 6 // 10}MB"
 
 
-def jvm_options(heap: str) -> list[str]:
+#: The JIT and collector of a short-lived server over a small lake (the tests, `quick`):
+#: C1 only, no C2 compiler threads, and the serial collector, no concurrent marking.
+#: A long-lived server over a real lake (`make trino`, bench/models.py) keeps G1 and C2.
+QUICK_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+
+def jvm_options(heap: str, quick: bool = False) -> list[str]:
+    collector = (
+        list(QUICK_JVM)
+        if quick
+        else ["-XX:+UseG1GC", "-XX:G1HeapRegionSize=32M", "-XX:+ExplicitGCInvokesConcurrent"]
+    )
     return [
         "-server",
         f"-Xmx{heap}",
-        "-XX:+UseG1GC",
-        "-XX:G1HeapRegionSize=32M",
-        "-XX:+ExplicitGCInvokesConcurrent",
+        *collector,
         "-XX:+ExitOnOutOfMemoryError",
         "-XX:-OmitStackTraceInFastThrow",
         "-XX:ReservedCodeCacheSize=256M",
@@ -220,8 +231,10 @@ def start(
     port: int | None = None,
     heap: str = DEFAULT_HEAP,
     timeout: float = START_TIMEOUT_SECONDS,
+    quick: bool = False,
 ) -> Server:
-    """Start Trino (or return the one already running for `state_dir`) and wait until it answers."""
+    """Start Trino (or return the one already running for `state_dir`) and wait until it
+    answers; `quick` for a short-lived server over a small lake (QUICK_JVM)."""
     state_dir = state_dir.resolve()
     current = running(state_dir)
     if current is not None:
@@ -234,9 +247,9 @@ def start(
     home = install()
     jdk = java_home()
     port = port or free_port()
-    etc = write_config(state_dir, port, lake, heap)
+    etc = write_config(state_dir, port, lake, heap, quick)
     log_path = state_dir / "server.log"
-    command = _command(home, jdk, etc, heap)
+    command = _command(home, jdk, etc, heap, quick)
     env = {**os.environ, "JAVA_HOME": str(jdk)}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -265,15 +278,16 @@ def start(
     raise TrinoError(f"Trino did not answer on {server.url} within {timeout:.0f} s; log {log_path}")
 
 
-def _command(home: Path, jdk: Path, etc: Path, heap: str) -> list[str]:
+def _command(home: Path, jdk: Path, etc: Path, heap: str, quick: bool = False) -> list[str]:
     """The JVM command line of the single-node server."""
     # Class data sharing: the first start records the classes it loaded into an
     # archive in the cache (per JDK), the next starts map it instead of loading.
+    # One archive per JDK and JVM profile: a server of the other profile never rewrites it.
     tag = hashlib.sha1(str(jdk.resolve()).encode(), usedforsecurity=False).hexdigest()[:12]
-    archive = home / f"classes-{tag}.jsa"
+    archive = home / f"classes-{tag}{'-quick' if quick else ''}.jsa"
     return [
         str(jdk / "bin" / "java"),
-        *jvm_options(heap),
+        *jvm_options(heap, quick),
         f"-XX:SharedArchiveFile={archive}",
         "-XX:+AutoCreateSharedArchive",
         "-cp",

@@ -18,7 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from cfnlint.decode import decode
 
 from weblogs.core import layout
 from weblogs.core.contract import ARROW_SCHEMA, PARTITION_COLUMNS
@@ -39,6 +38,10 @@ GLUE_TYPES = {
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
+    # Imported here: cfn-lint pulls in sympy and networkx (seconds), which a worker
+    # that never runs this file should not pay for at collection.
+    from cfnlint.decode import decode
+
     parsed, problems = decode(str(TEMPLATE))
     assert not problems, problems
     return parsed

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
-
 REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO / "deploy" / "dockerfile-dbt"
 REQUIREMENTS = REPO / "deploy" / "requirements-dbt.txt"
@@ -151,6 +149,8 @@ def _ref(name: str, template: dict[str, Any], pseudo: Mapping[str, str]) -> str:
 
 def task_container(name: str, region: str, account: str) -> tuple[list[str], dict[str, str]]:
     """The command and environment of the task definition's container `name`."""
+    from cfnlint.decode import decode  # seconds of imports: only when a test asks
+
     template, problems = decode(str(TEMPLATE))
     assert not problems, problems
     pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws"}

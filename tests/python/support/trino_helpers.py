@@ -7,7 +7,9 @@ fourth of returning devices and logins (visitors_reference.py) for section 5.
 
 The first session on a machine downloads the pinned release (into the cache
 outside the repository); every later one reuses it. The server runs from a
-temporary state directory and is stopped when the session ends.
+temporary state directory and is stopped when the session ends; it is a `quick`
+server (weblogs.trino.server.QUICK_JVM: C1 only, the serial collector), measured by
+bench/trino_jvm.py.
 """
 
 from __future__ import annotations
@@ -73,12 +75,9 @@ class TrinoLake:
         )
 
 
-def running_trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
-    """The body of conftest.py's session fixture `trino_lake`: the lake built, the server
-    started and the lake declared; the server stopped when the session ends. (conftest.py
-    imports this module only when a test asks for the fixture: trino, dbt and pyarrow stay
-    out of the unit tests' start-up.)"""
-    root = tmp_path_factory.mktemp("trino")
+def trino_fixture_lake(root: Path) -> Path:
+    """The lake the session's Trino serves, under `root/lake`: the fixture lake plus the
+    acquisition and visitor batches."""
     lake = build_fixture_lake(root)
     # Section 4 traffic with operating systems, countries and values (section 6) added.
     events = revenue_events(date.fromisoformat(START), 3, ACQUISITION_SESSIONS, seed=18)
@@ -86,8 +85,18 @@ def running_trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tri
     # Devices, logins and returns for section 5, weeks before the fixture's window.
     visits = visitor_events(VISITORS_FIRST, VISITORS_DAYS, seed=5)
     transform(write_jsonl(root / "visitors.jsonl", visits), lake)
+    return lake
+
+
+def running_trino_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrinoLake]:
+    """The body of conftest.py's session fixture `trino_lake`: the lake built, the server
+    started and the lake declared; the server stopped when the session ends. (conftest.py
+    imports this module only when a test asks for the fixture: trino, dbt and pyarrow stay
+    out of the unit tests' start-up.)"""
+    root = tmp_path_factory.mktemp("trino")
+    lake = trino_fixture_lake(root)
     state = root / "state"
-    running = server.start(state, lake)
+    running = server.start(state, lake, quick=True)
     try:
         connection = trino.dbapi.connect(
             host="127.0.0.1", port=running.port, user="weblogs", catalog="hive"

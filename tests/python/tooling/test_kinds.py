@@ -19,7 +19,7 @@ SHOW_MARKERS = """
 def pytest_collection_finish(session):
     for item in session.items:
         names = sorted({m.name for m in item.iter_markers()})
-        print("MARKS", item.nodeid.split("[", 1)[0], ",".join(names))
+        print("MARKS", item.nodeid.replace(" ", "_"), ",".join(names))
 """
 
 
@@ -29,22 +29,8 @@ def test_every_test_has_a_kind_and_unit_excludes_the_others(tmp_path: Path) -> N
     `-m unit` (`make test-fast`) holds no test that runs dbt, Trino or moto, and every
     test has at least one kind."""
     (tmp_path / "show_markers.py").write_text(SHOW_MARKERS, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["PYTHONPATH"] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
-         "-p", "show_markers", "--collect-only", "-q"],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=env, check=False, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    kinds = {
-        nodeid: set(marks.strip().split(",")) & KINDS
-        for _, nodeid, marks in (
-            (line + " ").split(" ", 2) for line in done.stdout.splitlines()
-            if line.startswith("MARKS ")
-        )
-    }  # fmt: skip
-    assert len(kinds) > 100, done.stdout[-2000:]
+    kinds = collected_kinds(tmp_path)
+    assert len(kinds) > 100, sorted(kinds)[:5]
     assert [nodeid for nodeid, found in kinds.items() if not found] == []
     unit = {nodeid for nodeid, found in kinds.items() if "unit" in found}
     assert [nodeid for nodeid in unit if kinds[nodeid] != {"unit"}] == []
@@ -52,6 +38,28 @@ def test_every_test_has_a_kind_and_unit_excludes_the_others(tmp_path: Path) -> N
     assert any(n.startswith("tests/python/core/test_contract.py::") for n in unit)
     assert all(kinds[n] >= {"trino"} for n in kinds if n.startswith("tests/python/trino/"))
     assert all(kinds[n] >= {"dbt"} for n in kinds if n.startswith("tests/python/dbt/"))
+    # `-m unit` skips importing the files that hold no unit test (conftest.py,
+    # pytest_ignore_collect): it selects the same tests as the whole collection.
+    assert set(collected_kinds(tmp_path, "-m", "unit")) == unit
+
+
+def collected_kinds(plugin_dir: Path, *args: str) -> dict[str, set[str]]:
+    """The kinds of every test a `--collect-only` run with `args` selects."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(plugin_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
+         "-p", "show_markers", "--collect-only", "-q", *args],
+        capture_output=True, text=True, cwd=REPO_ROOT, env=env, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return {
+        nodeid: set(marks.strip().split(",")) & KINDS
+        for _, nodeid, marks in (
+            (line + " ").split(" ", 2) for line in done.stdout.splitlines()
+            if line.startswith("MARKS ")
+        )
+    }  # fmt: skip
 
 
 def test_file_kinds_come_from_the_folder_and_the_text(tmp_path: Path) -> None:

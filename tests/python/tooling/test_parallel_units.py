@@ -18,11 +18,34 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FILES = ("tests/python/core/test_contract.py", "tests/python/lambdas/test_s3toathena_keys.py")
 
 
-def test_the_trino_files_are_one_unit_and_every_other_file_its_own() -> None:
+def test_the_session_trino_files_are_one_unit_and_every_other_file_its_own() -> None:
     assert work_unit("tests/python/trino/test_trino_dbt.py") == TRINO_GROUP
     assert work_unit("tests/python/trino/test_trino_tables.py") == TRINO_GROUP
     assert work_unit("tests/python/trino/test_a_new_one.py") == TRINO_GROUP
     assert work_unit("tests/python/test_trino_flat.py") == TRINO_GROUP  # a flat file too
+    # A Trino file with a server of its own, never the session's: a unit of its own, so
+    # its JVM runs beside the session's on the other worker.
+    calendar = "tests/python/trino/test_trino_calendar.py"
+    assert work_unit(calendar) == calendar
+
+
+def test_a_trino_file_is_in_the_session_unit_when_it_asks_for_trino_lake(tmp_path: Path) -> None:
+    """Its own server and a word on `trino_lake` in prose: its own unit; a parameter or
+    a fixture name in quotes: the session's unit."""
+    folder = tmp_path / TRINO_GROUP
+    folder.mkdir()
+    fixture = "trino" + "_lake"  # spelled apart: this file itself asks for no Trino
+    own = f'"""Not the session\'s `{fixture}`: ours."""\nrunning = server.start(state, lake)\n'
+    uses = {
+        "param": f"def test_a({fixture}: TrinoLake) -> None: ...\n",
+        "bare": f"def test_a(tmp_path, {fixture}): ...\n",
+        "named": f'server.start(s, l)\nrequest.getfixturevalue("{fixture}")\n',
+    }
+    (folder / "test_own.py").write_text(own)
+    assert work_unit(str(folder / "test_own.py")) == str(folder / "test_own.py")
+    for name, text in uses.items():
+        (folder / f"test_{name}.py").write_text(own + text)
+        assert work_unit(str(folder / f"test_{name}.py")) == TRINO_GROUP, name
     for file in ("tests/python/core/test_contract.py", "tests/python/dbt/test_dbt_build.py"):
         assert work_unit(file) == file
 

@@ -39,6 +39,8 @@ pytestmark = pytest.mark.slow
 #: Scheduled days run on both engines (the Done-when asks for at least 5).
 DAYS_ON_TRINO = 5
 SCHEMA = "calendar_runner"
+#: The runner's two targets compared each day: Trino and DuckDB.
+TARGETS = ("trino", "local")
 
 
 def late_login() -> dict[date, list[dict[str, Any]]]:
@@ -57,22 +59,29 @@ def late_login() -> dict[date, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def calendar_trino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
-    """A Trino of its own over the calendar's lake (the session's serves the fixture lake)."""
+    """A Trino of its own over the calendar's lake (the session's serves the fixture lake),
+    a `quick` one as the session's (trino_helpers.py). Never the session's fixture: this
+    file is a work unit of its own (conftest.work_unit), its JVM beside the session's."""
     root = tmp_path_factory.mktemp("trino-calendar")
     lake = root / "lake"
     (lake / "crm").mkdir(parents=True)
     TrafficGenerator(seed=0, users=25).write_crm(lake / "crm")
     state = root / "state"
-    running = server.start(state, lake)
+    running = server.start(state, lake, quick=True)
     try:
         yield running.port, running.root, lake
     finally:
         server.stop(state)
 
 
-def runner(target: str, root: Path, lake: Path, now: str, port: int, first: bool) -> str:
-    """`python -m weblogs models --target TARGET` as the schedule runs it, clock set; the
-    models' unit tests on the first day only (as in the DuckDB calendar)."""
+def runner(
+    target: str, root: Path, lake: Path, now: str, port: int, first: bool
+) -> subprocess.Popen[str]:
+    """`python -m weblogs models --target TARGET` as the schedule runs it, clock set, started;
+    the models' unit tests on the first day only (as in the DuckDB calendar). The two
+    targets' runs share nothing (the lake is read only, each has its own warehouse,
+    run log, target and log folders), so a day's two runs go side by side: one waits
+    on Trino while the other computes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBLOGS_", "DBT_"))}
     if not first:
         env["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
@@ -84,13 +93,27 @@ def runner(target: str, root: Path, lake: Path, now: str, port: int, first: bool
         "DBT_TARGET_PATH": str(root / f"target-{target}"),
         "DBT_LOG_PATH": str(root / f"logs-{target}"),
     }
-    done = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "weblogs", "models", "--target", target, "--lake", str(lake),
          "--duckdb", str(root / "calendar.duckdb")],
-        cwd=root, env=env, capture_output=True, text=True, check=False, timeout=1200,
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert done.returncode == 0, (target, now, done.stdout[-3000:], done.stderr[-3000:])
-    return done.stdout
+
+
+def finished(runs: dict[str, subprocess.Popen[str]], now: str) -> dict[str, str]:
+    """Each run's output once all ended, each of which must end with 0 (none left running)."""
+    outputs: dict[str, tuple[str, str]] = {}
+    try:
+        for target, process in runs.items():
+            outputs[target] = process.communicate(timeout=1200)
+    finally:
+        for process in runs.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for target, (stdout, stderr) in outputs.items():
+        assert runs[target].returncode == 0, (target, now, stdout[-3000:], stderr[-3000:])
+    return {target: stdout for target, (stdout, _) in outputs.items()}
 
 
 def duckdb_rows(database: Path, table: str) -> list[dict[str, Any]]:
@@ -150,8 +173,8 @@ def test_five_scheduled_days_through_the_runner_on_trino_equal_duckdb(
         )
         tables.declare_lake(connection.cursor(), lake, trino_root)
         now = f"{day + timedelta(days=1)}T00:30:00Z"
-        on_trino = runner("trino", tmp_path, lake, now, port, first=index == 0)
-        runner("local", tmp_path, lake, now, port, first=index == 0)
+        runs = {t: runner(t, tmp_path, lake, now, port, first=index == 0) for t in TARGETS}
+        on_trino = finished(runs, now)["trino"]
         assert "report marts over" in on_trino, on_trino
         database = tmp_path / "calendar.duckdb"
         for mart in ALL_MARTS:

@@ -208,6 +208,26 @@ def test_query_memory_follows_the_heap_and_a_bad_heap_is_one_clear_error() -> No
             server.query_memory(bad)
 
 
+def test_the_quick_jvm_differs_from_the_default_only_in_its_jit_and_collector(
+    tmp_path: Path,
+) -> None:
+    """The tests' servers are `quick` (trino_helpers.py); `make trino` keeps the default.
+    One collector each (two would stop the JVM), and a class archive of its own each."""
+    default, quick = server.jvm_options("3G"), server.jvm_options("3G", quick=True)
+    collectors = {"-XX:+UseG1GC", "-XX:+UseSerialGC", "-XX:+UseParallelGC", "-XX:+UseZGC"}
+    assert [o for o in default if o in collectors] == ["-XX:+UseG1GC"]
+    assert [o for o in quick if o in collectors] == ["-XX:+UseSerialGC"]
+    assert "-XX:TieredStopAtLevel=1" in quick and not any("Tiered" in o for o in default)
+    g1 = {"-XX:+UseG1GC", "-XX:G1HeapRegionSize=32M", "-XX:+ExplicitGCInvokesConcurrent"}
+    assert [o for o in default if o not in g1] == [o for o in quick if o not in server.QUICK_JVM]
+    home, jdk, etc = tmp_path / "home", tmp_path / "jdk", tmp_path / "etc"
+    archives = {
+        next(o for o in server._command(home, jdk, etc, "3G", quick=q) if "SharedArchive" in o)
+        for q in (False, True)
+    }
+    assert len(archives) == 2, archives
+
+
 @pytest.mark.parametrize("schema", ["Weblogs", "a.b", "x; drop schema weblogs", "", "a" * 256])
 def test_a_schema_name_that_needs_quoting_never_reaches_sql(schema: str) -> None:
     with pytest.raises(ValueError, match="schema must match"):
