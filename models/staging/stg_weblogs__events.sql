@@ -17,6 +17,9 @@
 {{ config(materialized='ephemeral') }}
 {%- set window = weblogs.run_window() %}
 {%- set events = source('weblogs', 'events') %}
+{%- set source_days = window.full_read_dates if window.patch_dates else none %}
+{%- set source_filter = weblogs.day_partition_filter(window.full_read_dates) if window.patch_dates
+    else weblogs.event_partition_filter() %}
 {%- if window.patch_dates %}
     {#- The late-data path: see `patch_days` below. -#}
     {%- set patch_only_days = window.read_dates | reject('in', window.full_read_dates) | list %}
@@ -34,10 +37,8 @@ with
 source as (
 
     {#- On a patched run, the days of whole-rebuilt dates only (every row is kept). #}
-    select * from {{ weblogs.event_files(events, window.full_read_dates if window.patch_dates else none) }}
-    where
-        {{ weblogs.day_partition_filter(window.full_read_dates) if window.patch_dates
-            else weblogs.event_partition_filter() }}
+    select * from {{ weblogs.event_files(events, source_days) }}
+    where {{ source_filter }}
 
 ),
 
