@@ -104,7 +104,7 @@ def main() -> int:
     # model's CTE is injected once and then reused), so a second command would otherwise
     # run the SQL the first command's vars rendered. The kept one's first copy is loaded.
     for command, dbt_vars in commands:
-        runner = dbtRunner(manifest=manifest or pickle.loads(pristine))
+        runner = dbtRunner(manifest=manifest if manifest is not None else pickle.loads(pristine))
         manifest = None
         done = _invoke(runner, [*command, *common, "--vars", json.dumps(dbt_vars)])
         _marker(bool(done.success), done.exception)
