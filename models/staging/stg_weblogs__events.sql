@@ -55,6 +55,18 @@ patch_days as (
 
 ),
 
+read_ids as (
+
+    -- Two columns of every day the run reads (whole-rebuilt and patched alike), for the
+    -- touched sessions: one narrow scan, held for the two steps below, not the rows.
+    select
+        event_id,
+        session_id
+    from {{ weblogs.event_files(events) }}
+    where {{ weblogs.event_partition_filter() }}
+
+),
+
 arrived as (
 
     -- The rows that arrived in this run (a superset), in the hours the arrivals named:
@@ -66,23 +78,17 @@ arrived as (
 
 touched as (
 
-    -- Sessions holding a copy of an arrived event_id, in every day the run reads. Each
-    -- of these two steps reads the days' files with its semi-join pushed into the scan:
-    -- one column in full, the other only for the rows that match.
-    select distinct session_id from {{ weblogs.event_files(events) }}
-    where
-        {{ weblogs.event_partition_filter() }}
-        and event_id in (select arrived.event_id from arrived)
+    -- Sessions holding a copy of an arrived event_id.
+    select distinct session_id from read_ids
+    where event_id in (select arrived.event_id from arrived)
 
 ),
 
 touched_copies as (
 
     -- Every event_id of those sessions, so their copies elsewhere take part in deduplication.
-    select distinct event_id from {{ weblogs.event_files(events) }}
-    where
-        {{ weblogs.event_partition_filter() }}
-        and session_id in (select touched.session_id from touched)
+    select distinct event_id from read_ids
+    where session_id in (select touched.session_id from touched)
 
 ),
 
