@@ -10,15 +10,20 @@ runs, in a fresh target folder (as the ECS task starts with none) and a fresh da
    runs it: plan, `dbt build`, report, `dbt source freshness`), which builds the first
    batch's dates: the first run, dbt parses the whole project;
 2. the scheduled run of today in the same folders, the next day's run: another plan (the
-   second batch's dates), so other vars. This is the figure that matters: a daily run.
+   second batch's dates), so other vars, and no parse at all: the worker takes the
+   manifest it kept (weblogs/analytics/parse_key.py). This is the figure that matters: a
+   daily run.
 
 Each is timed whole; dbt's JSON log splits the dbt worker's work (one process per run,
 weblogs/analytics/dbt_worker.py) into its parse and each command's set-up and execution.
 "start-up" is the wall time less the execution of the build and of freshness: what the
 run pays before and around dbt's SQL (Python, the import of dbt, the parse, the plan and
-report queries). Also `import dbt.cli.main` in a fresh interpreter, what a process pays
-first. Then dbt's start-up alone, before the worker and after (`parse_pair`), alternating,
-best of --repeat, as a ratio measured in the same invocation. Best of --repeat rounds
+report queries); "until dbt's first command" and "after dbt's last command" split it
+(the runner's start, planning and dbt's start-up overlap before; the report queries
+come after). Also `import dbt.cli.main` in a fresh interpreter, what a process pays
+first. Then dbt's start-up alone, three ways (`parse_pair`): two processes and a full
+parse (before the worker), one process and dbt's partial parse, the worker with its kept
+manifest; alternating, best of --repeat, as ratios measured in the same invocation. Best of --repeat rounds
 for each figure. The models' unit tests are left out
 (DBT_EXCLUDE_RESOURCE_TYPES=unit_test): they are the same work whatever the start-up.
 """
@@ -45,6 +50,8 @@ import results  # noqa: E402
 from dbt_helpers import CUSTOMERS, RATINGS, fixture_batches, write_csv, write_jsonl  # noqa: E402
 
 BIN = Path(sys.executable).parent
+#: parse_pair's sides: two processes and a full parse; dbt's partial parse; the kept manifest.
+SIDES = ("before", "partial", "now")
 DEFAULT_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
@@ -71,9 +78,9 @@ def invocations(log: Path) -> list[dict[str, Any]]:
         event = json.loads(line)
         name, ts = event["info"]["name"], datetime.fromisoformat(event["info"]["ts"])
         if name == "MainReportVersion":
-            runs.append({"start": ts, "full_parse": False})
-        elif name == "ConcurrencyLine":
-            runs[-1]["run_from"] = ts
+            runs.append({"start": ts, "full_parse": False, "parse": True})
+        elif name == "ConcurrencyLine":  # a command with threads: not `dbt parse`
+            runs[-1]["run_from"], runs[-1]["parse"] = ts, False
         elif name in ("FinishedRunningStats", "CommandCompleted") and "run_to" not in runs[-1]:
             runs[-1]["run_to"] = ts
         if name == "CommandCompleted":
@@ -92,6 +99,7 @@ def scheduled(run_date: str | None, args: list[str], env: dict[str, str], logs: 
     log = logs / "dbt.log"
     log.unlink(missing_ok=True)
     extra = ["--run-date", run_date] if run_date else []
+    started = datetime.now(UTC)
     began = time.perf_counter()
     done = subprocess.run(
         [str(BIN / "weblogs"), "models", *extra, *args],
@@ -100,15 +108,20 @@ def scheduled(run_date: str | None, args: list[str], env: dict[str, str], logs: 
     wall = time.perf_counter() - began
     if "sessions from" not in done.stdout and "stale source" not in done.stderr:
         sys.exit(f"the scheduled run {run_date or 'today'} built nothing: {done.stderr}")
-    # The worker's parse, then its commands: the plan's build, the report marts' build
-    # (docs/analytics.md, The report marts), source freshness.
-    parse, *builds, freshness = invocations(log)
+    # The worker's parse (none when it took the kept manifest), then its commands: the
+    # plan's build, the report marts' build (docs/analytics.md, The report marts), freshness.
+    runs = invocations(log)
+    parse = runs.pop(0) if runs[0]["parse"] else None
+    *builds, freshness = runs
     executed = sum(run["execute"] for run in [*builds, freshness])
     return {
         "wall": wall,
         "start-up (wall - execution)": wall - executed,
-        "parse": parse["whole"],
-        "full parse": parse["full_parse"],
+        "until dbt's first command": (runs[0]["start"] - started).total_seconds(),
+        "after dbt's last command": wall - (runs[-1]["end"] - started).total_seconds(),
+        "parse": parse["whole"] if parse else 0.0,
+        "full parse": bool(parse and parse["full_parse"]),
+        "kept parse": parse is None,
         "builds set-up": sum(run["setup"] for run in builds),
         "builds execute": sum(run["execute"] for run in builds),
         "freshness set-up": freshness["setup"],
@@ -125,10 +138,11 @@ def one_round(work: Path, lake: Path, env: dict[str, str]) -> dict[str, float]:
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     first = scheduled(yesterday, args, env, logs)
     second = scheduled(None, args, env, logs)
-    if not first["full parse"] or second["full parse"]:
-        sys.exit("expected a full parse on the first run only (the next day's reuses it)")
-    figures = {f"first run: {k}": v for k, v in first.items() if k != "full parse"}
-    figures |= {f"next day's run: {k}": v for k, v in second.items() if k != "full parse"}
+    if not first["full parse"] or not second["kept parse"]:
+        sys.exit("expected a full parse on the first run only (the next day's keeps it)")
+    flags = ("full parse", "kept parse")
+    figures = {f"first run: {k}": v for k, v in first.items() if k not in flags}
+    figures |= {f"next day's run: {k}": v for k, v in second.items() if k not in flags}
     began = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import dbt.cli.main"], env=env, check=True)
     return figures | {"import dbt": time.perf_counter() - began}
@@ -147,35 +161,50 @@ def day_vars(lake: Path, day: int) -> str:
 
 
 def parse_pair(work: Path, lake: Path, env: dict[str, str], repeat: int) -> dict[str, float]:
-    """dbt's start-up alone, before and after the worker, alternating, best of `repeat`.
+    """dbt's start-up alone, three ways, alternating, best of `repeat`.
 
     Before: a day's run started two dbt processes with that day's vars: the first (the
-    build's) parsed in full, the vars being new; the second (freshness) reused it. After:
-    one process with the fixed vars, whose parse the previous day left. Each side is
-    `dbt parse` in a fresh interpreter (import, set-up, parse), in its own target folder;
-    the commands' own set-up and SQL are the same on both sides and left out.
+    build's) parsed in full, the vars being new; the second (freshness) reused it. Then:
+    one process with the fixed vars, whose parse the previous day left (dbt's partial
+    parse; the worker until the kept manifest). Now: the worker itself with the kept
+    manifest (weblogs/analytics/parse_key.py), from its start until it has the manifest
+    (it is sent no command). Each side runs in a fresh interpreter (import, set-up, parse
+    or load), in its own target folder; the commands' own set-up and SQL are the same on
+    every side and left out.
     """
     dbt = [str(BIN / "dbt"), "parse", "--project-dir", str(ROOT), "--target", "local"]
     env = {**env, "DBT_PROFILES_DIR": str(work), "WEBLOGS_DUCKDB_PATH": str(work / "p.duckdb")}
-    before = {**env, "DBT_TARGET_PATH": str(Path(tempfile.mkdtemp(dir=work)))}
-    after = {**env, "DBT_TARGET_PATH": str(Path(tempfile.mkdtemp(dir=work)))}
+    sides = {name: {**env, "DBT_TARGET_PATH": tempfile.mkdtemp(dir=work)} for name in SIDES}
     fixed = json.dumps({"lake_root": str(lake)})
-    for side, dbt_vars in ((before, day_vars(lake, 0)), (after, fixed)):  # yesterday's parse
-        subprocess.run([*dbt, "--vars", dbt_vars], env=side, check=True, capture_output=True)
-    best = {"before": float("inf"), "after": float("inf")}
+    worker = [sys.executable, "-P", str(ROOT / "weblogs" / "analytics" / "dbt_worker.py")]
+    header = json.dumps(
+        {"args": ["--target", "local", "--project-dir", str(ROOT), "--log-format", "json"],
+         "vars": {"lake_root": str(lake)}}
+    ) + "\n"  # fmt: skip
+
+    def run(side: str, day: int) -> None:
+        if side == "now":
+            subprocess.run(worker, input=header, env=sides[side], check=True, capture_output=True,
+                           text=True)  # fmt: skip
+            return
+        dbt_vars = day_vars(lake, day) if side == "before" else fixed
+        subprocess.run([*dbt, "--vars", dbt_vars], env=sides[side], check=True, capture_output=True)
+
+    for side in SIDES:  # yesterday's parse (and the worker's kept manifest)
+        run(side, 0)
+    best = dict.fromkeys(SIDES, float("inf"))
     for day in range(1, repeat + 1):
-        began = time.perf_counter()
-        for _ in ("build", "freshness"):
-            subprocess.run([*dbt, "--vars", day_vars(lake, day)], env=before, check=True,
-                           capture_output=True)  # fmt: skip
-        best["before"] = min(best["before"], time.perf_counter() - began)
-        began = time.perf_counter()
-        subprocess.run([*dbt, "--vars", fixed], env=after, check=True, capture_output=True)
-        best["after"] = min(best["after"], time.perf_counter() - began)
+        for side in SIDES:
+            began = time.perf_counter()
+            for _ in ("build", "freshness") if side == "before" else ("one process",):
+                run(side, day)
+            best[side] = min(best[side], time.perf_counter() - began)
     return {
         "dbt start-up of a day's run, before (two processes, a full parse), s": best["before"],
-        "dbt start-up of a day's run, after (one process, the kept parse), s": best["after"],
-        "ratio after/before": best["after"] / best["before"],
+        "dbt start-up of a day's run, one process, dbt's partial parse, s": best["partial"],
+        "dbt start-up of a day's run, now (the worker, the kept manifest), s": best["now"],
+        "ratio now/before": best["now"] / best["before"],
+        "ratio now/partial parse": best["now"] / best["partial"],
     }
 
 

@@ -14,15 +14,16 @@
     so a column no file of the window has still reads as null
     (docs/contract.md#1-the-event).
 -#}
-{% macro event_files(relation) %}
-    {{ return(adapter.dispatch('event_files', 'weblogs')(relation)) }}
+{% macro event_files(relation, days=none) %}
+    {#- `days`: the day folders to open (default: the days the run reads); the caller's filter still prunes. -#}
+    {{ return(adapter.dispatch('event_files', 'weblogs')(relation, days)) }}
 {% endmacro %}
 
-{% macro default__event_files(relation) %}
+{% macro default__event_files(relation, days=none) %}
     {{ return(relation) }}
 {% endmacro %}
 
-{% macro duckdb__event_files(relation) %}
+{% macro duckdb__event_files(relation, days=none) %}
     {#-
         The source's location is the glob built from the var `lake_root`
         (models/staging/_staging.yml); the day folders are built from the same
@@ -36,7 +37,8 @@
     {%- if not execute or location is none or lake_glob not in location -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set present = weblogs.present_day_globs('events', weblogs.window_days(read=true), '*/*.parquet') -%}
+    {%- set days = weblogs.window_days(read=true) if days is none else days -%}
+    {%- set present = weblogs.present_day_globs('events', days, '*/*.parquet') -%}
     {%- set columns = [] -%}
     {%- for column in graph.sources['source.weblogs.weblogs.events'].columns.values() -%}
         {%- do columns.append('cast(null as ' ~ column.data_type ~ ') as ' ~ adapter.quote(column.name)) -%}

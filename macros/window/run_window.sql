@@ -283,6 +283,37 @@
 
 
 {#-
+    The event hours of `arrived_in_run`, on the partition columns alone (year, month,
+    day, hour): with it beside `arrived_in_run`, the engine opens only those hours'
+    files (a predicate that also tests `ingested_at` prunes no partition). None
+    without patched dates.
+-#}
+{% macro arrived_hours_filter() -%}
+    {%- set by_day = {} -%}
+    {%- set order = [] -%}
+    {%- for row in weblogs.run_window().new_rows -%}
+        {%- set key = row.event_date.strftime('%Y-%m-%d') -%}
+        {%- if key not in by_day -%}
+            {%- do by_day.update({key: []}) -%}
+            {%- do order.append(key) -%}
+        {%- endif -%}
+        {%- if "'" ~ row.event_hour ~ "'" not in by_day[key] -%}
+            {%- do by_day[key].append("'" ~ row.event_hour ~ "'") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not order -%}
+        (1 = 0)
+    {%- else -%}
+        (
+        {%- for key in order -%}
+            {{ ' or ' if not loop.first }}(year = '{{ key[0:4] }}' and month = '{{ key[5:7] }}' and day = '{{ key[8:10] }}' and hour in ({{ by_day[key] | join(', ') }}))
+        {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
     The touched-session flag of a row (see stg_weblogs__events): the column
     `in_touched_session` when the run patches late dates, else false, so unit
     tests and range runs never need the column in their inputs.

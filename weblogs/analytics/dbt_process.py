@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weblogs.analytics.dbt_worker import MARKER
+from weblogs.analytics.dbt_worker import MARKER, SCRIPT
 from weblogs.core.errors import ModelsError
 
 #: How long dbt gets to finish its current statement after a stop, before SIGKILL.
@@ -168,7 +168,7 @@ class DbtSession:
         package_root = str(Path(__file__).resolve().parents[2])
         path = [package_root, *filter(None, [env.get("PYTHONPATH")])]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "weblogs.analytics.dbt_worker"],
+            [sys.executable, "-P", str(SCRIPT)],  # not -m: dbt_worker.py, SCRIPT
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**env, "PYTHONPATH": os.pathsep.join(path)}, start_new_session=True,
         )  # fmt: skip
