@@ -67,8 +67,9 @@ ordered as (
             order by event_timestamp asc, event_id asc
         ) as event_order,
         -- The checkouts up to this event: int_sessions compares them at the first
-        -- add_to_cart and at the purchases (conversions in session order).
-        sum(case when event_type = 'checkout' then 1 else 0 end) over (
+        -- add_to_cart and at the purchases (conversions in session order). A count is
+        -- a bigint on every engine (a sum is an int128 on DuckDB, slower to aggregate).
+        count(case when event_type = 'checkout' then 1 end) over (
             partition by session_id
             order by event_timestamp asc, event_id asc
             rows between unbounded preceding and current row

@@ -54,7 +54,7 @@ sessions as (
         -- it, and at a purchase a checkout between the two.
         min(case when event_type = 'add_to_cart' then checkout_count end)
             as checkouts_before_first_add_to_cart,
-        sum(case when event_type = 'add_to_cart' then 1 else 0 end) > 0 as reached_add_to_cart,
+        count(case when event_type = 'add_to_cart' then 1 end) > 0 as reached_add_to_cart,
         max(checkout_count) as checkouts_at_end,
         max(case when event_type = 'purchase' then checkout_count end)
             as checkouts_before_last_purchase,
