@@ -107,3 +107,74 @@
         where touched.in_touched_session
     )
 {%- endmacro %}
+
+
+{#-
+    The CTE `name` (written where a CTE goes, ending with a comma): the rows of
+    `relation` (int_session_events' `starts`: the kept events with their start
+    candidates and whole-session_id values) with `session_start_at` (the latest
+    start up to the event) and `session_browser` (the browser at that start).
+    Trino and Athena take both with a second window over every row, in the order of
+    the first (Trino does not sort again). DuckDB sorts for every window operator:
+    a session_id whose first and last events are less than 24 hours apart
+    (`is_single_session`, nearly every one) is one session started at its first
+    event, so those rows take `first_timestamp` and `first_browser` from the first
+    window and only the other session_ids' rows are sorted again. The same values;
+    `relation` is read twice, which DuckDB materialises once (docs/decisions.md,
+    Speed of the per-run models).
+-#}
+{% macro assigned_sessions(name, relation) -%}
+    {{ return(adapter.dispatch('assigned_sessions', 'weblogs')(name, relation)) }}
+{%- endmacro %}
+
+{% macro default__assigned_sessions(name, relation) -%}
+{{ name }} as (
+
+    select
+        {{ relation }}.*,
+        max({{ relation }}.start_candidate) over (
+            partition by {{ relation }}.session_id
+            order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
+            rows between unbounded preceding and current row
+        ) as session_start_at,
+        {{ weblogs.last_non_null(
+            'case when ' ~ relation ~ '.start_candidate is not null then ' ~ relation ~ '.browser end'
+        ) }} over (
+            partition by {{ relation }}.session_id
+            order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
+            rows between unbounded preceding and current row
+        ) as session_browser
+    from {{ relation }}
+
+),
+{%- endmacro %}
+
+{% macro duckdb__assigned_sessions(name, relation) -%}
+{{ name }} as (
+
+    select
+        {{ relation }}.*,
+        {{ relation }}.first_timestamp as session_start_at,
+        {{ relation }}.first_browser as session_browser
+    from {{ relation }}
+    where {{ relation }}.is_single_session
+    union all
+    select
+        {{ relation }}.*,
+        max({{ relation }}.start_candidate) over (
+            partition by {{ relation }}.session_id
+            order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
+            rows between unbounded preceding and current row
+        ) as session_start_at,
+        {{ weblogs.last_non_null(
+            'case when ' ~ relation ~ '.start_candidate is not null then ' ~ relation ~ '.browser end'
+        ) }} over (
+            partition by {{ relation }}.session_id
+            order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
+            rows between unbounded preceding and current row
+        ) as session_browser
+    from {{ relation }}
+    where not {{ relation }}.is_single_session
+
+),
+{%- endmacro %}

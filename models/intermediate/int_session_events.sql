@@ -65,7 +65,33 @@ ordered as (
         row_number() over (
             partition by session_id
             order by event_timestamp asc, event_id asc
-        ) as event_order
+        ) as event_order,
+        -- The checkouts up to this event: int_sessions compares them at the first
+        -- add_to_cart and at the purchases (conversions in session order). A count is
+        -- a bigint on every engine (a sum is an int128 on DuckDB, slower to aggregate).
+        count(case when event_type = 'checkout' then 1 end) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and current row
+        ) as checkout_count,
+        -- The session_id's first and last event: when they are less than 24 hours
+        -- apart, the session_id is one session, started at its first event
+        -- (weblogs.assigned_sessions needs no second sort for it).
+        first_value(event_timestamp) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and unbounded following
+        ) as first_timestamp,
+        last_value(event_timestamp) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and unbounded following
+        ) as last_timestamp,
+        first_value(browser) over (
+            partition by session_id
+            order by event_timestamp asc, event_id asc
+            rows between unbounded preceding and unbounded following
+        ) as first_browser
     from events
 
 ),
@@ -79,39 +105,22 @@ starts as (
                 previous_timestamp is null
                 or date_diff('millisecond', previous_timestamp, event_timestamp) > {{ session_ms }}
                 then event_timestamp
-        end as start_candidate
+        end as start_candidate,
+        coalesce(
+            date_diff('millisecond', first_timestamp, last_timestamp) < {{ session_ms }}, false
+        ) as is_single_session
     from ordered
     where in_window_session = 1
 
 ),
 
-assigned as (
-
-    -- The second and last sort, again by session_id and session order: a session
-    -- starts at the latest start up to the event, and its browser (section 3: from its
-    -- first event) is the browser at that start, which decides whether it is a bot
-    -- session (docs/contract.md, section 7).
-    select
-        *,
-        max(start_candidate) over (
-            partition by session_id
-            order by event_timestamp asc, event_id asc
-            rows between unbounded preceding and current row
-        ) as session_start_at,
-        {{ weblogs.last_non_null('case when start_candidate is not null then browser end') }} over (
-            partition by session_id
-            order by event_timestamp asc, event_id asc
-            rows between unbounded preceding and current row
-        ) as session_browser,
-        -- The latest checkout up to this event: at a purchase, the last checkout before it.
-        max(case when event_type = 'checkout' then event_order end) over (
-            partition by session_id
-            order by event_timestamp asc, event_id asc
-            rows between unbounded preceding and current row
-        ) as last_checkout_order
-    from starts
-
-),
+{#-
+    assigned: a session starts at the latest start up to the event, and its browser
+    (section 3: from its first event) is the browser at that start, which decides
+    whether it is a bot session (docs/contract.md, section 7): session_start_at and
+    session_browser (weblogs.assigned_sessions, by engine).
+#}
+{{ weblogs.assigned_sessions('assigned', 'starts') }}
 
 final as (
 
@@ -128,7 +137,7 @@ final as (
         browser,
         session_start_at,
         event_order,
-        last_checkout_order,
+        checkout_count,
         -- The next event of the same session (one less than 24 hours after its start), else null.
         case
             when date_diff('millisecond', session_start_at, next_timestamp) < {{ session_ms }}

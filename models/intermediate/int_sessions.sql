@@ -48,10 +48,16 @@ sessions as (
                 else 0
             end
         ) as loyalty_interactions,
-        min(case when event_type = 'add_to_cart' then event_order end) as first_add_to_cart_order,
-        max(case when event_type = 'checkout' then event_order end) as last_checkout_order,
-        max(case when event_type = 'purchase' then last_checkout_order end)
-            as last_checkout_before_purchase,
+        -- checkout_count: the checkouts of the session_id up to the event, in session
+        -- order (int_session_events). At the first add_to_cart it counts the checkouts
+        -- before it; a larger count at the session's last event means a checkout after
+        -- it, and at a purchase a checkout between the two.
+        min(case when event_type = 'add_to_cart' then checkout_count end)
+            as checkouts_before_first_add_to_cart,
+        count(case when event_type = 'add_to_cart' then 1 end) > 0 as reached_add_to_cart,
+        max(checkout_count) as checkouts_at_end,
+        max(case when event_type = 'purchase' then checkout_count end)
+            as checkouts_before_last_purchase,
         sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
         max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session,
         -- Exact: the values as decimals (weblogs.money_value), rounded once in final.
@@ -85,10 +91,11 @@ measured as (
         loyalty_interactions,
         first_event.referrer as landing_referrer,
         -- A checkout after the first add_to_cart; a purchase after the first such checkout:
-        -- the last checkout before some purchase comes after the first add_to_cart.
-        first_add_to_cart_order is not null as reached_add_to_cart,
-        coalesce(last_checkout_order > first_add_to_cart_order, false) as reached_checkout,
-        coalesce(last_checkout_before_purchase > first_add_to_cart_order, false) as converted,
+        -- more checkouts at the last purchase than at the first add_to_cart.
+        reached_add_to_cart,
+        coalesce(checkouts_at_end > checkouts_before_first_add_to_cart, false) as reached_checkout,
+        coalesce(checkouts_before_last_purchase > checkouts_before_first_add_to_cart, false)
+            as converted,
         purchases,
         in_touched_session,
         first_event.os as first_os,

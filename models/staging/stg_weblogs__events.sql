@@ -106,23 +106,16 @@ kept as (
 ),
 {%- endif %}
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by
-                ingested_at asc,
-                event_timestamp asc,
-                session_id asc,
-                user_id asc,
-                event_type asc,
-                page_url asc
-        ) as copy_rank
-    from {{ 'kept' if window.patch_dates else 'source' }}
-
-),
+{#- ranked: copy_rank 1 is the earliest ingested copy of each event_id (weblogs.ranked_copies). #}
+{{ weblogs.ranked_copies(
+    'ranked',
+    'kept' if window.patch_dates else 'source',
+    'event_id',
+    [
+        'ingested_at asc', 'event_timestamp asc', 'session_id asc', 'user_id asc',
+        'event_type asc', 'page_url asc',
+    ],
+) }}
 
 final as (
 
