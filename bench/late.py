@@ -23,12 +23,11 @@ Appends its table to bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -41,28 +40,6 @@ import results  # noqa: E402
 import models  # noqa: E402
 
 SESSION_EVENTS = "int_run_session_events"
-#: The arrival day of the manifests that cover the generated objects (before every run).
-COVER_DAY = date(2026, 8, 1)
-
-
-def cover_objects(lake: Path) -> int:
-    """A manifest for every batch name of the generated objects, on an arrival day no run
-    reads: the listing then finds no vanished manifest (the generator writes none, and the
-    late files are `late-N`, not `late`), so the plan is what `weblogs transform` would
-    give (docs/operations.md, When arrivals vanish). Returns the names covered."""
-    folder = (
-        lake / "arrivals" / f"year={COVER_DAY:%Y}" / f"month={COVER_DAY:%m}" / f"day={COVER_DAY:%d}"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    names = {path.stem for path in (lake / "events").rglob("*.parquet")}
-    line = {
-        "event_date": f"{models.FIRST_DAY}", "event_hour": "00", "events": 1,
-        "arrived_at": f"{COVER_DAY}T12:00:00.000000Z",
-        "first_ingested_at": f"{COVER_DAY}T12:00:00.000000Z",
-    }  # fmt: skip
-    for name in names:
-        (folder / f"{name}.jsonl").write_text(json.dumps(line) + "\n")
-    return len(names)
 
 
 def prepare(work: Path, events: int, days: int) -> tuple[models.Dbt, Path, object, object]:
@@ -70,7 +47,7 @@ def prepare(work: Path, events: int, days: int) -> tuple[models.Dbt, Path, objec
     lake = work / "lake"
     total, files = models.generate_lake(lake, events, days)
     print(f"lake: {total:,} events, {files} files, {days} days at {lake}", flush=True)
-    cover_objects(lake)
+    models.cover_objects(lake)
     dbt = models.Dbt(work, lake)
     start, end = models.FIRST_DAY, models.FIRST_DAY + timedelta(days=days - 1)
     window = f"{{startdate: '{start}', enddate: '{end}', allow_full_refresh: true}}"
@@ -91,7 +68,7 @@ def prepare(work: Path, events: int, days: int) -> tuple[models.Dbt, Path, objec
         after,
     )  # fmt: skip
     arrivals.close()
-    covered = cover_objects(lake)
+    covered = models.cover_objects(lake)
     print(
         f"late events: {late_events:,} for 5 older dates; {covered} batch names covered", flush=True
     )

@@ -629,6 +629,30 @@ def floor_sql(lake: Path, start: date, end: date) -> str:
     )
 
 
+#: The arrival day of the manifests that cover the generated objects (before every run).
+COVER_DAY = date(2026, 8, 1)
+
+
+def cover_objects(lake: Path) -> int:
+    """A manifest for every batch name of the generated objects, on an arrival day no run
+    reads: the listing then finds no vanished manifest (the generator writes none, and the
+    late files are `late-N`, not `late`), so the plan is what `weblogs transform` would
+    give (docs/operations.md, When arrivals vanish). Returns the names covered."""
+    folder = (
+        lake / "arrivals" / f"year={COVER_DAY:%Y}" / f"month={COVER_DAY:%m}" / f"day={COVER_DAY:%d}"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {path.stem for path in (lake / "events").rglob("*.parquet")}
+    line = {
+        "event_date": f"{FIRST_DAY}", "event_hour": "00", "events": 1,
+        "arrived_at": f"{COVER_DAY}T12:00:00.000000Z",
+        "first_ingested_at": f"{COVER_DAY}T12:00:00.000000Z",
+    }  # fmt: skip
+    for name in names:
+        (folder / f"{name}.jsonl").write_text(json.dumps(line) + "\n")
+    return len(names)
+
+
 def write_arrivals(
     con: duckdb.DuckDBPyConnection, lake: Path, name: str, where: str, day: date
 ) -> None:
@@ -1138,6 +1162,9 @@ def main() -> int:
             " or event_id like 'late-%'",
             after,
         )  # fmt: skip
+        # Every generated object named by a manifest, so the plan is a day's, not a rebuild
+        # of every hour the generator wrote without one (docs/operations.md).
+        cover_objects(lake)
         normals, lates = [], []
         log = dbt.database
         for _ in range(args.day_repeat):
