@@ -135,10 +135,14 @@ def test_no_storage_code_outside_the_lake_package(repo_root: Path) -> None:
         r"\.(put_object|upload_file|delete_object|delete_objects|copy_object)\(|os\.replace\(|"
         r"\bS3Store\b|\bLocalStore\b|CrmStore\b|def open_store\b|\[5:\]"
     )
+    # Not lake storage: the dbt worker's kept parse is a file in dbt's target folder,
+    # written by a module the worker loads without the package (parse_key.py).
+    not_lake = {"weblogs/analytics/parse_key.py"}
     found = []
     for package in ("weblogs", "ingestion", "lambdas"):
         for path in sorted((repo_root / package).rglob("*.py")):
-            if "adapters/lake/" in path.as_posix():
+            relative = path.relative_to(repo_root).as_posix()
+            if "adapters/lake/" in relative or relative in not_lake:
                 continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if pattern.search(line):
