@@ -99,6 +99,25 @@ def kinesis_records(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def write_hive(table: Any, ts: Any, out: Path) -> int:
+    """Both baselines' write: hive folders by the hour of `ts`, one Snappy dataset."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    for part, fmt in (("year", "%Y"), ("month", "%m"), ("day", "%d"), ("hour", "%H")):
+        table = table.append_column(part, pc.strftime(ts, format=fmt))
+    ds.write_dataset(
+        table,
+        out,
+        format="parquet",
+        partitioning=["year", "month", "day", "hour"],
+        partitioning_flavor="hive",
+        existing_data_behavior="overwrite_or_ignore",
+        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
+    )
+    return table.num_rows
+
+
 def baseline(records: list[dict[str, Any]], out: Path) -> int:
     """The floor: the handler's Parquet, in plain pyarrow, with no contract.
 
@@ -114,7 +133,6 @@ def baseline(records: list[dict[str, Any]], out: Path) -> int:
     import orjson
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
     from weblogs.core.contract import ARROW_SCHEMA
 
@@ -154,18 +172,7 @@ def baseline(records: list[dict[str, Any]], out: Path) -> int:
         "ingested_at": pa.array(ingested, pa.timestamp("ms")),
     }
     table = pa.Table.from_arrays([arrays[f.name] for f in ARROW_SCHEMA], schema=ARROW_SCHEMA)
-    for part, fmt in (("year", "%Y"), ("month", "%m"), ("day", "%d"), ("hour", "%H")):
-        table = table.append_column(part, pc.strftime(ts, format=fmt))
-    ds.write_dataset(
-        table,
-        out,
-        format="parquet",
-        partitioning=["year", "month", "day", "hour"],
-        partitioning_flavor="hive",
-        existing_data_behavior="overwrite_or_ignore",
-        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
-    )
-    return table.num_rows
+    return write_hive(table, ts, out)
 
 
 def baseline_fewer_columns(records: list[dict[str, Any]], out: Path) -> int:
@@ -175,7 +182,6 @@ def baseline_fewer_columns(records: list[dict[str, Any]], out: Path) -> int:
     import orjson
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
     names = ("event_id", "session_id", "user_id", "event_type", "page_url", "referrer")
     names += ("timestamp", "device_type", "browser", "os", "country")
@@ -187,18 +193,7 @@ def baseline_fewer_columns(records: list[dict[str, Any]], out: Path) -> int:
     table = pa.Table.from_pydict(columns)
     ts = pc.cast(pc.multiply(table["timestamp"], 1000), pa.timestamp("ms"))
     table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", ts)
-    for part, fmt in (("year", "%Y"), ("month", "%m"), ("day", "%d"), ("hour", "%H")):
-        table = table.append_column(part, pc.strftime(ts, format=fmt))
-    ds.write_dataset(
-        table,
-        out,
-        format="parquet",
-        partitioning=["year", "month", "day", "hour"],
-        partitioning_flavor="hive",
-        existing_data_behavior="overwrite_or_ignore",
-        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
-    )
-    return table.num_rows
+    return write_hive(table, ts, out)
 
 
 def same_output(records: list[dict[str, Any]]) -> None:

@@ -127,11 +127,9 @@
     {{ return(adapter.dispatch('assigned_sessions', 'weblogs')(name, relation)) }}
 {%- endmacro %}
 
-{% macro default__assigned_sessions(name, relation) -%}
-{{ name }} as (
-
-    select
-        {{ relation }}.*,
+{#- The session's start and browser by a second sort of the session_id's events: the
+    start candidate and the browser at the last start up to each event. -#}
+{% macro session_start_columns(relation) -%}
         max({{ relation }}.start_candidate) over (
             partition by {{ relation }}.session_id
             order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
@@ -144,6 +142,14 @@
             order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
             rows between unbounded preceding and current row
         ) as session_browser
+{%- endmacro %}
+
+{% macro default__assigned_sessions(name, relation) -%}
+{{ name }} as (
+
+    select
+        {{ relation }}.*,
+        {{ weblogs.session_start_columns(relation) }}
     from {{ relation }}
 
 ),
@@ -161,18 +167,7 @@
     union all
     select
         {{ relation }}.*,
-        max({{ relation }}.start_candidate) over (
-            partition by {{ relation }}.session_id
-            order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
-            rows between unbounded preceding and current row
-        ) as session_start_at,
-        {{ weblogs.last_non_null(
-            'case when ' ~ relation ~ '.start_candidate is not null then ' ~ relation ~ '.browser end'
-        ) }} over (
-            partition by {{ relation }}.session_id
-            order by {{ relation }}.event_timestamp asc, {{ relation }}.event_id asc
-            rows between unbounded preceding and current row
-        ) as session_browser
+        {{ weblogs.session_start_columns(relation) }}
     from {{ relation }}
     where not {{ relation }}.is_single_session
 
