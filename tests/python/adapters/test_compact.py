@@ -357,7 +357,7 @@ def test_a_build_racing_a_compaction_gets_exact_marts(
     marts are those of the same lake built alone (before compaction)."""
     lake = small_file_lake(tmp_path)
     expected = compacted["before"]
-    racing = DbtProject(tmp_path / "racing", lake)
+    racing = DbtProject(tmp_path / "racing", lake, env={"DBT_LOG_LEVEL_FILE": "debug"})
     finished: list[float] = []
 
     log = racing.workdir / "logs" / "dbt.log"

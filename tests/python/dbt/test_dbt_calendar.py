@@ -115,6 +115,7 @@ def in_process_project(
     monkeypatch.setenv("DBT_LOG_PATH", str(project.workdir / "logs"))
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     monkeypatch.setenv("DBT_PARTIAL_PARSE", "false")
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "none")
     common = ["--project-dir", str(REPO_ROOT), "--quiet"]
     parsed = dbtRunner().invoke(["parse", *common, "--vars", f"{{run_date: {parse_run_date}}}"])
     assert parsed.success, parsed.exception

@@ -11,6 +11,7 @@ arrivals vanish).
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,20 +68,40 @@ def test_every_manifest_deleted_while_events_exist(tmp_path: Path) -> None:
     assert sessions(database) == expected_sessions(lake)
 
 
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fixture lake and its first scheduled run, done once for the three attacks: the
+    folder it ran in and a copy of it as the run left it (lake, database, target)."""
+    base = tmp_path_factory.mktemp("vanish")
+    work = base / "work"
+    work.mkdir()
+    lake = build_fixture_lake(work)
+    today = datetime.now(UTC).date()
+    first = weblogs(
+        work, "--lake", str(lake), "--duckdb", str(work / "w.duckdb"),
+        WEBLOGS_NOW=f"{today + timedelta(days=1)}T00:30:00Z",
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    shutil.copytree(work, base / "after-first-run", symlinks=True)
+    return work, base / "after-first-run"
+
+
 @pytest.mark.parametrize("attack", ["deleted", "emptied", "lines truncated"])
-def test_the_newest_days_manifest_vanishes(tmp_path: Path, attack: str) -> None:
-    lake = build_fixture_lake(tmp_path)
-    database = tmp_path / "w.duckdb"
+def test_the_newest_days_manifest_vanishes(first_run: tuple[Path, Path], attack: str) -> None:
+    # Each attack starts from the first run's state, in the folder it ran in (same paths).
+    work, saved = first_run
+    shutil.rmtree(work)
+    shutil.copytree(saved, work, symlinks=True)
+    lake = work / "lake"
+    database = work / "w.duckdb"
     today = datetime.now(UTC).date()
     args = ("--lake", str(lake), "--duckdb", str(database))
-    first = weblogs(tmp_path, *args, WEBLOGS_NOW=f"{today + timedelta(days=1)}T00:30:00Z")
-    assert first.returncode == 0, first.stderr
     before = set(manifests(lake))
     late = [
         event("vanish-a", "page_view", "2026-10-03T10:00:00", "/", user_id="u-v"),
         event("vanish-b", "page_view", "2026-09-25T08:00:00", "/b", user_id="u-v"),
     ]
-    transform_at(tmp_path, lake, "late", late, f"{today + timedelta(days=1)}T10:00:00Z")
+    transform_at(work, lake, "late", late, f"{today + timedelta(days=1)}T10:00:00Z")
     (written,) = set(manifests(lake)) - before
     if attack == "deleted":
         written.unlink()
@@ -88,7 +109,7 @@ def test_the_newest_days_manifest_vanishes(tmp_path: Path, attack: str) -> None:
         written.write_bytes(b"")
     else:  # a manifest cut at a line boundary: the first event hour is still named
         written.write_text(written.read_text().splitlines()[0] + "\n")
-    second = weblogs(tmp_path, *args, WEBLOGS_NOW=f"{today + timedelta(days=2)}T00:30:00Z")
+    second = weblogs(work, *args, WEBLOGS_NOW=f"{today + timedelta(days=2)}T00:30:00Z")
     assert second.returncode == 0, second.stderr
     assert "no events arrived" not in second.stdout
     assert "event hour(s) of the lake have no arrivals manifest" in second.stderr, second.stderr

@@ -516,6 +516,9 @@ class DbtProject:
             "DBT_LOG_PATH": str(self.workdir / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DBT_PARTIAL_PARSE": "false",
+            # No debug log file: writing it is a tenth of a build's CPU here; a test that
+            # reads dbt.log asks for it (env={"DBT_LOG_LEVEL_FILE": "debug"}).
+            "DBT_LOG_LEVEL_FILE": "none",
             **self.env,
         }
 
