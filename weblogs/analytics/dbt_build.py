@@ -76,6 +76,10 @@ REPORT_MARTS = ("loyalty_metrics", "loyalty_by_tier")
 REPORT_TESTS = tuple(f"{mart}+,resource_type:test" for mart in REPORT_MARTS)
 #: The plan's build leaves them out, with those tests: the report build runs both.
 PLAN_BUILD_EXCLUDES = ["--exclude", *REPORT_MARTS, *REPORT_TESTS]
+#: Every build of the runner leaves dbt's unit tests out: they check the models' SQL on
+#: fixed inputs, not the data, so they belong to CI (`make test`), as dbt advises; on
+#: Athena each would be paid queries on every scheduled run (docs/analytics.md).
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
 def report_period(run_date: date) -> tuple[str, str]:
@@ -168,7 +172,8 @@ def build_command(
 ) -> tuple[list[str], dict[str, Any]]:
     """`dbt build`'s arguments and run vars, for DbtSession.run."""
     dbt_vars = build_vars(window, run_plan, full_refresh, allow_full_refresh)
-    return (["build", "--full-refresh"] if full_refresh else ["build"]), dbt_vars
+    command = ["build", "--full-refresh"] if full_refresh else ["build"]
+    return [*command, *NO_UNIT_TESTS], dbt_vars
 
 
 def checked_build(done: DbtRun) -> DbtRun:
@@ -309,7 +314,7 @@ def scheduled_run(
         selection = ["--select", *REPORT_MARTS]
         if plan.dates or table_exists(read, target.schema, "engagement_metrics"):
             selection += REPORT_TESTS  # the cross-mart tests need it built
-        commands.append((["build", *selection], build_vars(period, None)))
+        commands.append((["build", *selection, *NO_UNIT_TESTS], build_vars(period, None)))
         if os.environ.get(clock.NOW_ENV):
             findings.freshness_skipped = (
                 f"{clock.NOW_ENV} is set: dbt measures against the real clock"

@@ -42,7 +42,7 @@ def test_every_unit_test_pins_every_var_but_its_window() -> None:
 @pytest.mark.slow
 def test_valid_acquisition_vars_build_every_node(tmp_path: Path) -> None:
     lake = build_fixture_lake(tmp_path)
-    project = DbtProject(tmp_path / "work", lake)
+    project = DbtProject(tmp_path / "work", lake, unit_tests=True)
     other = {
         "startdate": START,
         "enddate": END,
@@ -63,7 +63,7 @@ def test_valid_acquisition_vars_build_every_node(tmp_path: Path) -> None:
 def test_any_select_builds_on_a_fresh_database(tmp_path: Path, select: str) -> None:
     """Tests that also read marts outside the selection are left out (indirect_selection)."""
     lake = build_fixture_lake(tmp_path)
-    project = DbtProject(tmp_path / "work", lake)
+    project = DbtProject(tmp_path / "work", lake, unit_tests=True)
     window = json.dumps({"startdate": START, "enddate": END})
     done = project.run("build", "--select", select, "--vars", window, check=False)
     results = json.loads((project.target_path / "run_results.json").read_text())["results"]

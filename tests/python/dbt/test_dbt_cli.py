@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -68,6 +69,10 @@ def test_models_command_builds_and_prints_every_mart(tmp_path: Path) -> None:
     assert visitors[0] == str(len(held["users"]))
     assert int(visitors[1]) == sum(d["new_visitors"] for d in held["daily_visitors"])
     assert database.is_file()
+    # The data tests ran; dbt's unit tests did not (they are CI's, docs/analytics.md).
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    ran = {r["unique_id"].split(".")[0] for r in results}
+    assert "test" in ran and "model" in ran and "unit_test" not in ran, ran
 
 
 @pytest.mark.slow

@@ -248,7 +248,7 @@ def test_bad_vars_stop_the_run_with_one_line_naming_the_var(
 
 def test_any_valid_var_value_passes_the_unit_tests(lake: Path, tmp_path: Path) -> None:
     """Unit tests pin the vars they depend on: a legitimate cap of 3600 fails none."""
-    project = DbtProject(tmp_path, lake)
+    project = DbtProject(tmp_path, lake, unit_tests=True)
     done = project.run(
         "test",
         "--select",

@@ -157,7 +157,6 @@ def test_a_days_run_is_one_dbt_process_and_the_next_day_parses_nothing(tmp_path:
     write_csv(lake / "crm" / "ratings.csv", RATINGS)
     logs = tmp_path / "logs"
     env |= {"DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(logs)}
-    env["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"  # other tests run the unit tests
     args = [WEBLOGS, "models", "--lake", str(lake), "--duckdb", str(tmp_path / "w.duckdb")]
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     runs = []

@@ -418,7 +418,7 @@ def fixture_build(tmp_path_factory: Any, dest: Path) -> DbtProject:
         if not (root / "built").is_file():
             shutil.rmtree(work, ignore_errors=True)
             lake = build_fixture_lake(root / "data")
-            DbtProject(work, lake).build(START, END)
+            DbtProject(work, lake, unit_tests=True).build(START, END)
             (root / "built").write_text("ok")
         fcntl.flock(lock, fcntl.LOCK_UN)
     dest.mkdir(parents=True, exist_ok=True)
@@ -500,6 +500,11 @@ class DbtProject:
     workdir: Path
     lake: Path
     env: dict[str, str] = field(default_factory=dict)
+    #: dbt's unit tests check the models' SQL on fixed inputs with every var pinned
+    #: (test_dbt_any_build.py), so each command's vars change nothing in them: they run
+    #: where a test asks (the fixture lake's range build, test_trino_dbt's, the var
+    #: tests), and every other command leaves them out (DBT_EXCLUDE_RESOURCE_TYPES).
+    unit_tests: bool = False
 
     def __post_init__(self) -> None:
         self.profiles_dir = self.workdir / "profiles"
@@ -519,6 +524,7 @@ class DbtProject:
             # No debug log file: writing it is a tenth of a build's CPU here; a test that
             # reads dbt.log asks for it (env={"DBT_LOG_LEVEL_FILE": "debug"}).
             "DBT_LOG_LEVEL_FILE": "none",
+            **({} if self.unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}),
             **self.env,
         }
 

@@ -61,11 +61,14 @@ class TrinoLake:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def dbt(self, workdir: Path, schema: str, threads: int = 4) -> DbtProject:
+    def dbt(
+        self, workdir: Path, schema: str, threads: int = 4, unit_tests: bool = False
+    ) -> DbtProject:
         """A dbt project on the `trino` target, its models in `schema`."""
         return DbtProject(
             workdir,
             self.lake,
+            unit_tests=unit_tests,
             env={
                 "WEBLOGS_DBT_TARGET": "trino",
                 "WEBLOGS_TRINO_PORT": str(self.server.port),

@@ -83,7 +83,9 @@ def assert_same_rows(
 
 @pytest.fixture(scope="module")
 def built(trino_lake: TrinoLake, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    project = trino_lake.dbt(tmp_path_factory.mktemp("dbt-trino-range"), "weblogs_range")
+    project = trino_lake.dbt(
+        tmp_path_factory.mktemp("dbt-trino-range"), "weblogs_range", unit_tests=True
+    )
     project.build(START, END)
     return project
 
