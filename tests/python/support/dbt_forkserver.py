@@ -59,6 +59,11 @@ EXEC_VALUE_OPTIONS = frozenset({
     "--log-level", "--log-level-file", "--log-format-file", "--event-time-start",
     "--event-time-end",
 })  # fmt: skip
+#: Those that take several values, space-separated (`--select a b`).
+EXEC_MULTI_OPTIONS = frozenset({
+    "--select", "-s", "--models", "-m", "--exclude", "--resource-type", "--resource-types",
+    "--exclude-resource-type", "--exclude-resource-types",
+})  # fmt: skip
 EXEC_FLAGS = frozenset({
     "--full-refresh", "-f", "--quiet", "-q", "--fail-fast", "-x", "--no-fail-fast", "--empty",
     "--store-failures", "--no-compile", "--compile", "--introspect", "--no-introspect",
@@ -130,6 +135,9 @@ def _parse_request(args: list[str]) -> tuple[list[str], dict[str, Any]] | None:
             index += 2
         elif arg in EXEC_VALUE_OPTIONS:
             index += 2
+            if arg in EXEC_MULTI_OPTIONS:  # `--select a b c`: every value up to an option
+                while index < len(rest) and not rest[index].startswith("-"):
+                    index += 1
         elif arg in EXEC_FLAGS:
             index += 1
         elif arg.startswith("-") and "=" in arg:
@@ -146,11 +154,13 @@ def _kept_manifest(request: dict[str, Any]) -> Any:
 
     told = _parse_request([str(a) for a in request["args"]])
     if told is None:
+        _count("not kept: a command or arguments it does not tell")
         return None
     common, parse_vars = told
     env = {str(k): str(v) for k, v in dict(request["env"]).items()}
     key = parse_key(common, parse_vars, env)
     if key is None:
+        _count("not kept: no key")
         return None
     _count("kept" if key in KEPT else "parsed")
     if key not in KEPT:
@@ -158,6 +168,8 @@ def _kept_manifest(request: dict[str, Any]) -> Any:
         while len(KEPT) > KEEP:
             KEPT.popitem(last=False)
     KEPT.move_to_end(key)
+    if KEPT[key] is None:
+        _count("not kept: the parse failed or warned")
     return KEPT[key]
 
 
@@ -277,9 +289,8 @@ def main() -> None:
         try:
             manifest = _kept_manifest(request)
         except Exception:  # the key or the parse could not be had: the child parses
+            _count("not kept: no key")
             manifest = None
-        if manifest is None:
-            _count("child parses")
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
