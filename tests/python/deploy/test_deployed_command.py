@@ -54,7 +54,7 @@ def test_the_image_has_no_duckdb(venv: Path) -> None:
     assert done.returncode != 0
 
 
-def test_the_daily_command_on_athena_reaches_dbts_create_table_as(
+def test_the_daily_command_on_athena_reaches_dbts_statements(
     moto: MotoServer, venv: Path, image: Image
 ) -> None:
     command, env = task_container("dbt", REGION, DEFAULT_ACCOUNT_ID)
@@ -86,9 +86,12 @@ def test_the_daily_command_on_athena_reaches_dbts_create_table_as(
     athena = moto.client("athena")
     ids = athena.list_query_executions()["QueryExecutionIds"]
     sent = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
-    ctas = [q for q in sent if "create table" in q["Query"].lower()]
-    # dbt got as far as its statements: moto runs none, so the run then fails, in one line.
-    assert ctas, done.stdout[-3000:] + done.stderr[-3000:]
+    # dbt got as far as its statements (the staging views, then their data tests; no unit
+    # test: the runner leaves them to CI): moto runs none, so the run then fails, in one line.
+    views = [q for q in sent if "create or replace view" in q["Query"].lower()]
+    tests = [q for q in sent if "dbt_internal_test" in q["Query"]]
+    assert views and tests, done.stdout[-3000:] + done.stderr[-3000:]
+    assert not [q for q in sent if '"node_id": "unit_test.' in q["Query"]]
     assert {q["WorkGroup"] for q in sent} == {env["WEBLOGS_ATHENA_WORKGROUP"]}
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("weblogs models: error: dbt build failed:"), done.stderr
