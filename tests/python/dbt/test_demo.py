@@ -101,12 +101,13 @@ def test_make_demo_and_make_dashboard_on_a_fresh_clone(tmp_path: Path) -> None:
     with served(site) as base:
         for page in ALL_PAGES:
             url = f"{base}{page.path}index.html"
-            dom, console = chromium(url, tmp_path / f"dom-{page.slug}", "--dump-dom")
+            shot = tmp_path / f"{page.slug or 'overview'}.png"
+            dom, console = chromium(
+                url, tmp_path / f"dom-{page.slug}", "--dump-dom", f"--screenshot={shot}"
+            )
             assert console == [], (page.title, console)
             assert 'data-rendered="true"' in dom, page.title
             assert '<pre id="errors" hidden="">' in dom, page.title
-            shot = tmp_path / f"{page.slug or 'overview'}.png"
-            chromium(url, tmp_path / f"shot-{page.slug}", f"--screenshot={shot}")
             assert shot.stat().st_size > 20_000, page.title  # drawn, not a blank page
             if page.slug == "":
                 # The Overview's headline figures (the whole demo range) equal the marts'.
