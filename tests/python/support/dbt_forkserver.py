@@ -192,7 +192,7 @@ def _parse(common: list[str], parse_vars: dict[str, Any], env: dict[str, str], c
 
     def listen(event: Any) -> None:
         if event.info.level in ("warn", "error"):
-            said.append(event.info.name)
+            said.append(f"{event.info.name}: {event.info.msg[:160]}")
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     with tempfile.TemporaryDirectory(prefix="dbt-forkserver-parse-") as scratch:
@@ -213,6 +213,7 @@ def _parse(common: list[str], parse_vars: dict[str, Any], env: dict[str, str], c
             os.environ.update(saved_env)
             DuckDBConnectionManager._ENV = None
     if done is None or not done.success or said:
+        _count(f"refused: {sorted(set(said))} {getattr(done, 'exception', None)!r:.200}")
         return None
     return done.result
 
