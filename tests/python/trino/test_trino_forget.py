@@ -59,13 +59,19 @@ def warehouse_hits(trino_lake: TrinoLake) -> tuple[list[str], int]:
         f"where table_schema in ('{SOURCE}', '{SCHEMA}') and data_type like 'varchar%' "
         "and table_name not like '%$%'"
     )
-    hits = []
+    by_table: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in columns:
-        query = f'select distinct "{column}" from {schema}."{table}"'
-        for (value,) in trino_lake.query(query, schema):
-            if value is not None and any(needle in value for needle in NEEDLES):
-                hits.append(f"{schema}.{table}.{column}: {value}")
-    return hits, len({(schema, table) for schema, table, _ in columns})
+        by_table.setdefault((schema, table), []).append(column)
+    hits = []
+    for (schema, table), names in by_table.items():
+        # One query a table: every value of each of its text columns (one Trino query
+        # costs more than the scan of these small tables).
+        listed = ", ".join(f'"{name}"' for name in names)
+        for row in trino_lake.query(f'select distinct {listed} from {schema}."{table}"', schema):
+            for column, value in zip(names, row, strict=True):
+                if value is not None and any(needle in value for needle in NEEDLES):
+                    hits.append(f"{schema}.{table}.{column}: {value}")
+    return hits, len(by_table)
 
 
 def others_rows(trino_lake: TrinoLake) -> list[list[Any]]:
