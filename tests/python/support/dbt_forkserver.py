@@ -157,6 +157,9 @@ def _kept_manifest(request: dict[str, Any]) -> Any:
         _count("not kept: a command or arguments it does not tell")
         return None
     common, parse_vars = told
+    if "--project-dir" not in common:  # the key would read this process's folder, not the request's
+        _count("not kept: no --project-dir")
+        return None
     env = {str(k): str(v) for k, v in dict(request["env"]).items()}
     key = parse_key(common, parse_vars, env)
     if key is None:
