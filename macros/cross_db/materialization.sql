@@ -134,6 +134,39 @@
 
 
 {#-
+    The config of int_run_session_events: one run's session events, computed once for
+    the run's own readers (weblogs.run_relation) and read by nothing else. A table of
+    the target elsewhere. On DuckDB, when the profile attaches an in-memory database
+    `weblogs_run` (profiles.yml.example, with `keep_open`), the table goes there: held
+    in RAM for the run instead of compressed into the database file, which cost more
+    than computing it (docs/analytics.md, Run tables); the file keeps no copy of the
+    events. Without that attachment it stays in the file.
+-#}
+{% macro run_only_table_config() %}
+    {{ return(adapter.dispatch('run_only_table_config', 'weblogs')()) }}
+{% endmacro %}
+
+{% macro default__run_only_table_config() %}
+    {{ return({'materialized': 'table', 'persist_docs': weblogs.persist_docs_config()}) }}
+{% endmacro %}
+
+{% macro duckdb__run_only_table_config() %}
+    {%- set settings = weblogs.default__run_only_table_config() -%}
+    {%- for attachment in target.get('attach') or [] -%}
+        {%- if attachment.get('alias') == weblogs.run_database() and attachment.get('path') == ':memory:' -%}
+            {%- do settings.update({'database': weblogs.run_database()}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(settings) }}
+{% endmacro %}
+
+{#- The alias of the in-memory database of a DuckDB run (profiles.yml.example). -#}
+{% macro run_database() %}
+    {{ return('weblogs_run') }}
+{% endmacro %}
+
+
+{#-
     The per-run tables int_run_sessions and int_run_page_views. Where rows can
     be deleted (DuckDB) they are incremental by `date_column` and keep every
     date built, so a scheduled run can patch a late date session by session

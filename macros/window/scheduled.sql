@@ -165,7 +165,9 @@
         {%- if ('model.weblogs.' ~ name) not in selected_resources -%}
             {{ return(false) }}
         {%- endif -%}
-        {%- if adapter.get_relation(database=target.database, schema=target.schema, identifier=name) is none -%}
+        {#- The per-run table is rebuilt by every run (one run's rows): only the others must exist. -#}
+        {%- if name != 'int_run_session_events'
+            and adapter.get_relation(database=target.database, schema=target.schema, identifier=name) is none -%}
             {{ return(false) }}
         {%- endif -%}
     {%- endfor -%}

@@ -31,11 +31,11 @@ user_sessions as (
     select
         user_id,
         count(*) as sessions,
-        sum(total_events) as total_events,
+        cast(sum(total_events) as bigint) as total_events,
         sum({{ weblogs.in_units('session_duration_seconds', 1000) }}) as duration_ms,
         sum({{ weblogs.in_units('engagement_score', 100) }}) as score_hundredths,
-        sum(loyalty_interactions) as loyalty_interactions,
-        sum(case when loyalty_interactions > 0 then 1 else 0 end) as loyal_sessions
+        cast(sum(loyalty_interactions) as bigint) as loyalty_interactions,
+        count(case when loyalty_interactions > 0 then 1 end) as loyal_sessions
     from sessions
     group by user_id
 

@@ -1,4 +1,4 @@
-{{ config(materialized='table', persist_docs=weblogs.persist_docs_config()) }}
+{{ config(**weblogs.run_only_table_config()) }}
 
 {#-
     The session events of this run's window (int_session_events), computed once per run

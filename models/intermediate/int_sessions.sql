@@ -40,13 +40,9 @@ sessions as (
         max(event_timestamp) as session_end,
         count(*) as total_events,
         count(distinct page_url) as unique_pages,
-        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
-        sum(
-            case
-                when event_type in {{ weblogs.sql_string_list(loyalty_event_types) }}
-                    then 1
-                else 0
-            end
+        count(case when event_type = 'page_view' then 1 end) as page_views,
+        count(
+            case when event_type in {{ weblogs.sql_string_list(loyalty_event_types) }} then 1 end
         ) as loyalty_interactions,
         -- checkout_count: the checkouts of the session_id up to the event, in session
         -- order (int_session_events). At the first add_to_cart it counts the checkouts
@@ -58,7 +54,7 @@ sessions as (
         max(checkout_count) as checkouts_at_end,
         max(case when event_type = 'purchase' then checkout_count end)
             as checkouts_before_last_purchase,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
+        count(case when event_type = 'purchase' then 1 end) as purchases,
         max(case when {{ weblogs.touched_flag() }} then 1 else 0 end) = 1 as in_touched_session,
         -- Exact: the values as decimals (weblogs.money_value), rounded once in final.
         sum(case when event_type = 'purchase' then {{ weblogs.money_value('value') }} end)

@@ -34,12 +34,13 @@ aggregated as (
         visitor_key,
         stitch_client_id,
         count(*) as sessions,
-        sum(page_views) as page_views,
-        sum(total_events) as total_events,
-        sum(case when converted then 1 else 0 end) as converted_sessions,
-        sum(purchases) as purchases,
+        cast(sum(page_views) as bigint) as page_views,
+        cast(sum(total_events) as bigint) as total_events,
+        count(case when converted then 1 end) as converted_sessions,
+        cast(sum(purchases) as bigint) as purchases,
         sum(revenue) as revenue,
-        sum({{ weblogs.in_units('engagement_score', 100) }}) as engagement_score_hundredths,
+        cast(sum({{ weblogs.in_units('engagement_score', 100) }}) as bigint)
+            as engagement_score_hundredths,
         min(session_start) as first_session_start,
         min_by(
             {{ weblogs.text_record(['session_id', 'channel', 'landing_page_path']) }}, visit_order

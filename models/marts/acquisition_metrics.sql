@@ -22,12 +22,12 @@ aggregated as (
         {{ weblogs.exact_round2(
             'sum(' ~ weblogs.in_units('engagement_score', 100) ~ ')', '100 * count(*)'
         ) }} as avg_engagement_score,
-        sum(case when reached_add_to_cart then 1 else 0 end) as add_to_cart_sessions,
-        sum(case when reached_checkout then 1 else 0 end) as checkout_sessions,
-        sum(case when converted then 1 else 0 end) as converted_sessions,
+        count(case when reached_add_to_cart then 1 end) as add_to_cart_sessions,
+        count(case when reached_checkout then 1 end) as checkout_sessions,
+        count(case when converted then 1 end) as converted_sessions,
         {{ weblogs.exact_round2('100 * sum(case when converted then 1 else 0 end)', 'count(*)') }}
             as conversion_rate_pct,
-        sum(purchases) as purchases,
+        cast(sum(purchases) as bigint) as purchases,
         {{ weblogs.money_sum('revenue') }} as revenue
     from sessions
     group by session_date, channel

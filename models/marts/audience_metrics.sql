@@ -24,7 +24,7 @@ aggregated as (
         {{ weblogs.exact_round2(
             'sum(' ~ weblogs.in_units('session_duration_seconds', 1000) ~ ')', '1000 * count(*)'
         ) }} as avg_session_duration_seconds,
-        sum(case when converted then 1 else 0 end) as converted_sessions,
+        count(case when converted then 1 end) as converted_sessions,
         {{ weblogs.exact_round2('100 * sum(case when converted then 1 else 0 end)', 'count(*)') }}
             as conversion_rate_pct,
         {{ weblogs.money_sum('revenue') }} as revenue

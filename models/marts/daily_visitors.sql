@@ -23,7 +23,7 @@ visitor_dates as (
     select
         session_date,
         visitor_id,
-        sum(sessions) as sessions
+        cast(sum(sessions) as bigint) as sessions
     from visitor_days
     group by session_date, visitor_id
 
@@ -48,11 +48,11 @@ final as (
     select
         session_date,
         count(*) as visitors,
-        sum(case when is_new then 1 else 0 end) as new_visitors,
-        sum(case when is_new then 0 else 1 end) as returning_visitors,
-        sum(case when is_identified then 1 else 0 end) as identified_visitors,
-        sum(sessions) as sessions,
-        sum(case when is_new then sessions else 0 end) as new_visitor_sessions
+        count(case when is_new then 1 end) as new_visitors,
+        count(case when not is_new then 1 end) as returning_visitors,
+        count(case when is_identified then 1 end) as identified_visitors,
+        cast(sum(sessions) as bigint) as sessions,
+        cast(sum(case when is_new then sessions else 0 end) as bigint) as new_visitor_sessions
     from classified
     group by session_date
 

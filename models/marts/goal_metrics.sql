@@ -66,7 +66,7 @@ per_goal as (
         session_date,
         goal,
         count(distinct session_id) as converted_sessions,
-        sum(events) as completions,
+        cast(sum(events) as bigint) as completions,
         sum(event_value) as goal_value
     from completed
     group by session_date, goal

@@ -18,7 +18,7 @@ tiers as (
     select
         loyalty_tier,
         count(*) as users,
-        sum(case when is_loyalty_member then 1 else 0 end) as loyalty_members,
+        count(case when is_loyalty_member then 1 end) as loyalty_members,
         sum(sessions) as sessions,
         sum(score_hundredths) as score_hundredths,
         sum(loyal_sessions) as loyal_sessions,

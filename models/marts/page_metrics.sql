@@ -32,8 +32,8 @@ aggregated as (
         page_path,
         count(*) as page_views,
         count(distinct session_id) as sessions,
-        sum(case when is_entrance then 1 else 0 end) as entrances,
-        sum(case when is_exit then 1 else 0 end) as exits,
+        count(case when is_entrance then 1 end) as entrances,
+        count(case when is_exit then 1 end) as exits,
         {{ weblogs.exact_round2('100 * sum(case when is_exit then 1 else 0 end)', 'count(*)') }}
             as exit_rate_pct,
         case
@@ -45,7 +45,7 @@ aggregated as (
         -- The mean's parts, so a mean over any range of dates is exact
         -- (docs/decisions.md, Dashboards and metrics).
         count(milliseconds_on_page) as timed_page_views,
-        coalesce(sum(milliseconds_on_page), 0) as time_on_page_milliseconds
+        cast(coalesce(sum(milliseconds_on_page), 0) as bigint) as time_on_page_milliseconds
     from redacted
     group by session_date, page_path
 
