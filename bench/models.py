@@ -139,7 +139,22 @@ def generate_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tu
 
     `batch_rows` > 0 writes the events as the transformation Lambda does: one object per
     Kinesis batch of that many records (in ingestion order) per hour partition, named
-    `batch-N.parquet`; otherwise one object per hour."""
+    `batch-N.parquet`; otherwise one object per hour.
+
+    In a child process (this script with `--generate-into`): DuckDB's allocator kept the
+    generator's memory in the process that ran it (8 GB at 10M events), beside the dbt
+    builds measured next, which the kernel then killed for want of memory."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--generate-into", str(lake),
+         "--events", str(events), "--days", str(days), "--batch-rows", str(batch_rows)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    written = json.loads(done.stdout.strip().splitlines()[-1])
+    return written["events"], written["files"]
+
+
+def write_lake(lake: Path, events: int, days: int, batch_rows: int = 0) -> tuple[int, int]:
+    """generate_lake's work, in the process that calls it."""
     sessions = events // 10  # 1..19 events per session, 10 on average
     users = max(1000, sessions // 10)
     con = duckdb.connect()
@@ -1261,7 +1276,12 @@ def main() -> int:
         "--batch-rows", type=int, default=100,
         help="records per Kinesis batch with --compaction (1M/day: ~10,000 objects a day)",
     )  # fmt: skip
+    parser.add_argument("--generate-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_into:  # generate_lake's child process: the lake only, counts as JSON
+        written = write_lake(args.generate_into, args.events, args.days or 30, args.batch_rows)
+        print(json.dumps({"events": written[0], "files": written[1]}))
+        return 0
     args.days = args.days or (7 if args.compaction else 30)
     args.events_per_day = args.events_per_day or (3_000 if args.history else 1_000_000)
     work = args.keep or Path(tempfile.mkdtemp(prefix="weblogs-bench-models-", dir=args.dir))
@@ -1289,18 +1309,21 @@ def main() -> int:
         window = f"{{startdate: '{start}', enddate: '{end}', allow_full_refresh: true}}"
 
         sql = floor_sql(lake, start, end)
-        con = duckdb.connect(str(work / "floor.duckdb"))
-        con.execute("set threads = 2")
-        # The machine is shared: alternate the two sides and keep each one's best run.
+        # The machine is shared: alternate the two sides and keep each one's best run. The
+        # floor's connection closes after each run, so its temp tables (GBs at 10M events)
+        # do not sit in memory beside the next dbt build.
         fulls, floors = [], []
         for _ in range(args.repeat):
             fulls.append(dbt.run("run", "--full-refresh", "--vars", window))
-            floors.append(run_floor(con, sql))
+            with duckdb.connect(str(work / "floor.duckdb")) as floor_con:
+                floor_con.execute("set threads = 2")
+                floors.append(run_floor(floor_con, sql))
         full = min(fulls, key=lambda r: r["models"])
         floor_steps = min(floors, key=lambda steps: sum(steps.values()))
         floor = sum(floor_steps.values())
         stg = dbt.target / "compiled/weblogs/models/staging/stg_weblogs__events.sql"
         full_scanned, total_files = files_read(stg, lake)
+        con = duckdb.connect(str(work / "floor.duckdb"))
         con.execute(f"attach '{dbt.database}' as dbt (read_only)")
         differing = differing_marts(con)
         if differing:
