@@ -384,3 +384,46 @@ def test_source_freshness_looks_at_recent_partitions_only(lake: Path, tmp_path: 
     assert "PASS freshness of weblogs.events" in done.stdout, done.stdout[-2000:]
     results = json.loads((fresh.target_path / "sources.json").read_text())["results"]
     assert [r["status"] for r in results] == ["pass"]
+
+
+def test_counts_are_bigint_and_the_run_table_is_not_kept_in_the_file(built: DbtProject) -> None:
+    """Counts are 64-bit on every engine (DuckDB sums integers into 128 bits, which scanned
+    ~5x slower); the run's session events lived in the run's in-memory database only."""
+    wide = built.query(
+        "select table_name, column_name from information_schema.columns where data_type = 'HUGEINT'"
+    )
+    assert wide == [], wide
+    tables = {row[0] for row in built.query("select table_name from information_schema.tables")}
+    assert {"int_run_sessions", "engagement_metrics", "users"} <= tables
+    assert "int_run_session_events" not in tables
+
+
+def run_table_database(project: DbtProject) -> str:
+    """The database dbt puts int_run_session_events in, with the project's profile."""
+    done = project.run(
+        "ls", "--select", "int_run_session_events", "--resource-type", "model",
+        "--output", "json", "--output-keys", "database", "--quiet",
+    )  # fmt: skip
+    (line,) = [text for text in done.stdout.splitlines() if text.startswith("{")]
+    return json.loads(line)["database"]
+
+
+def test_a_profile_without_the_run_database_keeps_the_run_table_in_the_file(
+    tmp_path: Path, lake: Path
+) -> None:
+    """A user's own profile may not attach `weblogs_run`: the models still build, with the
+    table in the database file (weblogs.run_only_table_config)."""
+    project = DbtProject(tmp_path, lake)
+    assert run_table_database(project) == "weblogs_run"
+    profile = project.profiles_dir / "profiles.yml"
+    text = profile.read_text()
+    attach = '      attach:\n        - path: ":memory:"\n          alias: weblogs_run\n'
+    assert attach in text
+    profile.write_text(text.replace(attach, ""))
+    assert run_table_database(project) == "weblogs"
+    project.run(
+        "run", "--select", "int_run_session_events",
+        "--vars", f"{{startdate: {START}, enddate: {START}}}",
+    )  # fmt: skip
+    (count,) = project.query("select count(*) from main.int_run_session_events")[0]
+    assert count > 0
