@@ -82,6 +82,26 @@
 {% endmacro %}
 
 
+{#-
+    The table `table` when the same dbt invocation builds it, else the ephemeral model
+    `name` it is built from (the same rows): e.g. the `identity_map` mart for
+    `int_identity_map`, so a run stitches its visitors from the map it just built
+    instead of aggregating every login again in each visitor table, and a model built
+    alone with `--select` never reads a table an earlier run left. Unit tests get the
+    ephemeral model.
+-#}
+{% macro built_or_ephemeral(table, name) %}
+    {%- if not execute -%}
+        {%- do ref(table) -%}
+        {{ return(ref(name)) }}
+    {%- endif -%}
+    {%- if model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources -%}
+        {{ return(ref(table)) }}
+    {%- endif -%}
+    {{ return(ref(name)) }}
+{% endmacro %}
+
+
 {% macro run_sessions() %}
     {{ return(weblogs.run_relation('int_sessions')) }}
 {% endmacro %}

@@ -13,7 +13,8 @@ visitor_days as (
 
 identities as (
 
-    select * from {{ ref('int_identity_map') }}
+    -- The identity_map mart when this run builds it (the same rows), else the ephemeral map.
+    select * from {{ weblogs.built_or_ephemeral('identity_map', 'int_identity_map') }}
 
 ),
 
