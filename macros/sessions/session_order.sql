@@ -66,7 +66,7 @@
         {%- do ref(table) -%}
         {{ return(ref(name)) }}
     {%- endif -%}
-    {%- if model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources -%}
+    {%- if weblogs.built_in_this_run(table) -%}
         {%- if name == 'int_session_events' -%}
             {{ return(ref(table)) }}
         {%- endif -%}
@@ -95,10 +95,13 @@
         {%- do ref(table) -%}
         {{ return(ref(name)) }}
     {%- endif -%}
-    {%- if model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources -%}
-        {{ return(ref(table)) }}
-    {%- endif -%}
-    {{ return(ref(name)) }}
+    {{ return(ref(table) if weblogs.built_in_this_run(table) else ref(name)) }}
+{% endmacro %}
+
+
+{#- Whether this dbt invocation builds the model `table` (it is selected): never in a unit test. -#}
+{% macro built_in_this_run(table) %}
+    {{ return(model.resource_type != 'unit_test' and ('model.weblogs.' ~ table) in selected_resources) }}
 {% endmacro %}
 
 

@@ -161,13 +161,13 @@
     {%- if not execute or flags.FULL_REFRESH or not weblogs.session_patch_supported() -%}
         {{ return(false) }}
     {%- endif -%}
+    {#- The per-run table their pre-hooks read: rebuilt by every run (one run's rows), so built, not kept. -#}
+    {%- if 'model.weblogs.int_run_session_events' not in selected_resources -%}
+        {{ return(false) }}
+    {%- endif -%}
     {%- for name in weblogs.patched_models() -%}
-        {%- if ('model.weblogs.' ~ name) not in selected_resources -%}
-            {{ return(false) }}
-        {%- endif -%}
-        {#- The per-run table is rebuilt by every run (one run's rows): only the others must exist. -#}
-        {%- if name != 'int_run_session_events'
-            and adapter.get_relation(database=target.database, schema=target.schema, identifier=name) is none -%}
+        {%- if ('model.weblogs.' ~ name) not in selected_resources
+            or adapter.get_relation(database=target.database, schema=target.schema, identifier=name) is none -%}
             {{ return(false) }}
         {%- endif -%}
     {%- endfor -%}
@@ -175,10 +175,10 @@
 {% endmacro %}
 
 
-{#- The models a patched run updates session by session, and the per-run table they read. -#}
+{#- The persisted models a patched run updates session by session. -#}
 {% macro patched_models() %}
     {{ return([
-        'int_run_session_events', 'int_run_sessions', 'int_run_page_views', 'int_run_session_event_values',
+        'int_run_sessions', 'int_run_page_views', 'int_run_session_event_values',
         'session_anomalies', 'engagement_metrics',
     ]) }}
 {% endmacro %}
