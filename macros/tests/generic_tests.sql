@@ -48,3 +48,62 @@ final as (
 select * from final
 
 {% endtest %}
+
+
+{#- None of `columns` holds a null, in one scan of the model: one query per model instead of
+    one per column (each is a paid Athena query, and dbt's work per test node is most of a
+    one-day run's). Fails on each column with nulls: its name and how many rows; the
+    failures counted are the null rows, as the one-column not_null would count them. -#}
+{% test not_null_columns(model, columns) %}
+{{ config(fail_calc="coalesce(sum(null_rows), 0)") }}
+{%- if columns is string or columns is not iterable or (columns | length) == 0 -%}
+    {{ exceptions.raise_compiler_error("not_null_columns: columns must be a non-empty list, got " ~ columns) }}
+{%- endif -%}
+{%- for column in columns -%}
+    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column | string) -%}
+        {{ exceptions.raise_compiler_error("not_null_columns: '" ~ column ~ "' is not a column name") }}
+    {%- endif -%}
+{%- endfor %}
+
+with
+
+counted as (
+
+    select
+        {%- for column in columns %}
+        count(case when {{ column }} is null then 1 end) as nulls_{{ loop.index }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+
+),
+
+unpivoted as (
+
+    select
+        named.column_name,
+        case named.column_name
+            {%- for column in columns %}
+            when '{{ column }}' then counted.nulls_{{ loop.index }}
+            {%- endfor %}
+        end as null_rows
+    from counted
+    cross join (
+        values
+        {%- for column in columns %}
+            ('{{ column }}'){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as named (column_name)
+
+),
+
+final as (
+
+    select * from unpivoted
+    where null_rows > 0
+
+)
+
+select * from final
+
+{% endtest %}

@@ -427,3 +427,47 @@ def test_a_profile_without_the_run_database_keeps_the_run_table_in_the_file(
     )  # fmt: skip
     (count,) = project.query("select count(*) from main.int_run_session_events")[0]
     assert count > 0
+
+
+def test_a_null_in_any_checked_column_fails_the_build_naming_the_column(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """One `not_null_columns` test per model checks every listed column in one query: a null
+    in any of them fails it, the failures are the null rows, and the stored failures name
+    each column (macros/tests/generic_tests.sql)."""
+    project = fixture_build(tmp_path_factory, tmp_path / "copy")
+    import duckdb
+
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.execute(
+            "update engagement_metrics set browser = null where session_id in"
+            " (select session_id from engagement_metrics order by session_id limit 2)"
+        )
+        con.execute(
+            "update engagement_metrics set revenue = null where session_id ="
+            " (select max(session_id) from engagement_metrics)"
+        )
+    done = project.run(
+        "test", "--select", "engagement_metrics,test_name:not_null_columns",
+        "--store-failures", check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-3000:]
+    results = json.loads((project.target_path / "run_results.json").read_text())["results"]
+    (result,) = [r for r in results if r["unique_id"].startswith("test.")]
+    assert result["unique_id"].split(".")[2] == "not_null_engagement_metrics", result
+    assert result["status"] == "fail" and result["failures"] == 3, result
+    (audit,) = [
+        row[0]
+        for row in project.query(
+            "select table_schema || '.' || table_name from information_schema.tables"
+            " where table_name = 'not_null_engagement_metrics'"
+        )
+    ]
+    found = project.query(f"select column_name, null_rows from {audit} order by column_name")
+    assert found == [("browser", 2), ("revenue", 1)], found
+    # The other models' checks still pass on the same database.
+    project.run("test", "--select", "users,test_name:not_null_columns")
+    results = json.loads((project.target_path / "run_results.json").read_text())["results"]
+    assert [
+        (r["unique_id"].split(".")[2], r["status"]) for r in results if "test." in r["unique_id"]
+    ] == [("not_null_users", "pass")]
