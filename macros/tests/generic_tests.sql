@@ -51,17 +51,23 @@ select * from final
 
 
 {#- None of `columns` holds a null, in one scan of the model: one query per model instead of
-    one per column (each is a paid Athena query, and dbt's work per test node is most of a
-    one-day run's). Fails on each column with nulls: its name and how many rows; the
-    failures counted are the null rows, as the one-column not_null would count them. -#}
+    one per column (each is a paid Athena query, and dbt's work per test node is the same
+    whatever the data). `columns` is one comma-separated text, not a YAML list: dbt renders
+    every text of a test's arguments as a template, one by one. Fails on each column with
+    nulls: its name and how many rows; the failures counted are the null rows, as the
+    one-column not_null would count them. -#}
 {% test not_null_columns(model, columns) %}
 {{ config(fail_calc="coalesce(sum(null_rows), 0)") }}
-{%- if columns is string or columns is not iterable or (columns | length) == 0 -%}
-    {{ exceptions.raise_compiler_error("not_null_columns: columns must be a non-empty list, got " ~ columns) }}
+{%- set names = [] -%}
+{%- for name in (columns | string).split(",") if name | trim -%}
+    {%- do names.append(name | trim) -%}
+{%- endfor -%}
+{%- if columns is not string or not names -%}
+    {{ exceptions.raise_compiler_error("not_null_columns: columns must be a comma-separated text of column names, got " ~ columns) }}
 {%- endif -%}
-{%- for column in columns -%}
-    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column | string) -%}
-        {{ exceptions.raise_compiler_error("not_null_columns: '" ~ column ~ "' is not a column name") }}
+{%- for name in names -%}
+    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", name) -%}
+        {{ exceptions.raise_compiler_error("not_null_columns: '" ~ name ~ "' is not a column name") }}
     {%- endif -%}
 {%- endfor %}
 
@@ -70,7 +76,7 @@ with
 counted as (
 
     select
-        {%- for column in columns %}
+        {%- for column in names %}
         count(case when {{ column }} is null then 1 end) as nulls_{{ loop.index }}
         {{- "," if not loop.last }}
         {%- endfor %}
@@ -83,14 +89,14 @@ unpivoted as (
     select
         named.column_name,
         case named.column_name
-            {%- for column in columns %}
+            {%- for column in names %}
             when '{{ column }}' then counted.nulls_{{ loop.index }}
             {%- endfor %}
         end as null_rows
     from counted
     cross join (
         values
-        {%- for column in columns %}
+        {%- for column in names %}
             ('{{ column }}'){{ "," if not loop.last }}
         {%- endfor %}
     ) as named (column_name)
