@@ -362,15 +362,24 @@ def test_a_build_racing_a_compaction_gets_exact_marts(
 
     log = racing.workdir / "logs" / "dbt.log"
 
-    def run_compaction() -> None:
-        # Start when dbt starts the first model that reads the events (the marts read it
-        # again through the int_sessions view, while the old files are being deleted).
+    def logged(line: str) -> bool:
+        return log.exists() and line in log.read_text(errors="replace")
+
+    def wait_for(line: str) -> None:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if log.exists() and "model.weblogs.int_sessions" in log.read_text(errors="replace"):
-                break
-            time.sleep(0.05)
-        stats = compact(LocalLake(lake), now=NOW, grace_seconds=2)
+        while time.monotonic() < deadline and not logged(line):
+            time.sleep(0.02)
+
+    def grace(_seconds: float) -> None:
+        # The grace period lasts until the model that listed the old files has read them:
+        # the deletions then come while the rest of the build runs (the staging's data
+        # tests read the events again), whatever this machine's speed.
+        wait_for("Finished running node model.weblogs.int_run_session_events")
+
+    def run_compaction() -> None:
+        # The new files are written while dbt starts the model that reads the events.
+        wait_for("Began running node model.weblogs.int_run_session_events")
+        stats = compact(LocalLake(lake), now=NOW, grace_seconds=2, sleep=grace)
         assert stats.hours_compacted > 0
         finished.append(time.monotonic())
 

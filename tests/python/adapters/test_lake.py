@@ -129,6 +129,31 @@ def test_killed_writers_temporaries_are_cleaned_but_not_listed(tmp_path: Path) -
     assert not stale.exists() and fresh.exists()
 
 
+def test_a_write_in_flight_is_never_read_by_the_models_glob(tmp_path: Path) -> None:
+    """DuckDB's `*.parquet` glob (how the models read the lake) matches hidden files too:
+    a write in progress, or one a killed writer left, must not end like the file it
+    becomes, or a build reading that folder meanwhile fails on half a file."""
+    import io
+
+    import duckdb
+    import pyarrow as pa
+
+    lake = LocalLake(tmp_path)
+    folder = "events/year=2026/month=10/day=02/hour=08"
+    whole = io.BytesIO()
+    pq.write_table(pa.table({"x": [1, 2]}), whole)
+    lake.put(f"{folder}/a.parquet", whole.getvalue())
+    glob = f"{tmp_path}/events/*/*/*/*/*.parquet"
+    with (
+        pytest.raises(RuntimeError, match="writer killed"),
+        lake.staged(f"{folder}/b.parquet") as path,
+    ):
+        path.write_bytes(b"half a file")
+        assert duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchone() == (2,)
+        raise RuntimeError("writer killed")
+    assert list(lake.list(f"{folder}/")) == [f"{folder}/a.parquet"]
+
+
 def test_no_storage_code_outside_the_lake_package(repo_root: Path) -> None:
     """Writes, deletes and lake addresses have one home: weblogs/adapters/lake/."""
     pattern = re.compile(

@@ -1,7 +1,10 @@
 """The lake as a local folder: temp file + rename for every write, `link` for create.
 
-Temporaries are hidden (`.tmp-...`): no reader's `*.parquet` glob and no listing
-here ever returns them, and `clean_temporaries` removes what a killed writer left.
+Temporaries are hidden and never end like the file they become
+(`.tmp-<pid>-<n>-<name>.partial`): no listing here returns them, and no reader's
+`*.parquet` glob does either (DuckDB's glob matches hidden files: a temporary named
+`...parquet` failed a build that read the folder while it was being written).
+`clean_temporaries` removes what a killed writer left.
 """
 
 from __future__ import annotations
@@ -28,23 +31,28 @@ from weblogs.adapters.lake.base import (
 __all__ = ["TEMP_PREFIX", "LakeWriteError", "LocalLake", "write_atomically"]
 
 TEMP_PREFIX = ".tmp-"
+#: The end of every temporary's name, so that no `*.<extension>` glob matches it.
+TEMP_SUFFIX = ".partial"
 _LEGACY_COMPACT = ".compact-"
 _TEMP_NAMES = itertools.count()
 
 
 def _temp_path(folder: str, name: str) -> str:
-    return os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_NAMES)}-{name}")
+    return os.path.join(
+        folder, f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_NAMES)}-{name}{TEMP_SUFFIX}"
+    )
 
 
 def _temp_target(name: str) -> str:
     """The name a temporary was going to be published as (NUL when not a temporary);
-    `.compact-<pid>-<name>.part` is what compaction staged before this module."""
+    `.compact-<pid>-<name>.part` is what compaction staged before this module, and
+    `.tmp-<pid>-<n>-<name>` (no suffix) what this module wrote before TEMP_SUFFIX."""
     if name.startswith(_LEGACY_COMPACT) and name.endswith(".part"):
         return name[len(_LEGACY_COMPACT) :].removesuffix(".part").partition("-")[2]
     if not name.startswith(TEMP_PREFIX):
         return "\0"
     pieces = name[len(TEMP_PREFIX) :].split("-", 2)
-    return pieces[2] if len(pieces) == 3 else "\0"
+    return pieces[2].removesuffix(TEMP_SUFFIX) if len(pieces) == 3 else "\0"
 
 
 def _open_temp(path: str) -> tuple[str, int]:
