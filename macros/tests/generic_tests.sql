@@ -27,21 +27,63 @@ select * from final
 {% endtest %}
 
 
-{#- Every non-null value of the column is within [min_value, max_value]. -#}
-{% test accepted_range(model, column_name, min_value, max_value) %}
+{#- Every non-null value of each column of `ranges` ({column: [min, max]}) is within its
+    bounds, in one scan of the model, like not_null_columns below. Fails on each column
+    with values out of its range: its name and how many rows. -#}
+{% test accepted_ranges(model, ranges) %}
+{{ config(fail_calc="coalesce(sum(out_of_range_rows), 0)") }}
+{%- if ranges is not mapping or not ranges -%}
+    {{ exceptions.raise_compiler_error("accepted_ranges: ranges must be a non-empty mapping of column: [min, max], got " ~ ranges) }}
+{%- endif -%}
+{%- for column, bounds in ranges.items() -%}
+    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column | string) -%}
+        {{ exceptions.raise_compiler_error("accepted_ranges: '" ~ column ~ "' is not a column name") }}
+    {%- endif -%}
+    {%- if bounds is string or bounds is not sequence or bounds | length != 2
+        or bounds[0] is not number or bounds[1] is not number or bounds[0] is boolean
+        or bounds[1] is boolean or bounds[0] > bounds[1] -%}
+        {{ exceptions.raise_compiler_error("accepted_ranges: " ~ column ~ " needs [min, max] with min <= max, got " ~ bounds) }}
+    {%- endif -%}
+{%- endfor %}
 
 with
 
-source as (
+counted as (
 
-    select {{ column_name }} as value from {{ model }}
+    select
+        {%- for column, bounds in ranges.items() %}
+        count(
+            case when {{ column }} < {{ bounds[0] }} or {{ column }} > {{ bounds[1] }} then 1 end
+        ) as out_{{ loop.index }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+
+),
+
+unpivoted as (
+
+    select
+        named.column_name,
+        case named.column_name
+            {%- for column in ranges %}
+            when '{{ column }}' then counted.out_{{ loop.index }}
+            {%- endfor %}
+        end as out_of_range_rows
+    from counted
+    cross join (
+        values
+        {%- for column in ranges %}
+            ('{{ column }}'){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as named (column_name)
 
 ),
 
 final as (
 
-    select * from source
-    where value < {{ min_value }} or value > {{ max_value }}
+    select * from unpivoted
+    where out_of_range_rows > 0
 
 )
 

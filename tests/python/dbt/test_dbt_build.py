@@ -429,45 +429,81 @@ def test_a_profile_without_the_run_database_keeps_the_run_table_in_the_file(
     assert count > 0
 
 
-def test_a_null_in_any_checked_column_fails_the_build_naming_the_column(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+#: Per-model column checks (macros/tests/generic_tests.sql): what breaks them in
+#: engagement_metrics, the test that must fail, its failing rows per column, and a model
+#: whose same check must still pass on that database.
+BROKEN_COLUMNS = [
+    pytest.param(
+        [
+            "update engagement_metrics set browser = null where session_id in"
+            " (select session_id from engagement_metrics order by session_id limit 2)",
+            "update engagement_metrics set revenue = null where session_id ="
+            " (select max(session_id) from engagement_metrics)",
+        ],
+        "not_null_columns", "not_null_engagement_metrics", "null_rows",
+        [("browser", 2), ("revenue", 1)], "users",
+        id="null",
+    ),
+    pytest.param(
+        [
+            "update engagement_metrics set session_duration_seconds = 86401 where session_id in"
+            " (select session_id from engagement_metrics order by session_id limit 2)",
+            "update engagement_metrics set engagement_score = -0.01 where session_id ="
+            " (select max(session_id) from engagement_metrics)",
+            # null is not out of range (not_null_columns checks it)
+            "update engagement_metrics set revenue = null where session_id ="
+            " (select min(session_id) from engagement_metrics)",
+        ],
+        "accepted_ranges", "accepted_ranges_engagement_metrics", "out_of_range_rows",
+        [("engagement_score", 1), ("session_duration_seconds", 2)], "session_metrics",
+        id="out of range",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("updates", "generic", "name", "count", "expected", "other"), BROKEN_COLUMNS
+)
+def test_a_broken_column_fails_its_models_check_naming_the_column(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    updates: list[str],
+    generic: str,
+    name: str,
+    count: str,
+    expected: list[tuple[str, int]],
+    other: str,
 ) -> None:
-    """One `not_null_columns` test per model checks every listed column in one query: a null
-    in any of them fails it, the failures are the null rows, and the stored failures name
-    each column (macros/tests/generic_tests.sql)."""
+    """One test per model checks every listed column in one query (`not_null_columns`,
+    `accepted_ranges`): a bad value in any of them fails it, the failures are the bad
+    rows, and the stored failures name each column (macros/tests/generic_tests.sql)."""
     project = fixture_build(tmp_path_factory, tmp_path / "copy")
     import duckdb
 
     with duckdb.connect(str(project.duckdb_path)) as con:
-        con.execute(
-            "update engagement_metrics set browser = null where session_id in"
-            " (select session_id from engagement_metrics order by session_id limit 2)"
-        )
-        con.execute(
-            "update engagement_metrics set revenue = null where session_id ="
-            " (select max(session_id) from engagement_metrics)"
-        )
+        for update in updates:
+            con.execute(update)
     done = project.run(
-        "test", "--select", "engagement_metrics,test_name:not_null_columns",
-        "--store-failures", check=False,
+        "test", "--select", f"engagement_metrics,test_name:{generic}", "--store-failures",
+        check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout[-3000:]
     results = json.loads((project.target_path / "run_results.json").read_text())["results"]
     (result,) = [r for r in results if r["unique_id"].startswith("test.")]
-    assert result["unique_id"].split(".")[2] == "not_null_engagement_metrics", result
-    assert result["status"] == "fail" and result["failures"] == 3, result
+    assert result["unique_id"].split(".")[2] == name, result
+    assert result["status"] == "fail" and result["failures"] == sum(n for _, n in expected)
     (audit,) = [
         row[0]
         for row in project.query(
             "select table_schema || '.' || table_name from information_schema.tables"
-            " where table_name = 'not_null_engagement_metrics'"
+            f" where table_name = '{name}'"
         )
     ]
-    found = project.query(f"select column_name, null_rows from {audit} order by column_name")
-    assert found == [("browser", 2), ("revenue", 1)], found
-    # The other models' checks still pass on the same database.
-    project.run("test", "--select", "users,test_name:not_null_columns")
+    found = project.query(f"select column_name, {count} from {audit} order by column_name")
+    assert found == expected, found
+    # Another model's same check still passes on the same database.
+    project.run("test", "--select", f"{other},test_name:{generic}")
     results = json.loads((project.target_path / "run_results.json").read_text())["results"]
     assert [
         (r["unique_id"].split(".")[2], r["status"]) for r in results if "test." in r["unique_id"]
-    ] == [("not_null_users", "pass")]
+    ] == [(f"{name.rsplit('_engagement_metrics', 1)[0]}_{other}", "pass")]
