@@ -19,6 +19,10 @@ miss a row, and overlapping, killed or failing runs never lose or double one:
 
 Only objects under `events/` and the hour leases under `compaction/` are touched
 (no arrival record), so a late-data run does not mistake a compaction for new data.
+Before the hours, a run also removes every temporary under `events/` older than an hour
+(a killed writer's: no write holds one that long), whoever wrote it: on a local lake a
+temporary that ends in `.parquet` (as before `.partial` temporaries) is read by DuckDB's
+`*.parquet` glob and fails every build that reads its folder.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ from weblogs.core.layout import COMPACTED_PREFIX, EVENTS
 
 #: Objects up to this size are read in one GET; bigger ones by ranges.
 WHOLE_OBJECT_BYTES = 16 * 1024**2
+
+
+#: A temporary under events/ older than this is a killed writer's (docs/decisions.md).
+STALE_TEMPORARY_SECONDS = 3600.0
 
 
 @dataclass
@@ -354,6 +362,8 @@ def compact(
     part and the grace period; `wall` is the clock leases expire by; `lease_type` is
     HourLease but for a benchmark's baseline."""
     stats = CompactStats()
+    if not dry_run:
+        stats.temporaries_removed += lake.clean_temporaries(f"{EVENTS}/", STALE_TEMPORARY_SECONDS)
     hours, stats.foreign_keys = group_hours(lake.list_objects(f"{EVENTS}/"))
     deletions = _Deletions(lake, grace_seconds, sleep, clock, stats)
     ctx = _Run(

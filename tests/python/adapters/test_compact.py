@@ -350,6 +350,30 @@ def test_big_hours_become_parts_and_stay_compact(tmp_path: Path) -> None:
     assert stats.objects_written > 3
 
 
+def test_a_killed_writers_old_temporary_no_longer_breaks_the_models_read(
+    tmp_path: Path,
+) -> None:
+    """A temporary named like a Parquet file (what the local lake wrote before `.partial`),
+    left by a killed writer, fails every DuckDB read of its folder: compaction removes any
+    temporary under events/ older than an hour, and leaves a younger one alone."""
+    import duckdb
+
+    lake = small_file_lake(tmp_path)
+    folder = next(p.parent for p in (lake / "events").rglob("*.parquet"))
+    stale = folder / ".tmp-99999-0-shardId-000-0-000000.parquet"
+    stale.write_bytes(b"half a file")
+    os.utime(stale, (1, 1))
+    fresh = folder / ".tmp-99999-1-shardId-000-0-000001.parquet.partial"
+    fresh.write_bytes(b"being written")
+    glob = f"{lake}/events/*/*/*/*/*.parquet"
+    with pytest.raises(duckdb.InvalidInputException, match="too small to be a Parquet file"):
+        duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchall()
+    stats = compact(LocalLake(lake), now=NOW, grace_seconds=0)
+    assert stats.temporaries_removed >= 1
+    assert not stale.exists() and fresh.exists()
+    assert duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchone()[0] > 0
+
+
 def test_a_build_racing_a_compaction_gets_exact_marts(
     compacted: dict[str, Any], tmp_path: Path
 ) -> None:
