@@ -429,7 +429,7 @@ def test_a_profile_without_the_run_database_keeps_the_run_table_in_the_file(
     assert count > 0
 
 
-def test_results(project: DbtProject) -> list[tuple[str, str, int]]:
+def data_test_results(project: DbtProject) -> list[tuple[str, str, int]]:
     """(name, status, failures) of each data test of the project's last command."""
     results = json.loads((project.target_path / "run_results.json").read_text())["results"]
     return [
@@ -498,7 +498,7 @@ def test_a_broken_column_fails_its_models_check_naming_the_column(
         check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout[-3000:]
-    assert test_results(project) == [(name, "fail", sum(n for _, n in expected))]
+    assert data_test_results(project) == [(name, "fail", sum(n for _, n in expected))]
     (audit,) = [
         row[0]
         for row in project.query(
@@ -510,4 +510,4 @@ def test_a_broken_column_fails_its_models_check_naming_the_column(
     assert found == expected, found
     # Another model's same check still passes on the same database.
     project.run("test", "--select", f"{other},test_name:{generic}")
-    assert test_results(project) == [(name.replace("engagement_metrics", other), "pass", 0)]
+    assert data_test_results(project) == [(name.replace("engagement_metrics", other), "pass", 0)]
