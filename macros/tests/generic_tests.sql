@@ -1,122 +1,156 @@
-{#- Generic data tests of the project (no dbt packages: dbt_utils is not a dependency). -#}
+{#- Generic data test of the project (no dbt packages: dbt_utils is not a dependency). -#}
 
-{#- The combination of `combination` columns is unique (the grain of a table). -#}
-{% test unique_combination_of_columns(model, combination) %}
+{#- A model's rules, all in one test and one query (docs/analytics.md, Tests): each data
+    test is a dbt node (its arguments rendered, its SQL compiled) and a query (on Athena a
+    paid one, with its 10 MB minimum) on every scheduled run, whatever the data, so one per
+    model instead of one per column and rule. Each argument is optional; at least one:
 
-with
+    - `unique`: the columns that together identify a row (the grain), comma-separated.
+      Fails on each key value found more than once, as dbt's `unique`; rows with a null
+      in the key are left to `not_null`.
+    - `not_null`: the columns that must never hold a null, comma-separated. Fails on the
+      null rows, as dbt's `not_null`.
+    - `ranges`: `{column: [min, max]}`. Fails on the rows with a non-null value outside.
+    - `accepted_values`: `{column: [value, ...]}`. Fails on each distinct non-null value
+      not listed, as dbt's `accepted_values`.
 
-grouped as (
-
-    select
-        {{ combination | join(', ') }},
-        count(*) as copies
-    from {{ model }}
-    group by {{ combination | join(', ') }}
-
-),
-
-final as (
-
-    select * from grouped
-    where copies > 1
-
-)
-
-select * from final
-
-{% endtest %}
-
-
-{#- Every non-null value of each column of `ranges` ({column: [min, max]}) is within its
-    bounds, in one scan of the model (weblogs.failing_columns). Fails on each column with
-    values out of its range: its name and how many rows. -#}
-{% test accepted_ranges(model, ranges) %}
-{{ config(fail_calc="coalesce(sum(out_of_range_rows), 0)") }}
-{%- if ranges is not mapping or not ranges -%}
-    {{ exceptions.raise_compiler_error("accepted_ranges: ranges must be a non-empty mapping of column: [min, max], got " ~ ranges) }}
-{%- endif -%}
+    The column lists are one text, not a YAML list: dbt renders each text of a test's
+    arguments as a template, one by one. The failures counted are the sum of the rules'
+    counts; with --store-failures, the test's table has one row per failing rule and
+    column (`rule`, `column_name`, `failures`). -#}
+{% test model_checks(model, unique=none, not_null=none, ranges=none, accepted_values=none) %}
+{{ config(fail_calc="coalesce(sum(failures), 0)") }}
 {%- set checks = [] -%}
-{%- for column, bounds in ranges.items() -%}
-    {%- if bounds is string or bounds is not sequence or bounds | length != 2
-        or bounds[0] is not number or bounds[1] is not number or bounds[0] is boolean
-        or bounds[1] is boolean or bounds[0] > bounds[1] -%}
-        {{ exceptions.raise_compiler_error("accepted_ranges: " ~ column ~ " needs [min, max] with min <= max, got " ~ bounds) }}
-    {%- endif -%}
-    {%- do checks.append([column | string, "{column} < " ~ bounds[0] ~ " or {column} > " ~ bounds[1]]) -%}
-{%- endfor %}
-{{ weblogs.failing_columns('accepted_ranges', model, checks, 'out_of_range_rows') }}
-{% endtest %}
-
-
-{#- None of `columns` holds a null, in one scan of the model (weblogs.failing_columns).
-    `columns` is one comma-separated text, not a YAML list: dbt renders every text of a
-    test's arguments as a template, one by one. Fails on each column with nulls: its name
-    and how many rows; the failures counted are the null rows, as the one-column
-    not_null would count them. -#}
-{% test not_null_columns(model, columns) %}
-{{ config(fail_calc="coalesce(sum(null_rows), 0)") }}
-{%- set checks = [] -%}
-{%- for name in (columns | string).split(",") if name | trim -%}
-    {%- do checks.append([name | trim, "{column} is null"]) -%}
+{%- for column in weblogs.check_column_list('not_null', not_null) -%}
+    {%- do checks.append(['not_null', column, "count(case when " ~ column ~ " is null then 1 end)"]) -%}
 {%- endfor -%}
-{%- if columns is not string or not checks -%}
-    {{ exceptions.raise_compiler_error("not_null_columns: columns must be a comma-separated text of column names, got " ~ columns) }}
-{%- endif %}
-{{ weblogs.failing_columns('not_null_columns', model, checks, 'null_rows') }}
-{% endtest %}
-
-
-{#- The query of a per-model column check: for each [column, condition] of `checks`
-    (`{column}` in the condition stands for the column), how many rows of the model meet
-    the condition, counted in one scan (one query per model instead of one per column:
-    each is a paid Athena query, and dbt's work per test node is the same whatever the
-    data), then one row (`column_name`, `rows_name`) per column with any. The columns
-    are unpivoted against a VALUES list, not a UNION of the counts: Trino would scan the
-    model once per branch. -#}
-{% macro failing_columns(test, model, checks, rows_name) %}
-{%- for column, _condition in checks -%}
+{%- if ranges is not none -%}
+    {%- if ranges is not mapping or not ranges -%}
+        {{ exceptions.raise_compiler_error("model_checks: ranges must be a non-empty mapping of column: [min, max], got " ~ ranges) }}
+    {%- endif -%}
+    {%- for column, bounds in ranges.items() -%}
+        {%- if bounds is string or bounds is not sequence or bounds | length != 2
+            or bounds[0] is not number or bounds[1] is not number or bounds[0] is boolean
+            or bounds[1] is boolean or bounds[0] > bounds[1] -%}
+            {{ exceptions.raise_compiler_error("model_checks: ranges of " ~ column ~ " needs [min, max] with min <= max, got " ~ bounds) }}
+        {%- endif -%}
+        {%- do checks.append(['range', column | string,
+            "count(case when " ~ column ~ " < " ~ bounds[0] ~ " or " ~ column ~ " > " ~ bounds[1] ~ " then 1 end)"]) -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- if accepted_values is not none -%}
+    {%- if accepted_values is not mapping or not accepted_values -%}
+        {{ exceptions.raise_compiler_error("model_checks: accepted_values must be a non-empty mapping of column: [value, ...], got " ~ accepted_values) }}
+    {%- endif -%}
+    {%- for column, values in accepted_values.items() -%}
+        {%- if values is string or values is not sequence or not values
+            or values | reject('string') | list -%}
+            {{ exceptions.raise_compiler_error("model_checks: accepted_values of " ~ column ~ " needs a list of texts, got " ~ values) }}
+        {%- endif -%}
+        {%- set listed = [] -%}
+        {%- for value in values -%}
+            {%- do listed.append("'" ~ value | replace("'", "''") ~ "'") -%}
+        {%- endfor -%}
+        {%- do checks.append(['accepted_values', column | string,
+            "count(distinct case when " ~ column ~ " not in (" ~ listed | join(", ") ~ ") then " ~ column ~ " end)"]) -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set key = weblogs.check_column_list('unique', unique) -%}
+{%- if not checks and not key -%}
+    {{ exceptions.raise_compiler_error("model_checks: give at least one of unique, not_null, ranges, accepted_values") }}
+{%- endif -%}
+{%- for _rule, column, _count in checks -%}
     {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column) -%}
-        {{ exceptions.raise_compiler_error(test ~ ": '" ~ column ~ "' is not a column name") }}
+        {{ exceptions.raise_compiler_error("model_checks: '" ~ column ~ "' is not a column name") }}
     {%- endif -%}
 {%- endfor %}
 with
-
+{% if checks %}
 counted as (
 
+    -- The column rules, counted in one scan of the model.
     select
-        {%- for column, condition in checks %}
-        count(case when {{ condition | replace("{column}", column) }} then 1 end) as rows_{{ loop.index }}
+        {%- for _rule, _column, count in checks %}
+        {{ count }} as failures_{{ loop.index }}
         {{- "," if not loop.last }}
         {%- endfor %}
     from {{ model }}
 
 ),
+{% endif -%}
+{% if key %}
+duplicated as (
 
+    select count(*) as failures_{{ checks | length + 1 }}
+    from (
+        select {{ key | join(', ') }}
+        from {{ model }}
+        where {% for column in key %}{{ column }} is not null{{ " and " if not loop.last }}{% endfor %}
+        group by {{ key | join(', ') }}
+        having count(*) > 1
+    ) as duplicate_keys
+
+),
+{% endif %}
 unpivoted as (
 
+    -- One row per rule and column, against a VALUES list: a UNION of the counts would
+    -- scan the model once per branch on Trino.
     select
+        named.rule,
         named.column_name,
-        case named.column_name
-            {%- for column, _condition in checks %}
-            when '{{ column }}' then counted.rows_{{ loop.index }}
+        case named.check_id
+            {%- for _rule, _column, _count in checks %}
+            when {{ loop.index }} then counted.failures_{{ loop.index }}
             {%- endfor %}
-        end as {{ rows_name }}
-    from counted
+            {%- if key %}
+            when {{ checks | length + 1 }} then duplicated.failures_{{ checks | length + 1 }}
+            {%- endif %}
+        end as failures
+    from {{ "counted" if checks else "duplicated" }}
+    {%- if checks and key %}
+    cross join duplicated
+    {%- endif %}
     cross join (
         values
-        {%- for column, _condition in checks %}
-            ('{{ column }}'){{ "," if not loop.last }}
+        {%- for rule, column, _count in checks %}
+            ({{ loop.index }}, '{{ rule }}', '{{ column }}'){{ "," if not loop.last or key }}
         {%- endfor %}
-    ) as named (column_name)
+        {%- if key %}
+            ({{ checks | length + 1 }}, 'unique', '{{ key | join(", ") }}')
+        {%- endif %}
+    ) as named (check_id, rule, column_name)
 
 ),
 
 final as (
 
     select * from unpivoted
-    where {{ rows_name }} > 0
+    where failures > 0
 
 )
 
 select * from final
+{% endtest %}
+
+
+{#- The column names of a comma-separated text argument of `model_checks` (none: no
+    columns), each a lower-case name, else the run stops naming the argument. -#}
+{% macro check_column_list(argument, text) %}
+{%- if text is none -%}
+    {{ return([]) }}
+{%- endif -%}
+{%- set columns = [] -%}
+{%- for name in (text | string).split(",") if name | trim -%}
+    {%- do columns.append(name | trim) -%}
+{%- endfor -%}
+{%- if text is not string or not columns -%}
+    {{ exceptions.raise_compiler_error("model_checks: " ~ argument ~ " must be a comma-separated text of column names, got " ~ text) }}
+{%- endif -%}
+{%- for column in columns -%}
+    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column) -%}
+        {{ exceptions.raise_compiler_error("model_checks: '" ~ column ~ "' is not a column name") }}
+    {%- endif -%}
+{%- endfor -%}
+{{ return(columns) }}
 {% endmacro %}

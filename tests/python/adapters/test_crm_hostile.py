@@ -171,8 +171,8 @@ def test_a_lake_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_one_definition_of_a_rating_and_a_tier_serves_loader_and_models(repo_root: Path) -> None:
-    """The loader's lists are the ones the SQL uses (macro and accepted_values)."""
+    """The loader's lists are the ones the SQL uses (macro and the models' accepted values)."""
     macro = (repo_root / "macros/crm/crm.sql").read_text()
     assert "in (" + ", ".join(f"'{r}'" for r in RATINGS) + ")" in macro
     for yml in ("models/staging/_staging.yml", "models/marts/_marts.yml"):
-        assert "values: [" + ", ".join(TIERS) + "]" in (repo_root / yml).read_text()
+        assert "loyalty_tier: [" + ", ".join(TIERS) + "]" in (repo_root / yml).read_text()

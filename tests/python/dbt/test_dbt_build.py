@@ -439,10 +439,9 @@ def data_test_results(project: DbtProject) -> list[tuple[str, str, int]]:
     ]
 
 
-#: Per-model column checks (macros/tests/generic_tests.sql): what breaks them in
-#: engagement_metrics, the test that must fail, its failing rows per column, and a model
-#: whose same check must still pass on that database.
-BROKEN_COLUMNS = [
+#: A model's rules in one test (`model_checks`, macros/tests/generic_tests.sql): what breaks
+#: them in engagement_metrics, and the stored failures, one row per rule and column.
+BROKEN_RULES = [
     pytest.param(
         [
             "update engagement_metrics set browser = null where session_id in"
@@ -450,8 +449,7 @@ BROKEN_COLUMNS = [
             "update engagement_metrics set revenue = null where session_id ="
             " (select max(session_id) from engagement_metrics)",
         ],
-        "not_null_columns", "not_null_engagement_metrics", "null_rows",
-        [("browser", 2), ("revenue", 1)], "users",
+        [("not_null", "browser", 2), ("not_null", "revenue", 1)],
         id="null",
     ),
     pytest.param(
@@ -460,33 +458,68 @@ BROKEN_COLUMNS = [
             " (select session_id from engagement_metrics order by session_id limit 2)",
             "update engagement_metrics set engagement_score = -0.01 where session_id ="
             " (select max(session_id) from engagement_metrics)",
-            # null is not out of range (not_null_columns checks it)
+            # a null is counted by not_null, never as out of range
             "update engagement_metrics set revenue = null where session_id ="
             " (select min(session_id) from engagement_metrics)",
         ],
-        "accepted_ranges", "accepted_ranges_engagement_metrics", "out_of_range_rows",
-        [("engagement_score", 1), ("session_duration_seconds", 2)], "session_metrics",
+        [
+            ("not_null", "revenue", 1),
+            ("range", "engagement_score", 1),
+            ("range", "session_duration_seconds", 2),
+        ],
         id="out of range",
+    ),
+    pytest.param(
+        [
+            # 3 rows of one unknown channel and 1 of another: 2 values not accepted
+            "update engagement_metrics set channel = 'bogus' where session_id in"
+            " (select session_id from engagement_metrics order by session_id limit 3)",
+            "update engagement_metrics set channel = 'Direct' where session_id ="
+            " (select max(session_id) from engagement_metrics)",
+            # a null is counted by not_null, never as a value not accepted
+            "update engagement_metrics set entry_event_type = null where session_id ="
+            " (select max(session_id) from engagement_metrics)",
+        ],
+        [
+            ("accepted_values", "channel", 2),
+            ("not_null", "entry_event_type", 1),
+        ],
+        id="value not accepted",
+    ),
+    pytest.param(
+        [
+            # two sessions copied once and one twice: 3 key values found more than once
+            "insert into engagement_metrics select * from engagement_metrics where session_id"
+            " in (select session_id from engagement_metrics order by session_id limit 3)",
+            "insert into engagement_metrics select * from engagement_metrics where session_id ="
+            " (select min(session_id) from engagement_metrics)",
+            # rows with a null key are counted by not_null, never as duplicates
+            "insert into engagement_metrics select * replace (null as session_id)"
+            " from engagement_metrics where session_id = (select max(session_id) from"
+            " engagement_metrics)",
+            "insert into engagement_metrics select * replace (null as session_id)"
+            " from engagement_metrics where session_id = (select max(session_id) from"
+            " engagement_metrics)",
+        ],
+        [
+            ("not_null", "session_id", 2),
+            ("unique", "session_id, session_date", 3),
+        ],
+        id="duplicated key",
     ),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("updates", "generic", "name", "count", "expected", "other"), BROKEN_COLUMNS
-)
-def test_a_broken_column_fails_its_models_check_naming_the_column(
+@pytest.mark.parametrize(("updates", "expected"), BROKEN_RULES)
+def test_a_broken_rule_fails_its_models_checks_naming_rule_and_column(
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
     updates: list[str],
-    generic: str,
-    name: str,
-    count: str,
-    expected: list[tuple[str, int]],
-    other: str,
+    expected: list[tuple[str, str, int]],
 ) -> None:
-    """One test per model checks every listed column in one query (`not_null_columns`,
-    `accepted_ranges`): a bad value in any of them fails it, the failures are the bad
-    rows, and the stored failures name each column (macros/tests/generic_tests.sql)."""
+    """One test per model checks its rules in one query (`model_checks`): a bad value in
+    any column fails it, the failures are what dbt's one-rule tests counted, and the
+    stored failures name each rule and column (macros/tests/generic_tests.sql)."""
     project = fixture_build(tmp_path_factory, tmp_path / "copy")
     import duckdb
 
@@ -494,11 +527,12 @@ def test_a_broken_column_fails_its_models_check_naming_the_column(
         for update in updates:
             con.execute(update)
     done = project.run(
-        "test", "--select", f"engagement_metrics,test_name:{generic}", "--store-failures",
+        "test", "--select", "engagement_metrics,test_name:model_checks", "--store-failures",
         check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout[-3000:]
-    assert data_test_results(project) == [(name, "fail", sum(n for _, n in expected))]
+    name = "checks_engagement_metrics"
+    assert data_test_results(project) == [(name, "fail", sum(n for *_, n in expected))]
     (audit,) = [
         row[0]
         for row in project.query(
@@ -506,8 +540,8 @@ def test_a_broken_column_fails_its_models_check_naming_the_column(
             f" where table_name = '{name}'"
         )
     ]
-    found = project.query(f"select column_name, {count} from {audit} order by column_name")
+    found = project.query(f"select rule, column_name, failures from {audit} order by 1, 2")
     assert found == expected, found
-    # Another model's same check still passes on the same database.
-    project.run("test", "--select", f"{other},test_name:{generic}")
-    assert data_test_results(project) == [(name.replace("engagement_metrics", other), "pass", 0)]
+    # Another model's checks still pass on the same database.
+    project.run("test", "--select", "users,test_name:model_checks")
+    assert data_test_results(project) == [("checks_users", "pass", 0)]

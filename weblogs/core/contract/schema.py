@@ -1,7 +1,7 @@
 """The event schema: allowed types, limits, known fields and the Arrow columns.
 
 The single source of truth for what an event row looks like; the dbt models'
-`accepted_values` for `event_type` are tied to `EVENT_TYPES` by a test. The
+accepted values of the event type columns are tied to `EVENT_TYPES` by a test. The
 rules are described in docs/contract.md#1-the-event.
 """
 
