@@ -7,7 +7,10 @@ incremental tests use a second database and run the models day by day.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 from dbt_helpers import (
+    DBT,
     END,
     MARTS,
+    REPO_ROOT,
     START,
     DbtProject,
     event,
@@ -28,6 +33,8 @@ from dbt_helpers import (
 )
 
 from weblogs.core.contract import ARROW_SCHEMA, EVENT_COLUMNS, PARTITION_COLUMNS
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 pytestmark = pytest.mark.slow
 
@@ -545,3 +552,72 @@ def test_a_broken_rule_fails_its_models_checks_naming_rule_and_column(
     # Another model's checks still pass on the same database.
     project.run("test", "--select", "users,test_name:model_checks")
     assert data_test_results(project) == [("checks_users", "pass", 0)]
+
+
+#: `model_checks`' arguments, edited in a copy of the project: the line the parse stops
+#: with (`model_checks: ...`), or a text the test's compiled SQL must hold.
+RULE_EDITS = [
+    pytest.param(
+        "session_duration_seconds: [0, 86400]", "session_duration_seconds: [86400, 0]",
+        "model_checks: ranges of session_duration_seconds needs [min, max] with min <= max,"
+        " got [86400, 0]",
+        id="range upside down",
+    ),
+    pytest.param(
+        "session_date, device_type, browser, sessions,",
+        "session_date, device_type, browser, sessions) or (1=1,",
+        "model_checks: 'sessions) or (1=1' is not a column name",
+        id="not a column name",
+    ),
+    pytest.param(
+        "loyalty_tier: [none, bronze, silver, gold]",
+        "loyalty_tier: [none, bronze, silver, gold, \"o') or ('1'='1\"]",
+        "'none', 'bronze', 'silver', 'gold', 'o'') or (''1''=''1'",
+        id="a quote in a value",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), RULE_EDITS)
+def test_a_bad_rule_stops_the_parse_naming_it_and_a_quote_stays_in_its_literal(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    """`model_checks`' arguments reach SQL: a range upside down or a column name that is not
+    one stops dbt's parse with one line naming the rule and the column; an accepted value
+    holding a quote is one SQL literal, its quotes doubled (macros/tests/generic_tests.sql)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project.yml", project)
+    for folder in ("models", "macros"):
+        shutil.copytree(REPO_ROOT / folder, project / folder)
+    marts = project / "models" / "marts" / "_marts.yml"
+    text = marts.read_text()
+    assert text.count(old) == 1, old
+    marts.write_text(text.replace(old, new))
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(REPO_ROOT / "profiles.yml.example", tmp_path / "profiles" / "profiles.yml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "WEBLOGS_"))}
+    env |= {
+        "DBT_PROFILES_DIR": str(tmp_path / "profiles"),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "WEBLOGS_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+    }
+    quoted = "model_checks:" not in expected  # else the parse must stop with that line
+    command = ["compile", "--select", "checks_loyalty_metrics"] if quoted else ["parse"]
+    done = subprocess.run(
+        [DBT, *command, "--project-dir", str(project), "--target", "local"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    out = ANSI.sub("", done.stdout)
+    assert "Traceback" not in out + done.stderr
+    if quoted:
+        assert done.returncode == 0, out[-3000:]
+        compiled = next((tmp_path / "target" / "compiled").rglob("checks_loyalty_metrics.sql"))
+        assert expected in compiled.read_text()
+    else:
+        assert done.returncode != 0, out[-3000:]
+        assert [line.strip() for line in out.splitlines() if "model_checks:" in line] == [
+            expected
+        ], out[-3000:]
