@@ -24,46 +24,31 @@
 {%- for column in weblogs.check_column_list('not_null', not_null) -%}
     {%- do checks.append(['not_null', column, "count(case when " ~ column ~ " is null then 1 end)"]) -%}
 {%- endfor -%}
-{%- if ranges is not none -%}
-    {%- if ranges is not mapping or not ranges -%}
-        {{ exceptions.raise_compiler_error("model_checks: ranges must be a non-empty mapping of column: [min, max], got " ~ ranges) }}
+{%- for column, bounds in weblogs.check_column_mapping('ranges', ranges, '[min, max]') -%}
+    {%- if bounds is string or bounds is not sequence or bounds | length != 2
+        or bounds[0] is not number or bounds[1] is not number or bounds[0] is boolean
+        or bounds[1] is boolean or bounds[0] > bounds[1] -%}
+        {{ exceptions.raise_compiler_error("model_checks: ranges of " ~ column ~ " needs [min, max] with min <= max, got " ~ bounds) }}
     {%- endif -%}
-    {%- for column, bounds in ranges.items() -%}
-        {%- if bounds is string or bounds is not sequence or bounds | length != 2
-            or bounds[0] is not number or bounds[1] is not number or bounds[0] is boolean
-            or bounds[1] is boolean or bounds[0] > bounds[1] -%}
-            {{ exceptions.raise_compiler_error("model_checks: ranges of " ~ column ~ " needs [min, max] with min <= max, got " ~ bounds) }}
-        {%- endif -%}
-        {%- do checks.append(['range', column | string,
-            "count(case when " ~ column ~ " < " ~ bounds[0] ~ " or " ~ column ~ " > " ~ bounds[1] ~ " then 1 end)"]) -%}
-    {%- endfor -%}
-{%- endif -%}
-{%- if accepted_values is not none -%}
-    {%- if accepted_values is not mapping or not accepted_values -%}
-        {{ exceptions.raise_compiler_error("model_checks: accepted_values must be a non-empty mapping of column: [value, ...], got " ~ accepted_values) }}
+    {%- do checks.append(['range', column,
+        "count(case when " ~ column ~ " < " ~ bounds[0] ~ " or " ~ column ~ " > " ~ bounds[1] ~ " then 1 end)"]) -%}
+{%- endfor -%}
+{%- for column, values in weblogs.check_column_mapping('accepted_values', accepted_values, '[value, ...]') -%}
+    {%- if values is string or values is not sequence or not values
+        or values | reject('string') | list -%}
+        {{ exceptions.raise_compiler_error("model_checks: accepted_values of " ~ column ~ " needs a list of texts, got " ~ values) }}
     {%- endif -%}
-    {%- for column, values in accepted_values.items() -%}
-        {%- if values is string or values is not sequence or not values
-            or values | reject('string') | list -%}
-            {{ exceptions.raise_compiler_error("model_checks: accepted_values of " ~ column ~ " needs a list of texts, got " ~ values) }}
-        {%- endif -%}
-        {%- set listed = [] -%}
-        {%- for value in values -%}
-            {%- do listed.append("'" ~ value | replace("'", "''") ~ "'") -%}
-        {%- endfor -%}
-        {%- do checks.append(['accepted_values', column | string,
-            "count(distinct case when " ~ column ~ " not in (" ~ listed | join(", ") ~ ") then " ~ column ~ " end)"]) -%}
+    {%- set listed = [] -%}
+    {%- for value in values -%}
+        {%- do listed.append(weblogs.sql_string(value)) -%}
     {%- endfor -%}
-{%- endif -%}
+    {%- do checks.append(['accepted_values', column,
+        "count(distinct case when " ~ column ~ " not in (" ~ listed | join(", ") ~ ") then " ~ column ~ " end)"]) -%}
+{%- endfor -%}
 {%- set key = weblogs.check_column_list('unique', unique) -%}
 {%- if not checks and not key -%}
     {{ exceptions.raise_compiler_error("model_checks: give at least one of unique, not_null, ranges, accepted_values") }}
-{%- endif -%}
-{%- for _rule, column, _count in checks -%}
-    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column) -%}
-        {{ exceptions.raise_compiler_error("model_checks: '" ~ column ~ "' is not a column name") }}
-    {%- endif -%}
-{%- endfor %}
+{%- endif %}
 with
 {% if checks %}
 counted as (
@@ -140,17 +125,40 @@ select * from final
 {%- if text is none -%}
     {{ return([]) }}
 {%- endif -%}
-{%- set columns = [] -%}
-{%- for name in (text | string).split(",") if name | trim -%}
-    {%- do columns.append(name | trim) -%}
-{%- endfor -%}
-{%- if text is not string or not columns -%}
+{%- set names = (text | string).split(",") | map('trim') | select | list -%}
+{%- if text is not string or not names -%}
     {{ exceptions.raise_compiler_error("model_checks: " ~ argument ~ " must be a comma-separated text of column names, got " ~ text) }}
 {%- endif -%}
-{%- for column in columns -%}
-    {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column) -%}
-        {{ exceptions.raise_compiler_error("model_checks: '" ~ column ~ "' is not a column name") }}
-    {%- endif -%}
+{%- set columns = [] -%}
+{%- for name in names -%}
+    {%- do columns.append(weblogs.check_column_name(name)) -%}
 {%- endfor -%}
 {{ return(columns) }}
+{% endmacro %}
+
+
+{#- The (column, value) pairs of a mapping argument of `model_checks` (none: no pairs),
+    each column a lower-case name, else the run stops naming the argument. -#}
+{% macro check_column_mapping(argument, mapping, shape) %}
+{%- if mapping is none -%}
+    {{ return([]) }}
+{%- endif -%}
+{%- if mapping is not mapping or not mapping -%}
+    {{ exceptions.raise_compiler_error("model_checks: " ~ argument ~ " must be a non-empty mapping of column: " ~ shape ~ ", got " ~ mapping) }}
+{%- endif -%}
+{%- set pairs = [] -%}
+{%- for column, value in mapping.items() -%}
+    {%- do pairs.append([weblogs.check_column_name(column | string), value]) -%}
+{%- endfor -%}
+{{ return(pairs) }}
+{% endmacro %}
+
+
+{#- `column` when it is a lower-case column name (it is written into the test's SQL), else
+    the run stops naming it. -#}
+{% macro check_column_name(column) %}
+{%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*", column) -%}
+    {{ exceptions.raise_compiler_error("model_checks: '" ~ column ~ "' is not a column name") }}
+{%- endif -%}
+{{ return(column) }}
 {% endmacro %}

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from weblogs.adapters.lake import Lake
+from weblogs.adapters.lake import STALE_TEMPORARY_SECONDS, Lake
 from weblogs.adapters.lease import HourLease
 from weblogs.core.compaction import (
     COLUMNS,
@@ -68,10 +68,6 @@ from weblogs.core.layout import COMPACTED_PREFIX, EVENTS
 
 #: Objects up to this size are read in one GET; bigger ones by ranges.
 WHOLE_OBJECT_BYTES = 16 * 1024**2
-
-
-#: A temporary under events/ older than this is a killed writer's (docs/decisions.md).
-STALE_TEMPORARY_SECONDS = 3600.0
 
 
 @dataclass

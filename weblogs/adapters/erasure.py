@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from weblogs.adapters.lake import Lake, LakeError, S3Lake
+from weblogs.adapters.lake import STALE_TEMPORARY_SECONDS, Lake, LakeError, S3Lake
 from weblogs.core import layout
 from weblogs.core.erasure import (
     ID_COLUMNS,
@@ -59,8 +59,6 @@ PLACES: tuple[tuple[str, str, str], ...] = (
 #: An events rewrite: rows per batch, kept bytes per row group written, read buffer
 #: (pyarrow decodes one row group of the object at a time: the memory bound).
 BATCH_ROWS, ROW_GROUP_BYTES, READ_BUFFER_BYTES = 4096, 8 * 2**20, 2**20
-#: A temporary a killed writer left (it may hold the user) is removed after this long.
-TEMPORARY_AGE_SECONDS = 3600.0
 
 
 @dataclass
@@ -377,7 +375,7 @@ def clean_temporaries(lake: Lake) -> int:
     """Temporaries a killed writer left in a lake folder may hold the user: gone."""
     if isinstance(lake, S3Lake):
         return 0
-    return sum(lake.clean_temporaries(prefix, TEMPORARY_AGE_SECONDS) for _, prefix, _ in PLACES)
+    return sum(lake.clean_temporaries(prefix, STALE_TEMPORARY_SECONDS) for _, prefix, _ in PLACES)
 
 
 __all__ = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,11 +21,11 @@ from dbt_helpers import (
     DBT,
     END,
     MARTS,
-    REPO_ROOT,
     START,
     DbtProject,
     event,
     fixture_build,
+    project_copy,
     reference_marts,
     transform,
     write_jsonl,
@@ -585,17 +584,11 @@ def test_a_bad_rule_stops_the_parse_naming_it_and_a_quote_stays_in_its_literal(
     """`model_checks`' arguments reach SQL: a range upside down or a column name that is not
     one stops dbt's parse with one line naming the rule and the column; an accepted value
     holding a quote is one SQL literal, its quotes doubled (macros/tests/generic_tests.sql)."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO_ROOT / "dbt_project.yml", project)
-    for folder in ("models", "macros"):
-        shutil.copytree(REPO_ROOT / folder, project / folder)
+    project = project_copy(tmp_path)
     marts = project / "models" / "marts" / "_marts.yml"
     text = marts.read_text()
     assert text.count(old) == 1, old
     marts.write_text(text.replace(old, new))
-    (tmp_path / "profiles").mkdir()
-    shutil.copy(REPO_ROOT / "profiles.yml.example", tmp_path / "profiles" / "profiles.yml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "WEBLOGS_"))}
     env |= {
         "DBT_PROFILES_DIR": str(tmp_path / "profiles"),

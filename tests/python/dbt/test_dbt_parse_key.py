@@ -17,29 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbt_helpers import REPO_ROOT
+from dbt_helpers import project_copy
 
 from weblogs.analytics import parse_key
 from weblogs.analytics.dbt_worker import PARSE_MARKER, SCRIPT
 
 
-def _project(root: Path) -> Path:
-    """A copy of the dbt project (what the image copies: no Python tests)."""
-    project = root / "project"
-    project.mkdir()
-    shutil.copy(REPO_ROOT / "dbt_project.yml", project)
-    for folder in ("models", "macros"):
-        shutil.copytree(REPO_ROOT / folder, project / folder)
-    (project / "tests").mkdir()
-    for path in (REPO_ROOT / "tests").glob("*.sql"):
-        shutil.copy(path, project / "tests")
-    (root / "profiles").mkdir()
-    shutil.copy(REPO_ROOT / "profiles.yml.example", root / "profiles" / "profiles.yml")
-    return project
-
-
 def _setting(tmp_path: Path) -> tuple[Path, list[str], dict[str, Any], dict[str, str]]:
-    project = _project(tmp_path)
+    project = project_copy(tmp_path)
     common = ["--target", "local", "--project-dir", str(project), "--log-format", "json"]
     env = {
         "DBT_PROFILES_DIR": str(tmp_path / "profiles"),

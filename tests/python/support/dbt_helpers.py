@@ -385,6 +385,22 @@ def write_arrivals(
     return path
 
 
+def project_copy(root: Path) -> Path:
+    """A copy of the dbt project under `root` (what the image copies: no Python tests), and
+    the example profile in `root/profiles`: for a test that edits the project."""
+    project = root / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project.yml", project)
+    for folder in ("models", "macros"):
+        shutil.copytree(REPO_ROOT / folder, project / folder)
+    (project / "tests").mkdir()
+    for path in (REPO_ROOT / "tests").glob("*.sql"):
+        shutil.copy(path, project / "tests")
+    (root / "profiles").mkdir()
+    shutil.copy(REPO_ROOT / "profiles.yml.example", root / "profiles" / "profiles.yml")
+    return project
+
+
 def build_fixture_lake(root: Path) -> Path:
     """The fixture lake under `root/lake`: two transform runs plus the CRM files."""
     lake = root / "lake"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from weblogs.adapters.lake.base import (
+    STALE_TEMPORARY_SECONDS,
     Lake,
     LakeAddress,
     LakeError,
@@ -34,6 +35,7 @@ from weblogs.adapters.lake.s3 import RangeReader, S3Lake
 from weblogs.core import layout
 
 __all__ = [
+    "STALE_TEMPORARY_SECONDS",
     "TEMP_PREFIX",
     "Lake",
     "LakeAddress",

@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 S3_SCHEME = "s3://"
+#: A temporary older than this is a killed writer's: no write holds one that long. Compaction
+#: and `weblogs forget` remove such leftovers (`Lake.clean_temporaries`).
+STALE_TEMPORARY_SECONDS = 3600.0
 
 
 class LakeWriteError(LakeError):
