@@ -71,7 +71,7 @@ FILE_SECONDS = {
     "test_dbt_cli.py": 27,
     "test_trino_privacy_lake.py": 24,
     "test_hostile_consumer.py": 23,
-    "test_lint_sqlfluff.py": 21,
+    "test_lint_sqlfluff.py": 6,
     "test_dbt_visitors.py": 21,
     "test_dbt_parse_key.py": 20,
     "test_consumer.py": 19,
